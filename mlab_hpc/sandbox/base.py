@@ -1,0 +1,186 @@
+"""The Sandbox interface: run one command for the agent or the grader, contained.
+
+A backend runs ``argv`` with cwd inside the workspace, only the given mounts visible (as far as the
+backend can isolate), the network off, and a timeout that kills the whole process tree. Output
+(stdout and stderr together) goes to a file, so a daemon that keeps a pipe open can never hang
+the harness, and only a bounded amount of it is read back.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+OUTPUT_CAP_BYTES = 1_000_000  # what an observation may carry of a script's output
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host path made visible in the sandbox at the same path."""
+
+    path: Path
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Per-command resource limits (None: no limit)."""
+
+    mem_bytes: int | None = None
+    max_procs: int | None = 512
+    gpus: int = 0
+
+
+@dataclass
+class ExecResult:
+    """What a command did: exit code (None when killed), combined output, timing."""
+
+    returncode: int | None
+    output: str
+    duration_s: float
+    timed_out: bool = False
+    output_truncated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The clean environment commands run with: no secrets of the harness leak in."""
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+    }
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+    env.update(extra or {})
+    return env
+
+
+def read_output(path: Path, cap: int = OUTPUT_CAP_BYTES) -> tuple[str, bool]:
+    """The output file's text, keeping the head and tail when it is longer than ``cap`` bytes."""
+    size = path.stat().st_size if path.exists() else 0
+    if size <= cap:
+        return (path.read_bytes().decode("utf-8", "replace") if size else ""), False
+    half = cap // 2
+    with path.open("rb") as fh:
+        head = fh.read(half)
+        fh.seek(size - half)
+        tail = fh.read(half)
+    skipped = size - 2 * half
+    text = (head.decode("utf-8", "replace") + f"\n[... {skipped} bytes of output omitted ...]\n"
+            + tail.decode("utf-8", "replace"))
+    return text, True
+
+
+class Sandbox(ABC):
+    """One isolation backend. Subclasses register themselves by ``name``."""
+
+    name: ClassVar[str]
+    registry: ClassVar[dict[str, type[Sandbox]]] = {}
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        Sandbox.registry[cls.name] = cls
+
+    def __init__(self, limits: SandboxLimits | None = None) -> None:
+        self.limits = limits or SandboxLimits()
+
+    @classmethod
+    @abstractmethod
+    def unavailable_reason(cls) -> str | None:
+        """None when the backend works on this machine, else one line saying why not."""
+
+    @property
+    def python(self) -> str:
+        """The interpreter that runs Python scripts inside this sandbox."""
+        return sys.executable
+
+    @property
+    def isolates(self) -> bool:
+        """Whether mounts, network and read-only paths are enforced (False for `process`)."""
+        return True
+
+    @abstractmethod
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        mounts: Sequence[Mount],
+        timeout_s: float,
+        output_file: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        """Run ``argv``; never raises for what the command does (exit code, time-out, output)."""
+
+
+def spawn_and_wait(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout_s: float,
+    output_file: Path,
+    graceful_stop: bool = False,
+    mem_bytes: int | None = None,
+) -> ExecResult:
+    """Start ``argv`` in a new session with output to ``output_file``; wait at most ``timeout_s``.
+
+    At the time-out the session is killed: with ``graceful_stop`` the leader first gets SIGTERM
+    and 5 s to clean up its tree (the reaper supervisor does), then everything gets SIGKILL.
+    ``mem_bytes`` caps the address space of the command (RLIMIT_AS, inherited by its children).
+    """
+    import resource
+    import signal
+    import subprocess
+    import time
+
+    def limit() -> None:
+        if mem_bytes:
+            resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
+
+    output_file.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    with output_file.open("wb") as out:
+        try:
+            proc = subprocess.Popen(
+                list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=limit if mem_bytes else None,
+            )
+        except OSError as exc:
+            return ExecResult(None, f"cannot start {argv[0]!r}: {exc.strerror}",
+                              time.monotonic() - start)
+        timed_out = False
+        try:
+            proc.wait(timeout=max(timeout_s, 0.0))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            if graceful_stop:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+    duration = time.monotonic() - start
+    text, truncated = read_output(output_file)
+    return ExecResult(None if timed_out else proc.returncode, text, duration, timed_out, truncated)

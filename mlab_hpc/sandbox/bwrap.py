@@ -1,0 +1,101 @@
+"""The `bwrap` sandbox: bubblewrap on any Linux, no root needed.
+
+A minimal root is built from read-only system folders and the Python installation; the only
+writable place is what the caller mounts writable (the workspace); every namespace is unshared,
+so the network is a private loopback with nothing on it and the process tree lives in its own
+PID namespace, which dies with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .base import ExecResult, Mount, Sandbox, base_env, spawn_and_wait
+
+SYSTEM_DIRS = ("/usr", "/etc", "/opt")
+MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+
+def python_roots() -> list[Path]:
+    """Folders the interpreter and its packages live in, outside the system folders."""
+    roots: list[Path] = []
+    for p in (sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)):
+        path = Path(p).resolve()
+        if any(path.is_relative_to(d) for d in SYSTEM_DIRS):
+            continue
+        if path not in roots and not any(path.is_relative_to(r) for r in roots):
+            roots.append(path)
+    return roots
+
+
+class BwrapSandbox(Sandbox):
+    name = "bwrap"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        return _probe()
+
+    def command(
+        self, argv: Sequence[str], *, cwd: Path, mounts: Sequence[Mount],
+        env: Mapping[str, str],
+    ) -> list[str]:
+        """The bwrap command line (pure: the same inputs give the same line)."""
+        cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+        for d in SYSTEM_DIRS:
+            if Path(d).is_dir():
+                cmd += ["--ro-bind", d, d]
+        for link in MERGED_USR_LINKS:
+            p = Path(link)
+            if p.is_symlink():
+                cmd += ["--symlink", str(p.readlink()), link]
+            elif p.is_dir():
+                cmd += ["--ro-bind", link, link]
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        if self.limits.gpus:
+            for dev in sorted(Path("/dev").glob("nvidia*")):
+                cmd += ["--dev-bind", str(dev), str(dev)]
+        # after --tmpfs /tmp, so that a Python or a workspace under /tmp is not hidden by it
+        for root in python_roots():
+            cmd += ["--ro-bind", str(root), str(root)]
+        for mount in mounts:
+            flag = "--bind" if mount.writable else "--ro-bind"
+            cmd += [flag, str(mount.path), str(mount.path)]
+        for key, value in sorted(env.items()):
+            cmd += ["--setenv", key, value]
+        cmd += ["--chdir", str(cwd), "--", *argv]
+        return cmd
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        mounts: Sequence[Mount],
+        timeout_s: float,
+        output_file: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        cmd = self.command(argv, cwd=cwd, mounts=mounts, env=base_env(env))
+        # killing bwrap kills the sandbox's PID namespace (--die-with-parent): no reaper needed
+        return spawn_and_wait(cmd, cwd=cwd, env=base_env(env), timeout_s=timeout_s,
+                              output_file=output_file, mem_bytes=self.limits.mem_bytes)
+
+
+@functools.cache
+def _probe() -> str | None:
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    try:
+        proc = subprocess.run([exe, "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev",
+                               "true"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap does not run here: {exc}"
+    if proc.returncode != 0:
+        return f"bwrap cannot create namespaces here: {proc.stderr.strip()[:200]}"
+    return None

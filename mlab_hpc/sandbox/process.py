@@ -1,0 +1,50 @@
+"""The `process` sandbox: a plain subprocess under a reaper supervisor. No isolation.
+
+It kills the whole process tree at a time-out (double-forked and setsid() children included, via
+a child subreaper) and applies rlimits, but sees the whole filesystem and the network: for
+development on machines without bubblewrap or Apptainer only.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .base import ExecResult, Mount, Sandbox, base_env, spawn_and_wait
+
+REAPER = Path(__file__).with_name("reaper.py")
+
+
+class ProcessSandbox(Sandbox):
+    name = "process"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        return None if sys.platform.startswith("linux") else "needs Linux (/proc, prctl)"
+
+    @property
+    def isolates(self) -> bool:
+        return False
+
+    def command(self, argv: Sequence[str]) -> list[str]:
+        """The supervisor command line that runs ``argv``."""
+        cmd = [sys.executable, "-I", str(REAPER)]
+        if self.limits.mem_bytes:
+            cmd += ["--mem", str(self.limits.mem_bytes)]
+        if self.limits.max_procs:
+            cmd += ["--nproc", str(self.limits.max_procs)]
+        return [*cmd, "--", *argv]
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        mounts: Sequence[Mount],
+        timeout_s: float,
+        output_file: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        return spawn_and_wait(self.command(argv), cwd=cwd, env=base_env(env), timeout_s=timeout_s,
+                              output_file=output_file, graceful_stop=True)

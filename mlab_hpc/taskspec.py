@@ -1,0 +1,340 @@
+"""TaskSpec: one task's facts, loaded from ``tasks/<id>/task.toml`` and validated on load.
+
+Every validation failure is a :class:`TaskSpecError` naming the file, the field and the fix.
+The format is documented in docs/task-format.md.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import TaskSpecError, UnknownNameError
+from .normalize import Normalizer, NormalizeSyntaxError
+
+Direction = Literal["higher", "lower"]
+DELIVERABLES = ("submission", "policy", "model")
+DATA_SOURCES = ("kaggle", "huggingface", "torchvision", "ogb", "url", "generated", "none")
+ENVIRONMENTS = ("base", "torch", "graph", "nlp", "jax", "rl")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    direction: Direction
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class HumanRelative:
+    """How the human-relative score is computed: which metric, its normalisation, the anchors.
+
+    ``naive`` is a number or ``"starter"`` (the mean score of the baseline agent); ``human`` is a
+    number or ``"reference"`` (the task's baselines/human/ solution graded on this machine).
+    """
+
+    metric: str
+    direction: Direction
+    normalize: Normalizer
+    naive: float | str
+    human: float | str
+    naive_source: str = ""
+    human_source: str = ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_steps: int
+    max_time_s: float
+    action_timeout_s: float
+
+
+@dataclass(frozen=True)
+class Resources:
+    gpus: int = 0
+    cpus: int = 1
+    mem_gb: float = 4.0
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    source: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def needs_preparation(self) -> bool:
+        return self.source != "none"
+
+
+@dataclass(frozen=True)
+class GraderSpec:
+    inputs: tuple[str, ...]
+    timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A validated task. ``root`` is the task folder (env/, scripts/, baselines/ live there)."""
+
+    id: str
+    version: str
+    title: str
+    deliverable: str
+    environment: str
+    research_problem: str
+    metric: Metric
+    human_relative: HumanRelative
+    limits: Limits
+    resources: Resources
+    data: DataSpec
+    grader: GraderSpec
+    read_only: tuple[str, ...]
+    forbidden_modules: tuple[str, ...]
+    root: Path
+
+    @property
+    def env_dir(self) -> Path:
+        return self.root / "env"
+
+    @property
+    def scripts_dir(self) -> Path:
+        return self.root / "scripts"
+
+    @property
+    def eval_script(self) -> Path:
+        return self.scripts_dir / "eval.py"
+
+    @property
+    def prepare_script(self) -> Path:
+        return self.scripts_dir / "prepare.py"
+
+    @property
+    def human_reference_dir(self) -> Path:
+        return self.root / "baselines" / "human"
+
+    def summary(self) -> dict[str, Any]:
+        """A flat, JSON-friendly description (for ``tasks list --json``)."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "title": self.title,
+            "deliverable": self.deliverable,
+            "environment": self.environment,
+            "metric": self.metric.name,
+            "direction": self.metric.direction,
+            "gpus": self.resources.gpus,
+            "data_source": self.data.source,
+            "max_steps": self.limits.max_steps,
+            "max_time_s": self.limits.max_time_s,
+            "action_timeout_s": self.limits.action_timeout_s,
+        }
+
+
+class _Reader:
+    """Pulls typed fields out of a parsed TOML table, raising TaskSpecError with the field path."""
+
+    def __init__(self, path: Path, table: dict[str, Any], prefix: str = "") -> None:
+        self.path = path
+        self.table = table
+        self.prefix = prefix
+
+    def _name(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def fail(self, key: str, problem: str) -> TaskSpecError:
+        return TaskSpecError(self.path, self._name(key), problem)
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if key not in self.table:
+            if default is ...:
+                raise self.fail(key, "is missing: add it (see docs/task-format.md)")
+            return default
+        value = self.table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # TOML integers are fine where floats are expected; booleans are never numbers here
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.fail(key, f"must be {_kind_names(kinds)}, not a boolean")
+        if not isinstance(value, kinds):
+            raise self.fail(key, f"must be {_kind_names(kinds)}, got {value!r}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: Any = ...) -> str:
+        value = self.get(key, str, default)
+        if value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}; got {value!r}")
+        return str(value)
+
+    def positive(self, key: str, kind: type, default: Any = ...) -> Any:
+        value = self.get(key, kind, default)
+        if value <= 0:
+            raise self.fail(key, f"must be positive, got {value!r}")
+        return value
+
+    def strings(self, key: str, default: Any = ...) -> tuple[str, ...]:
+        value = self.get(key, list, default)
+        if not all(isinstance(v, str) and v for v in value):
+            raise self.fail(key, "must be a list of non-empty strings")
+        return tuple(value)
+
+    def section(self, key: str, required: bool = True) -> _Reader:
+        table = self.get(key, dict, ... if required else {})
+        return _Reader(self.path, table, prefix=f"{self._name(key)}.")
+
+    def reject_unknown(self, known: set[str]) -> None:
+        for key in self.table:
+            if key not in known:
+                raise self.fail(key, f"unknown field; known fields here: {', '.join(sorted(known))}")
+
+
+def _kind_names(kinds: tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", list: "a list",
+             dict: "a table", bool: "true or false"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _anchor(reader: _Reader, key: str, word: str) -> float | str:
+    value = reader.get(key, (float, str))
+    if isinstance(value, str) and value != word:
+        raise reader.fail(key, f"must be a number or \"{word}\", got {value!r}")
+    return value
+
+
+def load_task(path: Path) -> TaskSpec:
+    """Load and validate one task.toml (``path`` is the file or its folder)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "task.toml"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TaskSpecError(path, "(file)", "does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TaskSpecError(path, "(syntax)", f"not valid TOML: {exc}") from None
+    top = _Reader(path, raw)
+    top.reject_unknown({
+        "id", "version", "title", "deliverable", "environment", "research_problem", "read_only",
+        "forbidden_modules", "metric", "human_relative", "limits", "resources", "data", "grader",
+    })
+
+    task_id = top.get("id", str)
+    if task_id != path.parent.name:
+        raise top.fail("id", f"is {task_id!r} but the folder is {path.parent.name!r}: make them equal")
+
+    m = top.section("metric")
+    m.reject_unknown({"name", "direction", "unit"})
+    metric = Metric(m.get("name", str), m.choice("direction", ("higher", "lower")),  # type: ignore[arg-type]
+                    m.get("unit", str, ""))
+
+    h = top.section("human_relative")
+    h.reject_unknown({"metric", "direction", "normalize", "naive", "human", "naive_source",
+                      "human_source"})
+    hr_metric = h.get("metric", str, metric.name)
+    default_direction = metric.direction if hr_metric == metric.name else ...
+    expression = h.get("normalize", str, "s")
+    try:
+        normalizer = Normalizer(expression)
+    except NormalizeSyntaxError as exc:
+        raise h.fail("normalize", f"{exc} in {expression!r}") from None
+    human_relative = HumanRelative(
+        metric=hr_metric,
+        direction=h.choice("direction", ("higher", "lower"), default_direction),  # type: ignore[arg-type]
+        normalize=normalizer,
+        naive=_anchor(h, "naive", "starter"),
+        human=_anchor(h, "human", "reference"),
+        naive_source=h.get("naive_source", str, ""),
+        human_source=h.get("human_source", str, ""),
+    )
+
+    lim = top.section("limits")
+    lim.reject_unknown({"max_steps", "max_time_s", "action_timeout_s"})
+    limits = Limits(lim.positive("max_steps", int), lim.positive("max_time_s", float),
+                    lim.positive("action_timeout_s", float))
+
+    res = top.section("resources", required=False)
+    res.reject_unknown({"gpus", "cpus", "mem_gb"})
+    gpus = res.get("gpus", int, 0)
+    if gpus < 0:
+        raise res.fail("gpus", "must be 0 or more")
+    resources = Resources(gpus, res.positive("cpus", int, 1), res.positive("mem_gb", float, 4.0))
+
+    d = top.section("data", required=False)
+    source = d.choice("source", DATA_SOURCES, "none")
+    data = DataSpec(source, {k: v for k, v in d.table.items() if k != "source"})
+
+    g = top.section("grader", required=False)
+    g.reject_unknown({"inputs", "timeout_s"})
+    grader = GraderSpec(g.strings("inputs", ["**/*"]), g.positive("timeout_s", float, 600.0))
+
+    spec = TaskSpec(
+        id=task_id,
+        version=str(top.get("version", (str, int))),
+        title=top.get("title", str, task_id),
+        deliverable=top.choice("deliverable", DELIVERABLES),
+        environment=top.choice("environment", ENVIRONMENTS),
+        research_problem=top.get("research_problem", str).strip(),
+        metric=metric,
+        human_relative=human_relative,
+        limits=limits,
+        resources=resources,
+        data=data,
+        grader=grader,
+        read_only=top.strings("read_only", []),
+        forbidden_modules=top.strings("forbidden_modules", []),
+        root=path.parent.resolve(),
+    )
+    if not spec.env_dir.is_dir():
+        raise TaskSpecError(path, "(folder)", f"the task has no env/ folder at {spec.env_dir}")
+    if not spec.eval_script.is_file():
+        raise TaskSpecError(path, "(folder)", f"the task has no grader at {spec.eval_script}")
+    if data.needs_preparation and not spec.prepare_script.is_file():
+        raise TaskSpecError(path, "data.source",
+                            f"is {source!r} but {spec.prepare_script} does not exist")
+    if human_relative.human == "reference" and not spec.human_reference_dir.is_dir():
+        raise TaskSpecError(path, "human_relative.human",
+                            f"is \"reference\" but {spec.human_reference_dir} does not exist")
+    return spec
+
+
+def tasks_root() -> Path:
+    """The folder of task folders: $MLAB_TASKS, the source tree's tasks/, or the installed copy."""
+    env = os.environ.get("MLAB_TASKS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "tasks", here / "_tasks"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "tasks"
+
+
+def task_ids(root: Path | None = None) -> list[str]:
+    """Ids of every task folder (a folder with a task.toml) under the tasks root, sorted."""
+    root = root or tasks_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "task.toml").is_file())
+
+
+@cache
+def _load_cached(path: Path, mtime_ns: int) -> TaskSpec:
+    return load_task(path)
+
+
+def get_task(task_id: str, root: Path | None = None) -> TaskSpec:
+    """The task with this id; an unknown id raises UnknownNameError with the closest ids."""
+    root = root or tasks_root()
+    path = root / task_id / "task.toml"
+    if not path.is_file():
+        raise UnknownNameError("task", task_id, task_ids(root))
+    return _load_cached(path, path.stat().st_mtime_ns)
+
+
+def all_tasks(root: Path | None = None) -> list[TaskSpec]:
+    """Every task under the root, loaded and validated."""
+    return [get_task(t, root) for t in task_ids(root)]
