@@ -1,0 +1,71 @@
+"""Agents: what decides the next action. Chosen by name, or by ``module:Class``."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from ..actions import ActionSpec
+from ..environment import ActionCall, StepRecord
+from ..errors import PrerequisiteError, UnknownNameError
+from ..taskspec import TaskSpec
+
+
+@dataclass(frozen=True)
+class AgentContext:
+    """What an agent knows when a run starts."""
+
+    task: TaskSpec
+    actions: dict[str, ActionSpec]
+    max_steps: int
+    max_time_s: float
+    seed: int
+    model: str | None = None
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """Decides actions one at a time.
+
+    ``begin`` is called once per attempt; on a resumed run, ``history`` holds the steps already
+    taken (oldest first) so the agent can rebuild its memory. ``act`` gets the last step (None
+    before the first) and returns the next action.
+    """
+
+    def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None: ...
+
+    def act(self, last: StepRecord | None) -> ActionCall: ...
+
+
+def _builtin() -> dict[str, type]:
+    from .baseline import BaselineAgent
+
+    return {"baseline": BaselineAgent}
+
+
+def agent_names() -> list[str]:
+    return sorted(_builtin())
+
+
+def make_agent(name: str, **options: Any) -> Agent:
+    """The agent called ``name`` (a built-in name or ``package.module:ClassName``)."""
+    builtins = _builtin()
+    if name in builtins:
+        cls = builtins[name]
+    elif ":" in name:
+        module_name, _, attr = name.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise PrerequisiteError(f"agent '{name}': cannot import {module_name}: {exc}") from None
+        try:
+            cls = getattr(module, attr)
+        except AttributeError:
+            raise PrerequisiteError(f"agent '{name}': {module_name} has no {attr!r}") from None
+    else:
+        raise UnknownNameError("agent", name, builtins)
+    agent = cls(**options)
+    if not isinstance(agent, Agent):
+        raise PrerequisiteError(f"agent '{name}' lacks begin(ctx, history) and act(last)")
+    return agent

@@ -1,0 +1,193 @@
+"""The command line: thin shims over the library. ``mlab-hpc --help`` lists the commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from .errors import MlabError, PrerequisiteError
+from .paths import ResultsRoot, default_data_root, default_results_root
+
+
+@dataclass
+class Ctx:
+    results: Path
+    data_root: Path
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+class Group(click.Group):
+    """Shows mlab-hpc's own errors as one line (exit 2 for things the user must fix)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except PrerequisiteError as exc:
+            raise click.ClickException(str(exc)) from None
+        except MlabError as exc:
+            raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+
+
+@click.group(cls=Group)
+@click.option("--results", type=click.Path(path_type=Path), envvar="MLAB_RESULTS",
+              default=None, help="Results root (default ./results; env MLAB_RESULTS).")
+@click.option("--data-root", type=click.Path(path_type=Path), envvar="MLAB_DATA", default=None,
+              help="Prepared data root (default ~/.cache/mlab-hpc/data; env MLAB_DATA).")
+@click.option("-v", "--verbose", is_flag=True, help="Log the harness's internals.")
+@click.version_option(package_name="mlab-hpc")
+@click.pass_context
+def main(ctx: click.Context, results: Path | None, data_root: Path | None, verbose: bool) -> None:
+    """Benchmark AI research agents on machine-learning tasks, locally or on Slurm."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = Ctx(results or default_results_root(), data_root or default_data_root())
+
+
+# --------------------------------------------------------------------------- run
+@main.command()
+@click.option("--task", "task_id", required=True, help="Task id (see `mlab-hpc tasks list`).")
+@click.option("--agent", default="baseline", show_default=True,
+              help="Agent name, or package.module:Class for your own.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--data", "data_mode", type=click.Choice(["real", "generated"]), default=None,
+              help="Prepared real data (default), or the task's small generated dataset.")
+@click.option("--sandbox", type=click.Choice(["bwrap", "process"]), default=None,
+              help="Where the agent's commands run (default: bwrap if it works, else process).")
+@click.option("--campaign", default="adhoc", show_default=True,
+              help="Campaign name, a partition of the result tables.")
+@click.option("--max-steps", type=int, default=None, help="Override the task's step limit.")
+@click.option("--max-time", "max_time_s", type=float, default=None,
+              help="Override the task's total time limit (seconds of the agent's time).")
+@click.option("--action-timeout", "action_timeout_s", type=float, default=None,
+              help="Override the task's per-action time limit (seconds).")
+@pass_ctx
+def run(obj: Ctx, task_id: str, agent: str, seed: int, data_mode: str | None,
+        sandbox: str | None, campaign: str, max_steps: int | None, max_time_s: float | None,
+        action_timeout_s: float | None) -> None:
+    """Run one agent on one task here, grade it, and write its rows to the result tables."""
+    from .console import ConsoleProgress, console, print_summary
+    from .runner import RunConfig, abandoned_runs, finalize_run, recover_run, start_run
+
+    progress = ConsoleProgress()
+    results = ResultsRoot(obj.results)
+    for stale in abandoned_runs(results):
+        progress.notice(f"recovering run {stale.run_id}, whose process ended before grading")
+        recover_run(stale, progress)
+    config = RunConfig(task=task_id, agent=agent, seed=seed, campaign=campaign,
+                       results=str(obj.results), data_root=str(obj.data_root),
+                       data_mode=data_mode, sandbox=sandbox, max_steps=max_steps,
+                       max_time_s=max_time_s, action_timeout_s=action_timeout_s)
+    paths = start_run(config, progress)
+    console.print("[bold]grading[/] every snapshot ...")
+    row = finalize_run(paths, progress)
+    print_summary(row, paths.dir, obj.results)
+
+
+@main.command()
+@click.argument("run_ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every run whose process died before grading.")
+@pass_ctx
+def recover(obj: Ctx, run_ids: tuple[str, ...], all_: bool) -> None:
+    """Grade and table runs whose process was killed, from the steps they recorded."""
+    from .console import ConsoleProgress, print_summary
+    from .runner import abandoned_runs, recover_run
+
+    results = ResultsRoot(obj.results)
+    targets = abandoned_runs(results) if all_ else [results.run(r) for r in run_ids]
+    if not targets:
+        raise PrerequisiteError("nothing to recover: give run ids or --all")
+    for paths in targets:
+        if not paths.state.is_file():
+            raise PrerequisiteError(f"no run {paths.run_id} in {results.runs_dir}")
+        row = recover_run(paths, ConsoleProgress())
+        print_summary(row, paths.dir, obj.results)
+
+
+# --------------------------------------------------------------------------- tasks
+@main.group()
+def tasks() -> None:
+    """List and inspect the tasks."""
+
+
+@tasks.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
+def tasks_list(as_json: bool) -> None:
+    """Every task with its metric, direction, GPU need and data source."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .taskspec import all_tasks
+
+    rows = [t.summary() for t in all_tasks()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    table = Table("id", "metric", "better", "gpus", "data", "steps", "time (s)", "title")
+    for r in rows:
+        table.add_row(r["id"], r["metric"], r["direction"], str(r["gpus"]), r["data_source"],
+                      str(r["max_steps"]), f"{r['max_time_s']:.0f}", r["title"])
+    Console().print(table)
+
+
+@tasks.command("show")
+@click.argument("task_id")
+def tasks_show(task_id: str) -> None:
+    """One task in full: limits, scoring anchors, data, research problem."""
+    from .taskspec import get_task
+
+    t = get_task(task_id)
+    hr = t.human_relative
+    click.echo(f"{t.id} v{t.version}: {t.title}\n"
+               f"  folder       {t.root}\n"
+               f"  deliverable  {t.deliverable}   environment {t.environment}\n"
+               f"  metric       {t.metric.name} ({t.metric.direction} is better)\n"
+               f"  human-rel.   {hr.metric}: normalise {hr.normalize.expression!r}, "
+               f"naive {hr.naive!r}, human {hr.human!r}\n"
+               f"  limits       {t.limits.max_steps} steps, {t.limits.max_time_s:.0f} s total, "
+               f"{t.limits.action_timeout_s:.0f} s per action\n"
+               f"  resources    {t.resources.gpus} GPU, {t.resources.cpus} CPU, "
+               f"{t.resources.mem_gb:g} GB\n"
+               f"  data         {t.data.source} {t.data.options or ''}\n"
+               f"  read-only    {', '.join(t.read_only) or '-'}\n\n"
+               f"Research problem:\n{t.research_problem}")
+
+
+# --------------------------------------------------------------------------- data
+@main.command()
+@click.option("--tasks", "task_list", required=True, help="all, or ids separated by commas.")
+@click.option("--data", "mode", type=click.Choice(["real", "generated"]), default="real",
+              show_default=True, help="Download the real data, or make the generated dataset.")
+@click.option("--from", "from_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Use files already downloaded elsewhere (air-gapped sites).")
+@click.option("--verify", is_flag=True, help="Only check prepared data against its manifest.")
+@click.option("--force", is_flag=True, help="Prepare again even when the data verifies.")
+@pass_ctx
+def prepare(obj: Ctx, task_list: str, mode: str, from_dir: Path | None, verify: bool,
+            force: bool) -> None:
+    """Download and split task data once (on a login node), with a checksummed manifest."""
+    from .data import dataset_dir, prepare as do_prepare, verify as do_verify
+    from .taskspec import all_tasks, get_task
+
+    chosen = all_tasks() if task_list == "all" else [get_task(t.strip())
+                                                      for t in task_list.split(",") if t.strip()]
+    failed = 0
+    for task in chosen:
+        if not task.data.needs_preparation:
+            click.echo(f"{task.id}: no data to prepare")
+            continue
+        if verify:
+            problems = do_verify(dataset_dir(task, mode, obj.data_root))
+            click.echo(f"{task.id}: " + ("verified" if not problems else problems[0]))
+            failed += bool(problems)
+            continue
+        prepared = do_prepare(task, mode, obj.data_root, from_dir=from_dir, force=force)
+        click.echo(f"{task.id}: {mode} data ready in {prepared.root}")
+    if failed:
+        sys.exit(1)

@@ -1,0 +1,77 @@
+"""What a person sees: progress lines while a run works, and its summary at the end."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .environment import StepRecord
+from .grading import Grade
+from .paths import RunPaths
+from .runner import Progress
+from .taskspec import Limits, TaskSpec
+
+console = Console(stderr=True, highlight=False)
+if not console.is_terminal:  # logs and CI: do not wrap at 80 columns
+    console = Console(stderr=True, highlight=False, width=160)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+class ConsoleProgress(Progress):
+    """Progress on stderr: one line per step and per grade."""
+
+    def notice(self, message: str) -> None:
+        console.print(f"[yellow]note:[/] {message}")
+
+    def started(self, run_id: str, task: TaskSpec, limits: Limits, paths: RunPaths) -> None:
+        console.print(f"[bold]run {run_id}[/]  task {task.id} v{task.version}  "
+                      f"limits: {limits.max_steps} steps, {limits.max_time_s:.0f} s, "
+                      f"{limits.action_timeout_s:.0f} s per action")
+
+    def step(self, record: StepRecord, limits: Limits, elapsed_s: float) -> None:
+        status = "[green]ok[/]" if not record.error_kind else f"[red]{record.error_kind}[/]"
+        args = record.args if len(record.args) <= 60 else record.args[:57] + "..."
+        console.print(f"  step {record.step:>3}/{limits.max_steps}  {record.action:<22} "
+                      f"{args:<60} {record.duration_s:7.2f}s  {status}")
+
+    def graded(self, step: int, grade: Grade) -> None:
+        what = (", ".join(f"{k}={_fmt(v)}" for k, v in grade.metrics.items())
+                if grade.valid else f"invalid: {grade.reason}")
+        console.print(f"  graded snapshot of step {step}: {what}  ({grade.grade_s:.1f}s)")
+
+
+def print_summary(row: dict[str, Any], run_dir: Path, results_root: Path) -> None:
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    metric = f"{row['metric']} ({row['direction']} is better)"
+    for label, value in [
+        ("task", f"{row['task']} v{row['task_version']}"),
+        ("agent", row["agent"] + (f"  model {row['model']}" if row["model"] else "")),
+        ("status", f"{row['status']} ({row['exit_reason']})"),
+        ("steps", row["n_steps"]),
+        ("wall time", f"{_fmt(row['wall_s'])} s"),
+        ("metric", metric),
+        ("final score", _fmt(row["final_score"]) if row["final_valid"] else "invalid"),
+        ("best score", _fmt(row["best_score"])),
+        ("baseline score", _fmt(row["baseline_score"])),
+        ("improvement", _fmt(row["improvement"]) + ("  (success)" if row["success"] else "")),
+        ("normalised (final/best)", f"{_fmt(row['final_normalized'])} / "
+                                    f"{_fmt(row['best_normalized'])}"),
+        ("human-relative", _fmt(row["human_relative"])),
+        ("run folder", str(run_dir)),
+        ("tables", f"{results_root}/tables/{{runs,steps,scores}}/"),
+    ]:
+        table.add_row(f"[bold]{label}[/]", str(value))
+    console.print(table)
+    if row.get("error"):
+        console.print(f"[red]error:[/] {row['error'].splitlines()[-1]}")

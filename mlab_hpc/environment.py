@@ -1,0 +1,180 @@
+"""The environment: executes the agent's actions, enforces the limits, records every step.
+
+Each call to :meth:`Environment.execute` is one step: the action runs (errors become
+observations), the workspace is snapshotted, and one line is appended to the run's step log
+before the call returns, so a killed run loses at most the step in flight.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import jsonl
+from .actions import REGISTRY, ActionContext, ActionError, ActionSpec, Outcome, TextModel, args_json
+from .paths import RunPaths
+from .sandbox import Mount, Sandbox
+from .snapshots import SnapshotStore
+from .taskspec import Limits
+from .workspace import Workspace
+
+
+@dataclass
+class ActionCall:
+    """What an agent asks for: an action name, its arguments, and optionally its reasoning."""
+
+    name: str
+    args: Any = field(default_factory=dict)
+    thought: str = ""
+
+
+@dataclass
+class StepRecord:
+    """One completed step, as it is written to the step log and the steps table."""
+
+    step: int
+    action: str
+    args: str
+    thought: str
+    observation: str
+    started_at: float
+    duration_s: float
+    exit_code: int | None
+    error_kind: str | None
+    snapshot_id: str
+    done: bool = False
+
+    def to_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> StepRecord:
+        return cls(**{k: row.get(k) for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
+
+
+def find_action(name: str, available: dict[str, ActionSpec]) -> ActionSpec:
+    """The action an agent named, forgiving case and spacing; ActionError otherwise."""
+    if name in available:
+        return available[name]
+    folded = {" ".join(k.lower().split()): v for k, v in available.items()}
+    key = " ".join(str(name).lower().replace("_", " ").split())
+    if key in folded:
+        return folded[key]
+    close = difflib.get_close_matches(str(name), list(available), n=1, cutoff=0.6)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise ActionError("unknown_action", f"'{name}' is not an action.{hint} Valid actions: "
+                      f"{', '.join(available)}")
+
+
+class Environment:
+    """The actions, limits and records of one run."""
+
+    def __init__(
+        self,
+        *,
+        workspace: Workspace,
+        sandbox: Sandbox,
+        paths: RunPaths,
+        limits: Limits,
+        snapshots: SnapshotStore,
+        start_step: int = 0,
+        elapsed_s: float = 0.0,
+        extra_mounts: list[Mount] | None = None,
+        sandbox_env: dict[str, str] | None = None,
+        edit_model: TextModel | None = None,
+        fast_model: TextModel | None = None,
+        fsync: bool = False,
+    ) -> None:
+        self.workspace = workspace
+        self.sandbox = sandbox
+        self.paths = paths
+        self.limits = limits
+        self.snapshots = snapshots
+        self.steps_taken = start_step
+        self._elapsed_before = elapsed_s
+        self._t0 = time.monotonic()
+        self.extra_mounts = extra_mounts or []
+        self.sandbox_env = sandbox_env or {}
+        self.edit_model = edit_model
+        self.fast_model = fast_model
+        self.done = False
+        self.last_overhead_s = 0.0
+        self._log = jsonl.Appender(paths.steps_log, fsync=fsync)
+        self.actions = {name: spec for name, spec in REGISTRY.items()}
+
+    # ------------------------------------------------------------------ limits
+    @property
+    def elapsed_s(self) -> float:
+        """The agent's own time so far (across resumed attempts)."""
+        return self._elapsed_before + (time.monotonic() - self._t0)
+
+    @property
+    def time_left_s(self) -> float:
+        return self.limits.max_time_s - self.elapsed_s
+
+    def stop_reason(self) -> str | None:
+        """Why no further step may be taken ('final_answer', 'max_steps', 'max_time'), or None."""
+        if self.done:
+            return "final_answer"
+        if self.steps_taken >= self.limits.max_steps:
+            return "max_steps"
+        if self.time_left_s <= 0:
+            return "max_time"
+        return None
+
+    # ------------------------------------------------------------------ one step
+    def execute(self, call: ActionCall) -> StepRecord:
+        """Run one action as a step; never raises because of what the agent asked."""
+        reason = self.stop_reason()
+        if reason is not None:
+            raise RuntimeError(f"no step may be taken after the run ended ({reason})")
+        step = self.steps_taken + 1
+        started = time.time()
+        t0 = time.perf_counter()
+        timeout = max(min(self.limits.action_timeout_s, self.time_left_s), 0.0)
+        ctx = ActionContext(
+            workspace=self.workspace, sandbox=self.sandbox, logs_dir=self.paths.action_logs,
+            backups_dir=self.paths.dir / "backups", step=step, timeout_s=timeout,
+            extra_mounts=self.extra_mounts, sandbox_env=self.sandbox_env,
+            edit_model=self.edit_model, fast_model=self.fast_model,
+        )
+        name = str(call.name)
+        action_s = 0.0
+        try:
+            spec = find_action(name, self.actions)
+            name = spec.name
+            bound = spec.bind(call.args)
+            a0 = time.perf_counter()
+            try:
+                outcome = spec.fn(ctx, **bound)
+            finally:
+                action_s = time.perf_counter() - a0
+        except ActionError as exc:
+            outcome = Outcome(f"Error: {exc}", changed=[], error_kind=exc.kind)
+        except (OSError, UnicodeError) as exc:  # e.g. a file vanished, a disk filled up
+            outcome = Outcome(f"Error: {type(exc).__name__}: {exc}", changed=None,
+                              error_kind="os_error")
+        snapshot_id = self.snapshots.take(step, outcome.changed)
+        record = StepRecord(
+            step=step, action=name, args=args_json(call.args), thought=call.thought,
+            observation=outcome.observation, started_at=started,
+            duration_s=time.perf_counter() - t0, exit_code=outcome.exit_code,
+            error_kind=outcome.error_kind, snapshot_id=snapshot_id, done=outcome.done,
+        )
+        self._log.append(record.to_row())
+        self.steps_taken = step
+        self.done = outcome.done
+        self.last_overhead_s = time.perf_counter() - t0 - action_s
+        return record
+
+    def close(self) -> None:
+        self._log.close()
+        self.snapshots.close()
+
+
+def read_steps(path: Path) -> list[StepRecord]:
+    """The completed steps of a run's step log."""
+    return [StepRecord.from_row(r) for r in jsonl.read(path)]

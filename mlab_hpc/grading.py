@@ -1,0 +1,130 @@
+"""Grading: run a task's grader on workspace snapshots, in the sandbox, with the answer key.
+
+The grader is a separate process from the agent (``scripts/eval.py``, see docs/task-format.md),
+sees the answer key only here, and is run once per distinct content of the task's grader inputs:
+snapshots that agree on those files share one grade.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .sandbox import Mount, Sandbox
+from .snapshots import SnapshotStore
+from .taskspec import TaskSpec
+from .workspace import glob_match
+
+
+@dataclass
+class Grade:
+    """What the grader said of one snapshot."""
+
+    valid: bool
+    reason: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    agent_reported: float | None = None
+    grade_s: float = 0.0
+
+    def metric(self, name: str) -> float | None:
+        """The metric's value when the grade is valid and the value finite, else None."""
+        value = self.metrics.get(name)
+        if not self.valid or not isinstance(value, int | float) or not math.isfinite(value):
+            return None
+        return float(value)
+
+
+def _finite_or_none(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def run_grader(task: TaskSpec, sandbox: Sandbox, workspace: Path, answers: Path | None,
+               scratch: Path) -> Grade:
+    """Grade the files in ``workspace`` (a folder the grader may only read)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(tempfile.mkdtemp(prefix="grade-", dir=scratch))
+    answers_dir = answers if answers is not None else out_dir / "no-answers"
+    answers_dir.mkdir(exist_ok=True)
+    out = out_dir / "score.json"
+    t0 = time.perf_counter()
+    result = sandbox.run(
+        [sandbox.python, str(task.eval_script), "--workspace", str(workspace),
+         "--answers", str(answers_dir), "--out", str(out)],
+        cwd=workspace,
+        mounts=[Mount(workspace), Mount(answers_dir), Mount(task.scripts_dir),
+                Mount(out_dir, writable=True)],
+        timeout_s=task.grader.timeout_s, output_file=out_dir / "grader.log",
+        env={"MLAB_GRADER": "1"},
+    )
+    seconds = time.perf_counter() - t0
+    tail = " | ".join(result.output.strip().splitlines()[-3:])[-500:]
+    if result.timed_out:
+        grade = Grade(False, f"grader ran past its {task.grader.timeout_s:.0f} s limit", {})
+    elif result.returncode != 0:
+        grade = Grade(False, f"grader failed (exit {result.returncode}): {tail}", {})
+    else:
+        try:
+            data = json.loads(out.read_text())
+            metrics = {k: float(v) for k, v in (data.get("metrics") or {}).items()
+                       if _finite_or_none(v) is not None}
+            grade = Grade(bool(data.get("valid")), str(data.get("reason") or ""), metrics,
+                          _finite_or_none(data.get("agent_reported")))
+        except (OSError, ValueError, AttributeError, TypeError) as exc:
+            grade = Grade(False, f"grader wrote no readable score ({exc}): {tail}", {})
+    grade.grade_s = seconds
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return grade
+
+
+def input_key(manifest: dict[str, tuple[str, int]], globs: tuple[str, ...]) -> str:
+    """A hash of the grader-input files of a snapshot (same key: same grade)."""
+    h = hashlib.sha256()
+    for rel in sorted(manifest):
+        if glob_match(rel, globs):
+            blob, mode = manifest[rel]
+            h.update(f"{rel}\0{blob}\0{mode}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def grade_snapshots(task: TaskSpec, sandbox: Sandbox, store: SnapshotStore,
+                    step_snapshots: list[tuple[int, str]], answers: Path | None,
+                    scratch: Path, progress: Any = None) -> dict[int, tuple[str, Grade]]:
+    """Grade the snapshot of every given step; returns ``{step: (snapshot_id, grade)}``."""
+    by_key: dict[str, Grade] = {}
+    out: dict[int, tuple[str, Grade]] = {}
+    manifests: dict[str, dict[str, tuple[str, int]]] = {}
+    for step, snapshot_id in step_snapshots:
+        if snapshot_id not in manifests:
+            manifests[snapshot_id] = store.manifest(snapshot_id)
+        key = input_key(manifests[snapshot_id], task.grader.inputs)
+        if key not in by_key:
+            ws = scratch / f"ws-{key}"
+            shutil.rmtree(ws, ignore_errors=True)
+            store.materialize(snapshot_id, ws, only=lambda rel: glob_match(rel, task.grader.inputs))
+            by_key[key] = run_grader(task, sandbox, ws, answers, scratch)
+            shutil.rmtree(ws, ignore_errors=True)
+            if progress is not None:
+                progress(step, by_key[key])
+        out[step] = (snapshot_id, by_key[key])
+    return out
+
+
+def grade_folder(task: TaskSpec, sandbox: Sandbox, files: list[Path], answers: Path | None,
+                 scratch: Path) -> Grade:
+    """Grade a workspace laid out from folders (later ones override earlier ones)."""
+    ws = Path(tempfile.mkdtemp(prefix="ref-", dir=scratch))
+    try:
+        for folder in files:
+            shutil.copytree(folder, ws, dirs_exist_ok=True)
+        return run_grader(task, sandbox, ws, answers, scratch)
+    finally:
+        shutil.rmtree(ws, ignore_errors=True)

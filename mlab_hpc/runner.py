@@ -1,0 +1,295 @@
+"""One run, end to end: workspace, agent loop, trace, grading, tables.
+
+``start_run`` lays out the run and drives the agent until it gives a final answer or hits a
+limit; ``finalize_run`` grades every snapshot and writes the run's rows to the Parquet tables.
+``recover_run`` finalises a run whose process died, from what it had recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import socket
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from . import __version__, jsonl, tables
+from .agents import AgentContext, make_agent
+from .baselines import BaselineCache
+from .data import PreparedData, resolve_data
+from .environment import Environment, StepRecord, read_steps
+from .errors import MlabError
+from .grading import Grade, grade_folder, grade_snapshots
+from .paths import ResultsRoot, RunPaths
+from .sandbox import Sandbox, SandboxLimits, make_sandbox
+from .scoring import Anchors, summarize
+from .snapshots import SnapshotStore
+from .taskspec import Limits, TaskSpec, get_task
+from .workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run. Stored in run.json, so a run can be finalised later."""
+
+    task: str
+    agent: str = "baseline"
+    seed: int = 0
+    campaign: str = "adhoc"
+    results: str = "results"
+    data_root: str = ""
+    data_mode: str | None = None  # real | generated (None: real for tasks with data)
+    sandbox: str | None = None  # None: bwrap where it works, else process
+    model: str | None = None
+    max_steps: int | None = None
+    max_time_s: float | None = None
+    action_timeout_s: float | None = None
+    run_id: str | None = None
+
+
+class Progress:
+    """Hooks for what a person watches; the default logs."""
+
+    def notice(self, message: str) -> None:
+        log.warning(message)
+
+    def started(self, run_id: str, task: TaskSpec, limits: Limits, paths: RunPaths) -> None:
+        log.info("run %s started in %s", run_id, paths.dir)
+
+    def step(self, record: StepRecord, limits: Limits, elapsed_s: float) -> None:
+        log.info("step %d %s (%.1fs)", record.step, record.action, record.duration_s)
+
+    def graded(self, step: int, grade: Grade) -> None:
+        log.info("graded step %d: valid=%s", step, grade.valid)
+
+
+def new_run_id(task: str, agent: str, seed: int) -> str:
+    safe_agent = re.sub(r"[^A-Za-z0-9_.-]+", "_", agent)[:40]
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    return f"{task}.{safe_agent}.s{seed}.{stamp}-{secrets.token_hex(2)}"
+
+
+def effective_limits(task: TaskSpec, config: RunConfig) -> Limits:
+    """The task's limits with the command-line overrides applied."""
+    return Limits(
+        max_steps=config.max_steps or task.limits.max_steps,
+        max_time_s=config.max_time_s or task.limits.max_time_s,
+        action_timeout_s=config.action_timeout_s or task.limits.action_timeout_s,
+    )
+
+
+def sandbox_limits(task: TaskSpec) -> SandboxLimits:
+    # RLIMIT_AS caps virtual memory, which numerical libraries reserve well beyond what they use:
+    # leave headroom over the task's memory; on clusters, Slurm's cgroups enforce the real limit.
+    gb = max(2 * task.resources.mem_gb, task.resources.mem_gb + 4)
+    return SandboxLimits(mem_bytes=int(gb * 2**30), max_procs=1024, gpus=task.resources.gpus)
+
+
+def _write_state(paths: RunPaths, state: dict[str, Any]) -> None:
+    tmp = paths.state.with_name(".run.json.tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    tmp.replace(paths.state)
+
+
+def read_state(paths: RunPaths) -> dict[str, Any]:
+    return json.loads(paths.state.read_text())
+
+
+def _exclude_read_only(ws: Workspace) -> Callable[[Path], bool]:
+    return lambda path: ws.is_read_only(path.resolve()) if not path.is_symlink() else False
+
+
+def start_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
+    """Create the run and drive the agent to the end; returns the run's paths (not graded yet)."""
+    progress = progress or Progress()
+    task = get_task(config.task)
+    results = ResultsRoot(Path(config.results))
+    agent = make_agent(config.agent)
+    data = resolve_data(task, config.data_mode, Path(config.data_root))
+    sandbox, warning = make_sandbox(config.sandbox, sandbox_limits(task))
+    if warning:
+        progress.notice(warning)
+    limits = effective_limits(task, config)
+    run_id = config.run_id or new_run_id(task.id, config.agent, config.seed)
+    paths = results.run(run_id)
+    paths.dir.mkdir(parents=True, exist_ok=False)
+    config = replace(config, run_id=run_id, sandbox=sandbox.name,
+                     data_mode=data.mode if data else "none")
+    state: dict[str, Any] = {
+        "config": asdict(config), "status": "running", "task_version": task.version,
+        "pid": os.getpid(), "host": socket.gethostname(), "started_at": time.time(),
+        "harness_version": __version__, "limits": asdict(limits),
+    }
+    _write_state(paths, state)
+    workspace = Workspace.create(paths.workspace, task.env_dir,
+                                 data.public if data else None, task.read_only)
+    store = SnapshotStore(paths.snapshots, workspace, _exclude_read_only(workspace))
+    state["initial_snapshot"] = store.take(0)
+    _write_state(paths, state)
+    env = Environment(workspace=workspace, sandbox=sandbox, paths=paths, limits=limits,
+                      snapshots=store, sandbox_env={"MLAB_SEED": str(config.seed)})
+    progress.started(run_id, task, limits, paths)
+    exit_reason, error = _drive(agent, env, task, config, progress)
+    env.close()
+    state.update(status="ended", exit_reason=exit_reason, error=error, ended_at=time.time(),
+                 elapsed_s=env.elapsed_s, n_steps=env.steps_taken)
+    _write_state(paths, state)
+    return paths
+
+
+def _drive(agent: Any, env: Environment, task: TaskSpec, config: RunConfig,
+           progress: Progress) -> tuple[str, str | None]:
+    """The agent loop; returns (exit reason, error text)."""
+    ctx = AgentContext(task=task, actions=env.actions, max_steps=env.limits.max_steps,
+                       max_time_s=env.limits.max_time_s, seed=config.seed, model=config.model)
+    try:
+        agent.begin(ctx, [])
+        last: StepRecord | None = None
+        while (reason := env.stop_reason()) is None:
+            call = agent.act(last)
+            last = env.execute(call)
+            progress.step(last, env.limits, env.elapsed_s)
+        return reason, None
+    except MlabError as exc:
+        return "agent_error", str(exc)
+    except Exception as exc:  # an agent's own bug must not lose the run: record it, grade
+        return "agent_error", "".join(traceback.format_exception(exc)).strip()[-4000:]
+
+
+STATUS_OF_EXIT = {"final_answer": "completed", "max_steps": "completed", "max_time": "timeout",
+                  "agent_error": "failed", "crashed": "failed"}
+
+
+def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str, Any]:
+    """Grade every step's snapshot, compute the scores, write the run's Parquet rows.
+
+    Returns the runs-table row.
+    """
+    progress = progress or Progress()
+    state = read_state(paths)
+    state.update(pid=os.getpid(), host=socket.gethostname())
+    _write_state(paths, state)  # this process now owns the run: nobody else recovers it
+    config = RunConfig(**state["config"])
+    task = get_task(config.task)
+    results = ResultsRoot(paths.dir.parent.parent)
+    sandbox, _ = make_sandbox(_usable_sandbox(config.sandbox), sandbox_limits(task))
+    data = resolve_data(task, config.data_mode if config.data_mode != "none" else None,
+                        Path(config.data_root))
+    run_id = paths.run_id
+    constants = {"run_id": run_id, "campaign": config.campaign, "task": task.id}
+
+    jsonl.repair(paths.steps_log)
+    steps = read_steps(paths.steps_log)
+    tables.write_from_log(results.table_file("steps", config.campaign, task.id, run_id), "steps",
+                          paths.steps_log, constants)
+
+    workspace = Workspace(paths.workspace, task.read_only)
+    store = SnapshotStore(paths.snapshots, workspace, _exclude_read_only(workspace))
+    step_snapshots = [(0, state.get("initial_snapshot", ""))]
+    step_snapshots += [(s.step, s.snapshot_id) for s in steps]
+    grades = grade_snapshots(task, sandbox, store, step_snapshots,
+                             data.private if data else None, paths.grading, progress.graded)
+    store.close()
+
+    cache = BaselineCache(results, task)
+    final_grade = grades[max(grades)][1]
+    if config.agent == "baseline" and state.get("exit_reason") == "final_answer":
+        cache.add_starter(run_id, final_grade)
+    anchors = _anchors(task, cache, sandbox, data, paths.grading, progress)
+    summary, score_rows = summarize(task, grades, anchors)
+    tables.write_table(results.table_file("scores", config.campaign, task.id, run_id), "scores",
+                       score_rows, constants)
+
+    exit_reason = state.get("exit_reason", "crashed")
+    row = {
+        **constants, "task_version": task.version, "agent": config.agent,
+        "model": config.model or "", "seed": config.seed,
+        "status": STATUS_OF_EXIT.get(exit_reason, "failed"), "exit_reason": exit_reason,
+        "error": state.get("error"), "started_at": state.get("started_at"),
+        "ended_at": state.get("ended_at"), "wall_s": state.get("elapsed_s"),
+        "n_steps": len(steps), "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0,
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "node": state.get("host"),
+        "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "sandbox": config.sandbox,
+        "data_mode": config.data_mode, "image_digest": None,
+        "harness_version": state.get("harness_version"), **summary,
+    }
+    tables.write_table(results.table_file("runs", config.campaign, task.id, run_id), "runs",
+                       [row], constants)
+    state["status"] = "graded"
+    _write_state(paths, state)
+    return row
+
+
+def _usable_sandbox(name: str | None) -> str | None:
+    """The recorded sandbox if it still works here (a recovery may run elsewhere), else auto."""
+    if name and name in Sandbox.registry and Sandbox.registry[name].unavailable_reason() is None:
+        return name
+    return None
+
+
+def _anchors(task: TaskSpec, cache: BaselineCache, sandbox: Sandbox, data: PreparedData | None,
+             scratch: Path, progress: Progress) -> Anchors:
+    hr = task.human_relative
+    naive = hr.naive if isinstance(hr.naive, float) else cache.starter_mean(hr.metric)
+    human: float | None
+    if isinstance(hr.human, float):
+        human = hr.human
+    else:
+        ref = cache.reference()
+        if ref is None:
+            progress.notice(f"grading the human reference solution of {task.id} once "
+                            "(cached in the results root)")
+            grade = grade_folder(task, sandbox, [task.env_dir, task.human_reference_dir],
+                                 data.private if data else None, scratch)
+            cache.set_reference(grade)
+            ref = grade.metrics if grade.valid else {}
+            if not grade.valid:
+                progress.notice(f"the human reference of {task.id} did not grade: {grade.reason}")
+        human = ref.get(hr.metric)
+    return Anchors(baseline=cache.starter_mean(task.metric.name), naive=naive, human=human)
+
+
+def recover_run(paths: RunPaths, progress: Progress | None = None) -> dict[str, Any]:
+    """Finalise a run whose process died: its recorded steps are kept, graded, and tabled."""
+    state = read_state(paths)
+    if state["status"] in ("running", "ended") and "exit_reason" not in state:
+        steps = read_steps(paths.steps_log) if paths.steps_log.exists() else []
+        state.update(status="ended", exit_reason="crashed",
+                     error="the run's process ended without finishing; recovered",
+                     ended_at=paths.steps_log.stat().st_mtime if steps else time.time(),
+                     elapsed_s=sum(s.duration_s for s in steps), n_steps=len(steps))
+        _write_state(paths, state)
+    return finalize_run(paths, progress)
+
+
+def is_abandoned(paths: RunPaths) -> bool:
+    """A run not yet graded whose process (on this host) is gone."""
+    try:
+        state = read_state(paths)
+    except (OSError, ValueError):
+        return False
+    if state.get("status") == "graded" or state.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(state["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def abandoned_runs(results: ResultsRoot) -> list[RunPaths]:
+    if not results.runs_dir.is_dir():
+        return []
+    return [results.run(p.name) for p in sorted(results.runs_dir.iterdir())
+            if (p / "run.json").is_file() and is_abandoned(results.run(p.name))]

@@ -1,0 +1,198 @@
+"""Content-addressed snapshots of the workspace, one per step, stored as deltas.
+
+A blob is stored once per distinct content (``blobs/ab/abcdef...``); each snapshot is one JSON
+line of ``index.jsonl`` holding only what changed since the previous one. So a step that edits a
+1 KB file costs about 1 KB on disk, whatever the size of the workspace, and any step's workspace
+can be rebuilt with :meth:`SnapshotStore.materialize`.
+
+Change detection is by ``(size, mtime_ns, inode)``; files are hashed only when those differ.
+When the caller knows which files an action touched it passes them, and nothing else is looked at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import jsonl
+from .workspace import Workspace
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Entry:
+    blob: str
+    mode: int  # permission bits; 0 means "symlink" (the blob holds the link text)
+    sig: tuple[int, int, int]  # (size, mtime_ns, inode) when it was stored
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+class SnapshotStore:
+    """Snapshots of one workspace; ``exclude(rel)`` names files never stored (read-only data)."""
+
+    def __init__(self, directory: Path, workspace: Workspace,
+                 exclude: Callable[[Path], bool] | None = None) -> None:
+        self.dir = directory
+        self.blobs = directory / "blobs"
+        self.index = directory / "index.jsonl"
+        self.workspace = workspace
+        self.exclude = exclude or (lambda p: False)
+        self.current_id = ""
+        self._files: dict[str, Entry] = {}
+        self._known_blobs: set[str] = set()
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        jsonl.repair(self.index)
+        for record in jsonl.read(self.index):
+            self._apply(record)
+        self._index_log = jsonl.Appender(self.index)
+
+    # ------------------------------------------------------------------ taking snapshots
+    def take(self, step: int, changed: Iterable[str] | None = None) -> str:
+        """Record the workspace after ``step``; returns the snapshot id.
+
+        ``changed``: workspace-relative paths the step may have touched; None scans everything.
+        """
+        updates: dict[str, Entry] = {}
+        deleted: list[str] = []
+        if changed is None:
+            seen: set[str] = set()
+            for path in self.workspace.files():
+                rel = self.workspace.relative(path)
+                if self.exclude(path):
+                    continue
+                seen.add(rel)
+                self._consider(rel, path, updates, deleted)
+            deleted.extend(rel for rel in self._files if rel not in seen)
+        else:
+            for rel in changed:
+                self._consider(rel, self.workspace.root / rel, updates, deleted)
+        if not updates and not deleted:
+            return self.current_id
+        digest = hashlib.sha256(self.current_id.encode())
+        for rel in sorted(updates):
+            digest.update(f"\0{rel}\0{updates[rel].blob}\0{updates[rel].mode}".encode())
+        for rel in sorted(deleted):
+            digest.update(f"\0-{rel}".encode())
+        snapshot_id = digest.hexdigest()[:16]
+        record = {"step": step, "id": snapshot_id, "parent": self.current_id,
+                  "set": {rel: [e.blob, e.mode, *e.sig] for rel, e in updates.items()},
+                  "del": sorted(deleted)}
+        self._index_log.append(record)
+        self._apply(record)
+        return snapshot_id
+
+    def _consider(self, rel: str, path: Path, updates: dict[str, Entry], deleted: list[str]) -> None:
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            if rel in self._files:
+                deleted.append(rel)
+            return
+        if stat.S_ISDIR(st.st_mode) or self.exclude(path):
+            return
+        old = self._files.get(rel)
+        sig = _signature(st)
+        if old is not None and old.sig == sig:
+            return
+        if stat.S_ISLNK(st.st_mode):
+            blob, mode = self._store_bytes(os.readlink(path).encode()), 0
+        elif stat.S_ISREG(st.st_mode):
+            blob, mode = self._store_file(path), stat.S_IMODE(st.st_mode)
+        else:
+            return  # sockets, fifos, devices: not workspace content
+        if old is None or old.blob != blob or old.mode != mode:
+            updates[rel] = Entry(blob, mode, sig)
+        else:
+            self._files[rel] = Entry(blob, mode, sig)  # touched, same content: remember the sig
+
+    def _blob_path(self, blob: str) -> Path:
+        return self.blobs / blob[:2] / blob
+
+    def _store_bytes(self, data: bytes) -> str:
+        blob = hashlib.sha256(data).hexdigest()
+        if blob not in self._known_blobs:
+            target = self._blob_path(blob)
+            if not target.exists():
+                target.parent.mkdir(exist_ok=True)
+                tmp = target.with_suffix(".tmp")
+                tmp.write_bytes(data)
+                tmp.replace(target)
+            self._known_blobs.add(blob)
+        return blob
+
+    def _store_file(self, path: Path) -> str:
+        if path.stat().st_size <= _CHUNK:
+            return self._store_bytes(path.read_bytes())
+        # large file: hash and copy in one pass
+        tmp = self.blobs / f"incoming-{os.getpid()}.tmp"
+        h = hashlib.sha256()
+        with path.open("rb") as src, tmp.open("wb") as dst:
+            while chunk := src.read(_CHUNK):
+                h.update(chunk)
+                dst.write(chunk)
+        blob = h.hexdigest()
+        target = self._blob_path(blob)
+        if target.exists():
+            tmp.unlink()
+        else:
+            target.parent.mkdir(exist_ok=True)
+            tmp.replace(target)
+        self._known_blobs.add(blob)
+        return blob
+
+    # ------------------------------------------------------------------ reading snapshots
+    def _apply(self, record: dict) -> None:
+        for rel, (blob, mode, *sig) in record["set"].items():
+            self._files[rel] = Entry(blob, mode, tuple(sig))  # type: ignore[arg-type]
+            self._known_blobs.add(blob)
+        for rel in record["del"]:
+            self._files.pop(rel, None)
+        self.current_id = record["id"]
+
+    def _records(self) -> Iterable[dict]:
+        return jsonl.read(self.index)
+
+    def manifest(self, snapshot_id: str) -> dict[str, tuple[str, int]]:
+        """``{relative path: (blob, mode)}`` of the workspace at that snapshot."""
+        files: dict[str, tuple[str, int]] = {}
+        if snapshot_id == "":
+            return files
+        for record in self._records():
+            for rel, (blob, mode, *_sig) in record["set"].items():
+                files[rel] = (blob, mode)
+            for rel in record["del"]:
+                files.pop(rel, None)
+            if record["id"] == snapshot_id:
+                return files
+        raise KeyError(f"no snapshot {snapshot_id!r} in {self.index}")
+
+    def snapshot_ids(self) -> list[tuple[int, str]]:
+        """``(step, snapshot id)`` of every stored snapshot, in order."""
+        return [(r["step"], r["id"]) for r in self._records()]
+
+    def materialize(self, snapshot_id: str, dest: Path,
+                    only: Callable[[str], bool] | None = None) -> None:
+        """Write the workspace as it was at ``snapshot_id`` into the empty folder ``dest``."""
+        dest.mkdir(parents=True, exist_ok=True)
+        for rel, (blob, mode) in self.manifest(snapshot_id).items():
+            if only is not None and not only(rel):
+                continue
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if mode == 0:
+                os.symlink(self._blob_path(blob).read_bytes().decode(), target)
+            else:
+                shutil.copyfile(self._blob_path(blob), target)
+                target.chmod(mode)
+
+    def close(self) -> None:
+        self._index_log.close()

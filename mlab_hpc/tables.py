@@ -1,0 +1,67 @@
+"""Writing the Parquet tables of a run, from its JSON-lines logs, without holding it in memory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import jsonl
+from .schema import SCHEMA_VERSION, SCHEMAS
+
+BATCH_ROWS = 2048
+
+
+def _coerce(value: Any, kind: pa.DataType) -> Any:
+    if value is None:
+        return None
+    if pa.types.is_timestamp(kind) and isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+    return value
+
+
+def _batches(table: str, rows: Iterable[dict[str, Any]],
+             constants: dict[str, Any]) -> Iterator[pa.RecordBatch]:
+    schema = SCHEMAS[table]
+    buffer: list[dict[str, Any]] = []
+
+    def flush() -> pa.RecordBatch:
+        columns = []
+        for f in schema:
+            columns.append(pa.array([_coerce(r.get(f.name), f.type) for r in buffer], type=f.type))
+        buffer.clear()
+        return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    for row in rows:
+        buffer.append({**row, **constants, "schema_version": SCHEMA_VERSION})
+        if len(buffer) >= BATCH_ROWS:
+            yield flush()
+    if buffer:
+        yield flush()
+
+
+def write_table(path: Path, table: str, rows: Iterable[dict[str, Any]],
+                constants: dict[str, Any] | None = None) -> int:
+    """Write ``rows`` (dicts; missing columns are null) as one Parquet file, atomically.
+
+    Epoch-second numbers in timestamp columns become UTC timestamps. Returns the row count.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    count = 0
+    with pq.ParquetWriter(tmp, SCHEMAS[table], compression="zstd") as writer:
+        for batch in _batches(table, rows, constants or {}):
+            writer.write_batch(batch)
+            count += batch.num_rows
+    tmp.replace(path)
+    return count
+
+
+def write_from_log(path: Path, table: str, log: Path, constants: dict[str, Any]) -> int:
+    """Compact a run's JSON-lines log into its Parquet file (streaming, in batches)."""
+    return write_table(path, table, jsonl.read(log), constants)

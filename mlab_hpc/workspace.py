@@ -1,0 +1,117 @@
+"""The agent's workspace: a folder of its own, with path confinement and read-only files.
+
+Every path the agent names goes through :meth:`Workspace.resolve`, which follows symlinks and
+refuses anything that lands outside the folder. Read-only globs are matched against the
+*normalised* path after symlinks are followed, so ``./train.csv``, ``a/../train.csv`` and a
+symlink to ``train.csv`` are all the same protected file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import stat
+from collections.abc import Iterator, Sequence
+from pathlib import Path, PurePosixPath
+
+
+def glob_match(rel: str, globs: Sequence[str]) -> bool:
+    """Whether a workspace-relative POSIX path matches one of the globs.
+
+    ``*`` may cross folders (fnmatch); a leading ``**/`` also matches at the top level, and a
+    leading ``./`` is ignored, so ``./train.csv`` and ``train.csv`` are the same pattern.
+    """
+    for g in globs:
+        g = g.removeprefix("./")
+        if fnmatch.fnmatchcase(rel, g) or (g.startswith("**/") and fnmatch.fnmatchcase(rel, g[3:])):
+            return True
+    return False
+
+
+class WorkspaceError(Exception):
+    """An agent-supplied path that cannot be used; ``kind`` goes into the trace."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Workspace:
+    """A workspace folder and its read-only rules."""
+
+    def __init__(self, root: Path, read_only: Sequence[str] = ()) -> None:
+        self.root = Path(root).resolve()
+        self.read_only_globs = tuple(read_only)
+
+    @classmethod
+    def create(cls, root: Path, env_dir: Path, data_dir: Path | None,
+               read_only: Sequence[str]) -> Workspace:
+        """Lay out a new workspace: the task's env/ files, then the public data files.
+
+        Data files are copied (never linked), so nothing the agent's scripts do can reach the
+        prepared data; read-only files are made 0444 as a second line of defence.
+        """
+        root.mkdir(parents=True, exist_ok=False)
+        shutil.copytree(env_dir, root, dirs_exist_ok=True, symlinks=False)
+        if data_dir is not None:
+            shutil.copytree(data_dir, root, dirs_exist_ok=True, symlinks=False)
+        ws = cls(root, read_only)
+        for path in ws.read_only_files():
+            path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        return ws
+
+    def resolve(self, name: str, *, must_exist: bool = False) -> Path:
+        """The host path of a workspace path the agent gave; WorkspaceError if it escapes."""
+        if not isinstance(name, str) or not name.strip():
+            raise WorkspaceError("bad_arguments", "the file name is empty")
+        if "\x00" in name:
+            raise WorkspaceError("bad_arguments", "the file name contains a NUL byte")
+        raw = Path(name.strip())
+        candidate = raw if raw.is_absolute() else self.root / raw
+        resolved = candidate.resolve(strict=False)
+        if resolved != self.root and not resolved.is_relative_to(self.root):
+            raise WorkspaceError(
+                "path_escape",
+                f"'{name}' is outside the workspace: only files inside the current directory "
+                "can be used",
+            )
+        if must_exist and not resolved.exists():
+            raise WorkspaceError("not_found", f"'{name}' does not exist in the workspace")
+        return resolved
+
+    def relative(self, path: Path) -> str:
+        """The workspace-relative POSIX path of a resolved host path ('.' for the root)."""
+        rel = path.relative_to(self.root).as_posix()
+        return rel or "."
+
+    def is_read_only(self, path: Path) -> bool:
+        """Whether a resolved path is protected (itself or a folder above it matches a glob)."""
+        if path == self.root:
+            return False
+        rel = PurePosixPath(self.relative(path))
+        candidates = [str(rel), *(str(p) for p in rel.parents if str(p) != ".")]
+        return any(glob_match(c, self.read_only_globs) for c in candidates)
+
+    def check_writable(self, path: Path, name: str) -> None:
+        """Raise WorkspaceError(kind='read_only') when the agent may not change ``path``."""
+        if self.is_read_only(path):
+            raise WorkspaceError("read_only", f"'{name}' is read-only: it cannot be changed, "
+                                 "overwritten or deleted")
+
+    def files(self) -> Iterator[Path]:
+        """Every regular file and symlink under the workspace (not following symlinked folders)."""
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            base = Path(dirpath)
+            for d in list(dirnames):
+                if (base / d).is_symlink():
+                    dirnames.remove(d)
+                    yield base / d
+            for f in filenames:
+                yield base / f
+
+    def read_only_files(self) -> list[Path]:
+        """Existing files that read-only globs protect (bound read-only in isolating sandboxes)."""
+        if not self.read_only_globs:
+            return []
+        return [p for p in self.files() if not p.is_symlink() and self.is_read_only(p)]
