@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 from .sandbox import Mount, Sandbox
+from .snapshots import EditHistory
 from .workspace import Workspace, WorkspaceError
 
 MAX_INSPECT_LINES = 100
@@ -58,7 +59,7 @@ class ActionContext:
     workspace: Workspace
     sandbox: Sandbox
     logs_dir: Path
-    backups_dir: Path
+    history: EditHistory
     step: int
     timeout_s: float
     extra_mounts: list[Mount] = field(default_factory=list)
@@ -221,16 +222,8 @@ def read_file(ctx: ActionContext,
 
 
 def _backup(ctx: ActionContext, path: Path) -> None:
-    """Keep the previous content of a file so that Undo Edit Script can restore it."""
-    rel = ctx.rel(path)
-    folder = ctx.backups_dir / rel.replace("/", "%2F")
-    folder.mkdir(parents=True, exist_ok=True)
-    n = len(list(folder.iterdir()))
-    target = folder / f"{n:06d}"
-    if path.exists():
-        shutil.copyfile(path, target)
-    else:
-        target.with_suffix(".absent").touch()
+    """Remember the file's previous content so that Undo Edit Script can restore it."""
+    ctx.history.record(ctx.rel(path))
 
 
 @action("Write File")
@@ -280,20 +273,19 @@ def undo_edit_script(ctx: ActionContext,
                      script_name: Annotated[str, "the file whose last change to undo"]) -> Outcome:
     """Undo the last change made to a file by a write, append, copy or edit action."""
     path = ctx.writable(script_name)
-    folder = ctx.backups_dir / ctx.rel(path).replace("/", "%2F")
-    backups = sorted(folder.iterdir()) if folder.is_dir() else []
-    if not backups:
-        raise ActionError("nothing_to_undo", f"there is no change of '{script_name}' to undo")
-    last = backups[-1]
-    if last.suffix == ".absent":
+    rel = ctx.rel(path)
+    try:
+        before = ctx.history.undo(rel)
+    except KeyError:
+        raise ActionError("nothing_to_undo", f"there is no change of '{script_name}' to undo"
+                          ) from None
+    if before is None:
         path.unlink(missing_ok=True)
-        last.unlink()
         return Outcome(f"Undid the creation of {script_name}: the file no longer exists.",
-                       changed=[ctx.rel(path)])
-    shutil.copyfile(last, path)
-    last.unlink()
-    text = path.read_text(encoding="utf-8", errors="replace")
-    return Outcome(f"Content of {script_name} after undo:\n{text}", changed=[ctx.rel(path)])
+                       changed=[rel])
+    path.write_bytes(before)
+    text = before.decode("utf-8", errors="replace")
+    return Outcome(f"Content of {script_name} after undo:\n{text}", changed=[rel])
 
 
 @action("Inspect Script Lines")

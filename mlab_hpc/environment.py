@@ -17,7 +17,7 @@ from . import jsonl
 from .actions import REGISTRY, ActionContext, ActionError, ActionSpec, Outcome, TextModel, args_json
 from .paths import RunPaths
 from .sandbox import Mount, Sandbox
-from .snapshots import SnapshotStore
+from .snapshots import EditHistory, SnapshotStore
 from .taskspec import Limits
 from .workspace import Workspace
 
@@ -103,6 +103,7 @@ class Environment:
         self.done = False
         self.last_overhead_s = 0.0
         self._log = jsonl.Appender(paths.steps_log, fsync=fsync)
+        self.history = EditHistory(paths.dir / "trace" / "edits.jsonl", snapshots)
         self.actions = {name: spec for name, spec in REGISTRY.items()}
 
     # ------------------------------------------------------------------ limits
@@ -137,7 +138,7 @@ class Environment:
         timeout = max(min(self.limits.action_timeout_s, self.time_left_s), 0.0)
         ctx = ActionContext(
             workspace=self.workspace, sandbox=self.sandbox, logs_dir=self.paths.action_logs,
-            backups_dir=self.paths.dir / "backups", step=step, timeout_s=timeout,
+            history=self.history, step=step, timeout_s=timeout,
             extra_mounts=self.extra_mounts, sandbox_env=self.sandbox_env,
             edit_model=self.edit_model, fast_model=self.fast_model,
         )
@@ -172,6 +173,7 @@ class Environment:
 
     def close(self) -> None:
         self._log.close()
+        self.history.close()
         self.snapshots.close()
 
 

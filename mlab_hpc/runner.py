@@ -104,8 +104,9 @@ def read_state(paths: RunPaths) -> dict[str, Any]:
     return json.loads(paths.state.read_text())
 
 
-def _exclude_read_only(ws: Workspace) -> Callable[[Path], bool]:
-    return lambda path: ws.is_read_only(path.resolve()) if not path.is_symlink() else False
+def _exclude_read_only(ws: Workspace) -> Callable[[str], bool]:
+    """Snapshots leave out read-only files: they are the task's data, the same every step."""
+    return ws.is_read_only_rel
 
 
 def start_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:

@@ -15,7 +15,7 @@ import hashlib
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,12 +40,13 @@ class SnapshotStore:
     """Snapshots of one workspace; ``exclude(rel)`` names files never stored (read-only data)."""
 
     def __init__(self, directory: Path, workspace: Workspace,
-                 exclude: Callable[[Path], bool] | None = None) -> None:
+                 exclude: Callable[[str], bool] | None = None) -> None:
         self.dir = directory
         self.blobs = directory / "blobs"
         self.index = directory / "index.jsonl"
         self.workspace = workspace
-        self.exclude = exclude or (lambda p: False)
+        self._exclude = exclude or (lambda rel: False)
+        self._excluded: dict[str, bool] = {}
         self.current_id = ""
         self._files: dict[str, Entry] = {}
         self._known_blobs: set[str] = set()
@@ -65,16 +66,23 @@ class SnapshotStore:
         deleted: list[str] = []
         if changed is None:
             seen: set[str] = set()
-            for path in self.workspace.files():
-                rel = self.workspace.relative(path)
-                if self.exclude(path):
+            for rel, entry in self._scan():
+                if self.excluded(rel):
                     continue
                 seen.add(rel)
-                self._consider(rel, path, updates, deleted)
+                self._consider(rel, entry.path, entry.stat(follow_symlinks=False), updates)
             deleted.extend(rel for rel in self._files if rel not in seen)
         else:
             for rel in changed:
-                self._consider(rel, self.workspace.root / rel, updates, deleted)
+                path = self.workspace.root / rel
+                try:
+                    st = path.lstat()
+                except FileNotFoundError:
+                    if rel in self._files:
+                        deleted.append(rel)
+                    continue
+                if not self.excluded(rel):
+                    self._consider(rel, str(path), st, updates)
         if not updates and not deleted:
             return self.current_id
         digest = hashlib.sha256(self.current_id.encode())
@@ -90,15 +98,28 @@ class SnapshotStore:
         self._apply(record)
         return snapshot_id
 
-    def _consider(self, rel: str, path: Path, updates: dict[str, Entry], deleted: list[str]) -> None:
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
-            if rel in self._files:
-                deleted.append(rel)
-            return
-        if stat.S_ISDIR(st.st_mode) or self.exclude(path):
-            return
+    def excluded(self, rel: str) -> bool:
+        """Whether a workspace-relative path is left out of snapshots (memoised: names recur)."""
+        hit = self._excluded.get(rel)
+        if hit is None:
+            hit = self._excluded[rel] = self._exclude(rel)
+        return hit
+
+    def _scan(self) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        """Every non-folder entry under the workspace, with its relative path (no symlink follow)."""
+        stack = [(str(self.workspace.root), "")]
+        while stack:
+            folder, prefix = stack.pop()
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    rel = prefix + entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append((entry.path, rel + "/"))
+                    else:
+                        yield rel, entry
+
+    def _consider(self, rel: str, path: str, st: os.stat_result,
+                  updates: dict[str, Entry]) -> None:
         old = self._files.get(rel)
         sig = _signature(st)
         if old is not None and old.sig == sig:
@@ -106,9 +127,9 @@ class SnapshotStore:
         if stat.S_ISLNK(st.st_mode):
             blob, mode = self._store_bytes(os.readlink(path).encode()), 0
         elif stat.S_ISREG(st.st_mode):
-            blob, mode = self._store_file(path), stat.S_IMODE(st.st_mode)
+            blob, mode = self._store_file(Path(path), st.st_size), stat.S_IMODE(st.st_mode)
         else:
-            return  # sockets, fifos, devices: not workspace content
+            return  # folders, sockets, fifos, devices: not workspace content
         if old is None or old.blob != blob or old.mode != mode:
             updates[rel] = Entry(blob, mode, sig)
         else:
@@ -129,8 +150,8 @@ class SnapshotStore:
             self._known_blobs.add(blob)
         return blob
 
-    def _store_file(self, path: Path) -> str:
-        if path.stat().st_size <= _CHUNK:
+    def _store_file(self, path: Path, size: int) -> str:
+        if size <= _CHUNK:
             return self._store_bytes(path.read_bytes())
         # large file: hash and copy in one pass
         tmp = self.blobs / f"incoming-{os.getpid()}.tmp"
@@ -150,6 +171,14 @@ class SnapshotStore:
         return blob
 
     # ------------------------------------------------------------------ reading snapshots
+    def current_blob(self, rel: str) -> str | None:
+        """The blob of a file in the latest snapshot (None: the file was not there)."""
+        entry = self._files.get(rel)
+        return entry.blob if entry is not None and entry.mode != 0 else None
+
+    def blob_bytes(self, blob: str) -> bytes:
+        return self._blob_path(blob).read_bytes()
+
     def _apply(self, record: dict) -> None:
         for rel, (blob, mode, *sig) in record["set"].items():
             self._files[rel] = Entry(blob, mode, tuple(sig))  # type: ignore[arg-type]
@@ -196,3 +225,40 @@ class SnapshotStore:
 
     def close(self) -> None:
         self._index_log.close()
+
+
+class EditHistory:
+    """What files held before each edit action, for Undo Edit Script.
+
+    The old contents are already in the snapshot store (every step boundary is snapshotted),
+    so an edit costs one short JSON line here, not a copy of the file.
+    """
+
+    def __init__(self, path: Path, store: SnapshotStore) -> None:
+        self.store = store
+        self._stacks: dict[str, list[str | None]] = {}
+        for record in jsonl.read(path):
+            stack = self._stacks.setdefault(record["file"], [])
+            if record["op"] == "edit":
+                stack.append(record["before"])
+            elif stack:
+                stack.pop()
+        self._log = jsonl.Appender(path)
+
+    def record(self, rel: str) -> None:
+        """Remember the file's content at the last step boundary, before it is changed."""
+        before = self.store.current_blob(rel)
+        self._stacks.setdefault(rel, []).append(before)
+        self._log.append({"op": "edit", "file": rel, "before": before})
+
+    def undo(self, rel: str) -> bytes | None:
+        """The content to restore (None: the file did not exist); KeyError if nothing to undo."""
+        stack = self._stacks.get(rel)
+        if not stack:
+            raise KeyError(rel)
+        before = stack.pop()
+        self._log.append({"op": "undo", "file": rel})
+        return self.store.blob_bytes(before) if before is not None else None
+
+    def close(self) -> None:
+        self._log.close()

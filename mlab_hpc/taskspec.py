@@ -6,6 +6,7 @@ The format is documented in docs/task-format.md.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -189,7 +190,10 @@ class _Reader:
     def reject_unknown(self, known: set[str]) -> None:
         for key in self.table:
             if key not in known:
-                raise self.fail(key, f"unknown field; known fields here: {', '.join(sorted(known))}")
+                close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise self.fail(key, f"unknown field; {hint}known fields here: "
+                                f"{', '.join(sorted(known))}")
 
 
 def _kind_names(kinds: tuple[type, ...]) -> str:

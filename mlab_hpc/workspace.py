@@ -89,8 +89,14 @@ class Workspace:
         """Whether a resolved path is protected (itself or a folder above it matches a glob)."""
         if path == self.root:
             return False
-        rel = PurePosixPath(self.relative(path))
-        candidates = [str(rel), *(str(p) for p in rel.parents if str(p) != ".")]
+        return self.is_read_only_rel(self.relative(path))
+
+    def is_read_only_rel(self, rel: str) -> bool:
+        """Whether a normalised workspace-relative path is protected (no symlinks followed)."""
+        if not self.read_only_globs:
+            return False
+        p = PurePosixPath(rel)
+        candidates = [rel, *(str(q) for q in p.parents if str(q) != ".")]
         return any(glob_match(c, self.read_only_globs) for c in candidates)
 
     def check_writable(self, path: Path, name: str) -> None:

@@ -1,0 +1,57 @@
+"""Agents used by the tests, loaded by the harness as ``tests.agents_for_tests:Name``."""
+
+from __future__ import annotations
+
+from mlab_hpc.agents import AgentContext
+from mlab_hpc.environment import ActionCall, StepRecord
+
+
+class ScriptedAgent:
+    """Plays a fixed list of actions, then gives the final answer."""
+
+    script: list[ActionCall] = []
+
+    def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
+        self._queue = list(self.script[len(history):])
+
+    def act(self, last: StepRecord | None) -> ActionCall:
+        return self._queue.pop(0) if self._queue else ActionCall("Final Answer", {})
+
+
+class SlowAgent(ScriptedAgent):
+    """Edits a file three times, then runs a script that sleeps (a run to kill mid-step)."""
+
+    script = [
+        ActionCall("Write File", {"file_name": "notes.txt", "content": "one"}),
+        ActionCall("Append File", {"file_name": "notes.txt", "content": " two"}),
+        ActionCall("Write File", {"file_name": "sleep.py",
+                                  "content": "import time\nprint('sleeping', flush=True)\n"
+                                             "time.sleep(600)\n"}),
+        ActionCall("Execute Script", {"script_name": "sleep.py"}),
+    ]
+
+
+class BrokenAgent:
+    """Raises from act() after one step: the run must still be graded, as failed."""
+
+    def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
+        self.n = 0
+
+    def act(self, last: StepRecord | None) -> ActionCall:
+        self.n += 1
+        if self.n > 1:
+            raise ValueError("the agent's own bug")
+        return ActionCall("List Files", {"dir_path": "."})
+
+
+class GoodCartpoleAgent(ScriptedAgent):
+    """Replaces the random policy by a hand-written controller that balances the pole."""
+
+    script = [
+        ActionCall("Write File", {"file_name": "policy.py", "content": (
+            "def load(observation_space, action_space):\n"
+            "    def act(obs):\n"
+            "        x, v, theta, omega = obs\n"
+            "        return int(theta + 0.5 * omega + 0.01 * x + 0.1 * v > 0)\n"
+            "    return act\n")}),
+    ]
