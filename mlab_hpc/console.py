@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.status import Status
 from rich.table import Table
 
-from .environment import StepRecord
+from .environment import ActionCall, StepRecord
 from .grading import Grade
 from .paths import RunPaths
 from .runner import Progress
@@ -39,11 +41,26 @@ class ConsoleProgress(Progress):
                       f"limits: {limits.max_steps} steps, {limits.max_time_s:.0f} s, "
                       f"{limits.action_timeout_s:.0f} s per action")
 
+    def __init__(self) -> None:
+        self._status: Status | None = None
+
+    def action_started(self, step: int, call: ActionCall) -> None:
+        if console.is_terminal:  # a spinner while a long action (training) runs
+            self._status = console.status(f"step {step}: {call.name} running ...")
+            self._status.start()
+
     def step(self, record: StepRecord, limits: Limits, elapsed_s: float) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
         status = "[green]ok[/]" if not record.error_kind else f"[red]{record.error_kind}[/]"
         args = record.args if len(record.args) <= 60 else record.args[:57] + "..."
         console.print(f"  step {record.step:>3}/{limits.max_steps}  {record.action:<22} "
-                      f"{args:<60} {record.duration_s:7.2f}s  {status}")
+                      f"{escape(args):<60} {record.duration_s:7.2f}s  {status}  "
+                      f"[dim]{elapsed_s:.0f}/{limits.max_time_s:.0f} s used[/]")
+        if record.error_kind:
+            head = record.observation.strip().splitlines()[0][:150]
+            console.print(f"           [dim]{escape(head)}[/]")
 
     def graded(self, step: int, grade: Grade) -> None:
         what = (", ".join(f"{k}={_fmt(v)}" for k, v in grade.metrics.items())

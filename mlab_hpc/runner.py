@@ -24,7 +24,7 @@ from . import __version__, jsonl, tables
 from .agents import AgentContext, make_agent
 from .baselines import BaselineCache
 from .data import PreparedData, resolve_data
-from .environment import Environment, StepRecord, read_steps
+from .environment import ActionCall, Environment, StepRecord, read_steps
 from .errors import MlabError
 from .grading import Grade, grade_folder, grade_snapshots
 from .paths import ResultsRoot, RunPaths
@@ -64,6 +64,9 @@ class Progress:
 
     def started(self, run_id: str, task: TaskSpec, limits: Limits, paths: RunPaths) -> None:
         log.info("run %s started in %s", run_id, paths.dir)
+
+    def action_started(self, step: int, call: ActionCall) -> None:
+        log.debug("step %d: %s started", step, call.name)
 
     def step(self, record: StepRecord, limits: Limits, elapsed_s: float) -> None:
         log.info("step %d %s (%.1fs)", record.step, record.action, record.duration_s)
@@ -157,6 +160,7 @@ def _drive(agent: Any, env: Environment, task: TaskSpec, config: RunConfig,
         last: StepRecord | None = None
         while (reason := env.stop_reason()) is None:
             call = agent.act(last)
+            progress.action_started(env.steps_taken + 1, call)
             last = env.execute(call)
             progress.step(last, env.limits, env.elapsed_s)
         return reason, None
