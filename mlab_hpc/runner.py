@@ -94,7 +94,8 @@ def sandbox_limits(task: TaskSpec) -> SandboxLimits:
     # RLIMIT_AS caps virtual memory, which numerical libraries reserve well beyond what they use:
     # leave headroom over the task's memory; on clusters, Slurm's cgroups enforce the real limit.
     gb = max(2 * task.resources.mem_gb, task.resources.mem_gb + 4)
-    return SandboxLimits(mem_bytes=int(gb * 2**30), max_procs=1024, gpus=task.resources.gpus)
+    return SandboxLimits(mem_bytes=int(gb * 2**30), max_procs=1024, gpus=task.resources.gpus,
+                         forbidden_modules=task.forbidden_modules)
 
 
 def _write_state(paths: RunPaths, state: dict[str, Any]) -> None:

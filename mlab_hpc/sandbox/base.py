@@ -34,6 +34,10 @@ class SandboxLimits:
     mem_bytes: int | None = None
     max_procs: int | None = 512
     gpus: int = 0
+    forbidden_modules: tuple[str, ...] = ()  # imports refused in every Python the sandbox runs
+
+
+GUARD_DIR = Path(__file__).with_name("guard")
 
 
 @dataclass
@@ -113,6 +117,14 @@ class Sandbox(ABC):
     def isolates(self) -> bool:
         """Whether mounts, network and read-only paths are enforced (False for `process`)."""
         return True
+
+    def policy(self) -> tuple[dict[str, str], list[Mount]]:
+        """Environment variables and mounts that every command gets (the import guard)."""
+        if not self.limits.forbidden_modules:
+            return {}, []
+        env = {"PYTHONPATH": str(GUARD_DIR),
+               "MLAB_FORBIDDEN_MODULES": ",".join(self.limits.forbidden_modules)}
+        return env, [Mount(GUARD_DIR)]
 
     @abstractmethod
     def run(

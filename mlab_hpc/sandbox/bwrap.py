@@ -80,9 +80,11 @@ class BwrapSandbox(Sandbox):
         output_file: Path,
         env: Mapping[str, str] | None = None,
     ) -> ExecResult:
-        cmd = self.command(argv, cwd=cwd, mounts=mounts, env=base_env(env))
+        policy_env, policy_mounts = self.policy()
+        full_env = base_env({**(env or {}), **policy_env})
+        cmd = self.command(argv, cwd=cwd, mounts=[*mounts, *policy_mounts], env=full_env)
         # killing bwrap kills the sandbox's PID namespace (--die-with-parent): no reaper needed
-        return spawn_and_wait(cmd, cwd=cwd, env=base_env(env), timeout_s=timeout_s,
+        return spawn_and_wait(cmd, cwd=cwd, env=full_env, timeout_s=timeout_s,
                               output_file=output_file, mem_bytes=self.limits.mem_bytes)
 
 

@@ -46,5 +46,7 @@ class ProcessSandbox(Sandbox):
         output_file: Path,
         env: Mapping[str, str] | None = None,
     ) -> ExecResult:
-        return spawn_and_wait(self.command(argv), cwd=cwd, env=base_env(env), timeout_s=timeout_s,
-                              output_file=output_file, graceful_stop=True)
+        policy_env, _ = self.policy()
+        return spawn_and_wait(self.command(argv), cwd=cwd, env=base_env({**(env or {}),
+                              **policy_env}), timeout_s=timeout_s, output_file=output_file,
+                              graceful_stop=True)
