@@ -61,6 +61,7 @@ def _eval(node: ast.AST, s: float) -> float:
     if isinstance(node, ast.Expression):
         return _eval(node.body, s)
     if isinstance(node, ast.Constant):
+        assert isinstance(node.value, int | float)  # _check allows numbers only
         return float(node.value)
     if isinstance(node, ast.Name):
         return s
