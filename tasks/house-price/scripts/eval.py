@@ -1,0 +1,164 @@
+"""Grader for the house-price task.
+
+    python scripts/eval.py --workspace WS --answers ANS --out OUT.json
+
+Compares WS/submission.csv (columns Id and SalePrice, one row per house of test.csv, in any
+order; other columns are ignored) with the answer key ANS/answer.csv and reports
+
+    mae       mean absolute error of SalePrice, in dollars (the MLAgentBench score)
+    rmse_log  root mean squared error between the logarithms of predicted and true prices
+              (the human-relative score)
+
+The submission is invalid, with a one-line reason, when the file is missing or unreadable,
+lacks a column, has missing, extra or repeated Ids, or a price that is missing, not a
+finite number, or not positive (rmse_log needs its logarithm). A missing answer key is the
+grader's own fault: it exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SUBMISSION_NAME = "submission.csv"
+ANSWER_NAME = "answer.csv"
+ID, PRICE = "Id", "SalePrice"
+
+
+class InvalidSubmission(Exception):
+    """The submission cannot be scored; the message is the one-line reason."""
+
+
+def examples(values: Any, limit: int = 3) -> str:
+    """A few values of a collection, for a reason: "5, 7, 9, ..."."""
+    listed = [str(value) for value in values]
+    return ", ".join(listed[:limit]) + (", ..." if len(listed) > limit else "")
+
+
+def count(number: int, noun: str) -> str:
+    """ "1 row", "2 rows"."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def read_submission(path: Path) -> pd.DataFrame:
+    """The Id and SalePrice columns of the submission, as raw text."""
+    if not path.is_file():
+        raise InvalidSubmission(f"{SUBMISSION_NAME} is missing from the workspace")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        reason = " ".join(str(error).split())
+        raise InvalidSubmission(f"{SUBMISSION_NAME} cannot be read as CSV: {reason}") from None
+    missing = [name for name in (ID, PRICE) if name not in table.columns]
+    if missing:
+        found = examples(table.columns, limit=5) or "none"
+        raise InvalidSubmission(
+            f"{SUBMISSION_NAME} has no {' and no '.join(missing)} column (columns: {found})"
+        )
+    return table[[ID, PRICE]]
+
+
+def parse_ids(raw: pd.Series) -> pd.Series:
+    """Ids as integers; raises InvalidSubmission on text or fractions ("12.0" is accepted)."""
+    numbers = pd.to_numeric(raw.str.strip(), errors="coerce").astype(float)
+    bad = raw[~np.isfinite(numbers) | (numbers != np.round(numbers))]
+    if len(bad):
+        raise InvalidSubmission(
+            f"{count(len(bad), 'Id value')} not a whole number: "
+            + examples(repr(value) for value in bad)
+        )
+    return numbers.astype(np.int64)
+
+
+def parse_prices(raw: pd.Series, ids: pd.Series) -> pd.Series:
+    """Prices as floats; raises InvalidSubmission unless all are finite and positive."""
+    prices = pd.to_numeric(raw.str.strip(), errors="coerce").astype(float)
+    not_numbers = ids[prices.isna()]
+    if len(not_numbers):
+        raise InvalidSubmission(
+            f"SalePrice is empty, NaN or not a number in {count(len(not_numbers), 'row')} "
+            f"(Id {examples(not_numbers)})"
+        )
+    infinite = ids[~np.isfinite(prices)]
+    if len(infinite):
+        raise InvalidSubmission(
+            f"SalePrice is infinite in {count(len(infinite), 'row')} (Id {examples(infinite)})"
+        )
+    not_positive = ids[prices <= 0]
+    if len(not_positive):
+        raise InvalidSubmission(
+            f"SalePrice is zero or negative in {count(len(not_positive), 'row')} "
+            f"(Id {examples(not_positive)}); prices must be positive"
+        )
+    return prices
+
+
+def check_ids(ids: pd.Series, expected: pd.Series) -> None:
+    """Raise InvalidSubmission unless `ids` holds every expected Id exactly once."""
+    repeated = ids[ids.duplicated()].unique()
+    if len(repeated):
+        raise InvalidSubmission(
+            f"{count(len(repeated), 'Id')} repeated: {examples(repeated)} "
+            "(each Id must appear once)"
+        )
+    expected_set, found_set = set(expected), set(ids)
+    absent = sorted(expected_set - found_set)
+    extra = sorted(found_set - expected_set)
+    if absent or extra:
+        problems = []
+        if absent:
+            problems.append(f"{count(len(absent), 'test Id')} missing ({examples(absent)})")
+        if extra:
+            problems.append(f"{count(len(extra), 'Id')} not in test.csv ({examples(extra)})")
+        raise InvalidSubmission(
+            f"{SUBMISSION_NAME} has {count(len(ids), 'row')} for the {len(expected)} test houses: "
+            + "; ".join(problems)
+        )
+
+
+def score(submission: pd.DataFrame, answers: pd.DataFrame) -> dict[str, float]:
+    """MAE and RMSE of log prices of a checked submission against the answer key."""
+    ids = parse_ids(submission[ID])
+    prices = parse_prices(submission[PRICE], ids)
+    check_ids(ids, answers[ID])
+    predicted = pd.Series(prices.to_numpy(), index=ids.to_numpy())
+    truth = answers[PRICE].to_numpy(dtype=float)
+    guess = predicted.loc[answers[ID].to_numpy()].to_numpy()
+    return {
+        "mae": float(np.mean(np.abs(guess - truth))),
+        "rmse_log": float(np.sqrt(np.mean((np.log(guess) - np.log(truth)) ** 2))),
+    }
+
+
+def grade(workspace: Path, answers_dir: Path) -> dict[str, Any]:
+    """Grade one workspace; returns the grader's JSON document."""
+    answer_path = answers_dir / ANSWER_NAME
+    if not answer_path.is_file():
+        sys.exit(f"eval.py: the answer key {answer_path} is missing; run prepare first")
+    answers = pd.read_csv(answer_path, dtype={ID: np.int64, PRICE: float})
+    try:
+        metrics = score(read_submission(workspace / SUBMISSION_NAME), answers)
+    except InvalidSubmission as invalid:
+        return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
+    return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
+
+
+def main() -> None:
+    """Parse the command line, grade, write OUT.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--answers", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    result = grade(args.workspace, args.answers)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
