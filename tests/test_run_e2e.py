@@ -84,8 +84,10 @@ def test_vectorization_baseline_is_timed_by_the_grader(results: Path) -> None:
     final, valid, naive, human, hr, reported = row
     assert valid and final > 0
     assert human is not None and human < naive, "the vectorised reference is faster"
-    assert hr == pytest.approx(0.0)
-    assert reported is not None  # the number the starter appended, kept beside the graded one
+    assert hr == 0.0  # unchanged code is timed once: noise cannot lift the best snapshot
+    assert reported is None  # graded at step 0, before the starter appended its own time
+    grades = query(results, "SELECT DISTINCT raw_score, grade_s FROM scores")
+    assert len(grades) == 1
     cache = json.loads(next((results / "baselines").glob("vectorization@*.json")).read_text())
     assert cache["reference"]["valid"] is True
 
