@@ -48,8 +48,13 @@ def measure(base: Path, steps: int, files: int, total_mb: int, full_scan: bool) 
     ws = Workspace(run.workspace)
     store = SnapshotStore(run.snapshots, ws)
     store.take(0)  # the initial snapshot stores the workspace once: not a per-step cost
-    env = Environment(workspace=ws, sandbox=ProcessSandbox(), paths=run,
-                      limits=Limits(steps + 1, 1e9, 60), snapshots=store)
+    env = Environment(
+        workspace=ws,
+        sandbox=ProcessSandbox(),
+        paths=run,
+        limits=Limits(steps + 1, 1e9, 60),
+        snapshots=store,
+    )
     overheads = []
     content = "x" * 1000
     before = tree_bytes(run.dir) - tree_bytes(run.workspace)
@@ -62,17 +67,23 @@ def measure(base: Path, steps: int, files: int, total_mb: int, full_scan: bool) 
             env._log.append({"step": i + 1, "snapshot_id": sid, "observation": "ok"})
             overheads.append(time.perf_counter() - t0)
         else:
-            env.execute(ActionCall("Write File", {"file_name": "notes.txt",
-                                                  "content": f"{i} {content}"}))
+            env.execute(
+                ActionCall("Write File", {"file_name": "notes.txt", "content": f"{i} {content}"})
+            )
             overheads.append(env.last_overhead_s)
     env.close()
     # everything the harness wrote outside the workspace: blobs, snapshot index, trace logs
     written = tree_bytes(run.dir) - tree_bytes(run.workspace) - before
     shutil.rmtree(run.dir)
     ms = sorted(o * 1000 for o in overheads)
-    return {"median_ms": statistics.median(ms), "p90_ms": ms[int(0.9 * (len(ms) - 1))],
-            "max_ms": ms[-1], "first5_ms": statistics.median(overheads[:5]) * 1000,
-            "last5_ms": statistics.median(overheads[-5:]) * 1000, "bytes_per_step": written / steps}
+    return {
+        "median_ms": statistics.median(ms),
+        "p90_ms": ms[int(0.9 * (len(ms) - 1))],
+        "max_ms": ms[-1],
+        "first5_ms": statistics.median(overheads[:5]) * 1000,
+        "last5_ms": statistics.median(overheads[-5:]) * 1000,
+        "bytes_per_step": written / steps,
+    }
 
 
 def full_copy(base: Path, files: int, total_mb: int, reps: int = 3) -> tuple[float, int]:
@@ -100,16 +111,20 @@ def main() -> None:
         copy_ms, copy_bytes = full_copy(base, args.files, args.mb)
         print(f"workspace: {args.files} files, {args.mb} MB; one ~1 KB file changes per step")
         print(f"full copy of the workspace per step: {copy_ms:.1f} ms, {copy_bytes} bytes")
-        header = (f"{'mode':<10} {'steps':>5} {'median ms':>10} {'p90 ms':>8} {'max ms':>8} "
-                  f"{'first5 ms':>10} {'last5 ms':>9} {'bytes/step':>11} {'x faster than copy':>19}")
+        header = (
+            f"{'mode':<10} {'steps':>5} {'median ms':>10} {'p90 ms':>8} {'max ms':>8} "
+            f"{'first5 ms':>10} {'last5 ms':>9} {'bytes/step':>11} {'x faster than copy':>19}"
+        )
         print(header)
         for full_scan in (False, True):
             for steps in args.steps:
                 r = measure(base, steps, args.files, args.mb, full_scan)
                 mode = "full scan" if full_scan else "hinted"
-                print(f"{mode:<10} {steps:>5} {r['median_ms']:>10.3f} {r['p90_ms']:>8.3f} "
-                      f"{r['max_ms']:>8.3f} {r['first5_ms']:>10.3f} {r['last5_ms']:>9.3f} "
-                      f"{r['bytes_per_step']:>11.0f} {copy_ms / r['median_ms']:>19.0f}")
+                print(
+                    f"{mode:<10} {steps:>5} {r['median_ms']:>10.3f} {r['p90_ms']:>8.3f} "
+                    f"{r['max_ms']:>8.3f} {r['first5_ms']:>10.3f} {r['last5_ms']:>9.3f} "
+                    f"{r['bytes_per_step']:>11.0f} {copy_ms / r['median_ms']:>19.0f}"
+                )
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ class ActionContext:
             raise ActionError(exc.kind, str(exc)) from None
         if path.is_dir():
             raise ActionError("bad_arguments", f"'{name}' is a directory, not a file")
+        _refuse_special(path, name)
         return path
 
     def rel(self, path: Path) -> str:
@@ -90,6 +91,12 @@ class ActionContext:
         """The workspace writable, its read-only files bound read-only over it."""
         ro = [Mount(p, writable=False) for p in self.workspace.read_only_files()]
         return [Mount(self.workspace.root, writable=True), *ro, *self.extra_mounts]
+
+
+def _refuse_special(path: Path, name: str) -> None:
+    """A FIFO, socket or device is no file to read or write: opening a FIFO blocks forever."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise ActionError("bad_arguments", f"'{name}' is not a regular file")
 
 
 @dataclass(frozen=True)
@@ -125,19 +132,26 @@ class ActionSpec:
         if args is None:
             args = {}
         if not isinstance(args, dict):
-            raise ActionError("bad_arguments", f"the input of {self.name} must be a JSON object "
-                              f"with these fields:\n{self.usage()}")
+            raise ActionError(
+                "bad_arguments",
+                f"the input of {self.name} must be a JSON object "
+                f"with these fields:\n{self.usage()}",
+            )
         known = {p.name for p in self.params}
         unknown = sorted(set(args) - known)
         if unknown:
-            raise ActionError("bad_arguments", f"{self.name} has no parameter "
-                              f"{', '.join(repr(u) for u in unknown)}. Expected:\n{self.usage()}")
+            raise ActionError(
+                "bad_arguments",
+                f"{self.name} has no parameter "
+                f"{', '.join(repr(u) for u in unknown)}. Expected:\n{self.usage()}",
+            )
         bound: dict[str, Any] = {}
         for p in self.params:
             if p.name not in args:
                 if p.required:
-                    raise ActionError("bad_arguments", f"{self.name} needs '{p.name}'. "
-                                      f"Expected:\n{self.usage()}")
+                    raise ActionError(
+                        "bad_arguments", f"{self.name} needs '{p.name}'. Expected:\n{self.usage()}"
+                    )
                 bound[p.name] = p.default
                 continue
             bound[p.name] = _convert(self.name, p, args[p.name])
@@ -157,23 +171,26 @@ def _convert(action: str, p: Param, value: Any) -> Any:
                 return int(value.strip())
             except ValueError:
                 pass
-        raise ActionError("bad_arguments", f"{action}: '{p.name}' must be an integer, "
-                          f"got {value!r}")
+        raise ActionError(
+            "bad_arguments", f"{action}: '{p.name}' must be an integer, got {value!r}"
+        )
     if p.kind is str:
         if isinstance(value, str):
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
-        raise ActionError("bad_arguments", f"{action}: '{p.name}' must be a string, got "
-                          f"{type(value).__name__}")
+        raise ActionError(
+            "bad_arguments", f"{action}: '{p.name}' must be a string, got {type(value).__name__}"
+        )
     return value
 
 
 REGISTRY: dict[str, ActionSpec] = {}
 
 
-def action(name: str, needs_model: str | None = None) -> Callable[[Callable[..., Outcome]],
-                                                                     Callable[..., Outcome]]:
+def action(
+    name: str, needs_model: str | None = None
+) -> Callable[[Callable[..., Outcome]], Callable[..., Outcome]]:
     """Register ``fn(ctx, **params)`` as the action ``name``; its docstring is the description."""
 
     def register(fn: Callable[..., Outcome]) -> Callable[..., Outcome]:
@@ -193,9 +210,10 @@ def action(name: str, needs_model: str | None = None) -> Callable[[Callable[...,
 
 # --------------------------------------------------------------------------- file actions
 @action("List Files")
-def list_files(ctx: ActionContext,
-               dir_path: Annotated[str, "a folder relative to the workspace, e.g. \".\""] = ".",
-               ) -> Outcome:
+def list_files(
+    ctx: ActionContext,
+    dir_path: Annotated[str, 'a folder relative to the workspace, e.g. "."'] = ".",
+) -> Outcome:
     """List the files and folders in a folder of the workspace (folders end with '/')."""
     path = ctx.path(dir_path, must_exist=True)
     if not path.is_dir():
@@ -205,16 +223,20 @@ def list_files(ctx: ActionContext,
 
 
 @action("Read File")
-def read_file(ctx: ActionContext,
-              file_name: Annotated[str, "a file relative to the workspace"]) -> Outcome:
+def read_file(
+    ctx: ActionContext, file_name: Annotated[str, "a file relative to the workspace"]
+) -> Outcome:
     """Read a whole text file of the workspace."""
     path = ctx.path(file_name, must_exist=True)
     if path.is_dir():
         raise ActionError("bad_arguments", f"'{file_name}' is a folder: use List Files")
+    _refuse_special(path, file_name)
     raw = path.read_bytes()
     if b"\x00" in raw[:8192]:
-        raise ActionError("binary_file", f"'{file_name}' is a binary file ({len(raw)} bytes) "
-                          "and cannot be shown as text")
+        raise ActionError(
+            "binary_file",
+            f"'{file_name}' is a binary file ({len(raw)} bytes) and cannot be shown as text",
+        )
     text = raw.decode("utf-8", "replace")
     if len(text) > READ_CAP_CHARS:
         text = text[:READ_CAP_CHARS] + f"\n[... cut at {READ_CAP_CHARS} characters ...]"
@@ -227,40 +249,51 @@ def _backup(ctx: ActionContext, path: Path) -> None:
 
 
 @action("Write File")
-def write_file(ctx: ActionContext,
-               file_name: Annotated[str, "a file relative to the workspace"],
-               content: Annotated[str, "the full text to write; replaces what is there"]) -> Outcome:
+def write_file(
+    ctx: ActionContext,
+    file_name: Annotated[str, "a file relative to the workspace"],
+    content: Annotated[str, "the full text to write; replaces what is there"],
+) -> Outcome:
     """Write a text file in the workspace, replacing it if it exists."""
     path = ctx.writable(file_name)
     _backup(ctx, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(content, encoding="utf-8")
-    return Outcome(f"File {file_name} written successfully ({len(content)} characters).",
-                   changed=[ctx.rel(path)])
+    return Outcome(
+        f"File {file_name} written successfully ({len(content)} characters).",
+        changed=[ctx.rel(path)],
+    )
 
 
 @action("Append File")
-def append_file(ctx: ActionContext,
-                file_name: Annotated[str, "a file relative to the workspace"],
-                content: Annotated[str, "the text to add at the end of the file"]) -> Outcome:
+def append_file(
+    ctx: ActionContext,
+    file_name: Annotated[str, "a file relative to the workspace"],
+    content: Annotated[str, "the text to add at the end of the file"],
+) -> Outcome:
     """Append text to a file of the workspace (created if missing)."""
     path = ctx.writable(file_name)
     _backup(ctx, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
         fh.write(content)
-    return Outcome(f"File {file_name} appended successfully ({len(content)} characters).",
-                   changed=[ctx.rel(path)])
+    return Outcome(
+        f"File {file_name} appended successfully ({len(content)} characters).",
+        changed=[ctx.rel(path)],
+    )
 
 
 @action("Copy File")
-def copy_file(ctx: ActionContext,
-              source: Annotated[str, "the file to copy, relative to the workspace"],
-              destination: Annotated[str, "where to copy it, relative to the workspace"]) -> Outcome:
+def copy_file(
+    ctx: ActionContext,
+    source: Annotated[str, "the file to copy, relative to the workspace"],
+    destination: Annotated[str, "where to copy it, relative to the workspace"],
+) -> Outcome:
     """Copy a file of the workspace to another name in the workspace."""
     src = ctx.path(source, must_exist=True)
     if src.is_dir():
         raise ActionError("bad_arguments", f"'{source}' is a folder; only files can be copied")
+    _refuse_special(src, source)
     dst = ctx.writable(destination)
     _backup(ctx, dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -269,20 +302,23 @@ def copy_file(ctx: ActionContext,
 
 
 @action("Undo Edit Script")
-def undo_edit_script(ctx: ActionContext,
-                     script_name: Annotated[str, "the file whose last change to undo"]) -> Outcome:
+def undo_edit_script(
+    ctx: ActionContext, script_name: Annotated[str, "the file whose last change to undo"]
+) -> Outcome:
     """Undo the last change made to a file by a write, append, copy or edit action."""
     path = ctx.writable(script_name)
     rel = ctx.rel(path)
     try:
         before = ctx.history.undo(rel)
     except KeyError:
-        raise ActionError("nothing_to_undo", f"there is no change of '{script_name}' to undo"
-                          ) from None
+        raise ActionError(
+            "nothing_to_undo", f"there is no change of '{script_name}' to undo"
+        ) from None
     if before is None:
         path.unlink(missing_ok=True)
-        return Outcome(f"Undid the creation of {script_name}: the file no longer exists.",
-                       changed=[rel])
+        return Outcome(
+            f"Undid the creation of {script_name}: the file no longer exists.", changed=[rel]
+        )
     path.write_bytes(before)
     text = before.decode("utf-8", errors="replace")
     return Outcome(f"Content of {script_name} after undo:\n{text}", changed=[rel])
@@ -297,6 +333,7 @@ def inspect_script_lines(
 ) -> Outcome:
     """Show a range of lines of a file, numbered."""
     path = ctx.path(script_name, must_exist=True)
+    _refuse_special(path, script_name)
     if start_line_number < 1 or end_line_number < start_line_number:
         raise ActionError("bad_arguments", "need 1 <= start_line_number <= end_line_number")
     if end_line_number - start_line_number + 1 > MAX_INSPECT_LINES:
@@ -304,34 +341,48 @@ def inspect_script_lines(
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     shown = lines[start_line_number - 1 : end_line_number]
     body = "\n".join(f"{i}: {line}" for i, line in enumerate(shown, start_line_number))
-    return Outcome(f"{script_name} has {len(lines)} lines. Lines {start_line_number}-"
-                   f"{min(end_line_number, len(lines))}:\n{body}")
+    return Outcome(
+        f"{script_name} has {len(lines)} lines. Lines {start_line_number}-"
+        f"{min(end_line_number, len(lines))}:\n{body}"
+    )
 
 
 # --------------------------------------------------------------------------- execution
 def _run_python(ctx: ActionContext, argv: list[str], label: str) -> Outcome:
     log = ctx.logs_dir / f"step-{ctx.step:05d}.out"
-    result = ctx.sandbox.run([ctx.sandbox.python, *argv], cwd=ctx.workspace.root,
-                             mounts=ctx.mounts(), timeout_s=ctx.timeout_s, output_file=log,
-                             env=ctx.sandbox_env)
+    result = ctx.sandbox.run(
+        [ctx.sandbox.python, *argv],
+        cwd=ctx.workspace.root,
+        mounts=ctx.mounts(),
+        timeout_s=ctx.timeout_s,
+        output_file=log,
+        env=ctx.sandbox_env,
+    )
     output = result.output if result.output.strip() else "(no output)"
     if result.timed_out:
-        return Outcome(f"{label} was stopped: it ran past the time limit of one action "
-                       f"({ctx.timeout_s:.0f} s), and every process it started was killed. "
-                       f"Output before it was stopped:\n{output}",
-                       changed=None, error_kind="timeout")
+        return Outcome(
+            f"{label} was stopped: it ran past the time limit of one action "
+            f"({ctx.timeout_s:.0f} s), and every process it started was killed. "
+            f"Output before it was stopped:\n{output}",
+            changed=None,
+            error_kind="timeout",
+        )
     if result.returncode != 0:
-        return Outcome(f"{label} failed with exit code {result.returncode}. Output:\n{output}",
-                       changed=None, exit_code=result.returncode, error_kind="nonzero_exit")
-    return Outcome(f"{label} has been executed. Output:\n{output}", changed=None,
-                   exit_code=0)
+        return Outcome(
+            f"{label} failed with exit code {result.returncode}. Output:\n{output}",
+            changed=None,
+            exit_code=result.returncode,
+            error_kind="nonzero_exit",
+        )
+    return Outcome(f"{label} has been executed. Output:\n{output}", changed=None, exit_code=0)
 
 
 @action("Execute Script")
-def execute_script(ctx: ActionContext,
-                   script_name: Annotated[str, "a Python script in the workspace"],
-                   arguments: Annotated[str, "command-line arguments for the script"] = "",
-                   ) -> Outcome:
+def execute_script(
+    ctx: ActionContext,
+    script_name: Annotated[str, "a Python script in the workspace"],
+    arguments: Annotated[str, "command-line arguments for the script"] = "",
+) -> Outcome:
     """Run a Python script of the workspace and show everything it printed."""
     path = ctx.path(script_name, must_exist=True)
     if path.suffix != ".py" or not path.is_file():
@@ -344,9 +395,10 @@ def execute_script(ctx: ActionContext,
 
 
 @action("Python REPL")
-def python_repl(ctx: ActionContext,
-                command: Annotated[str, "Python code to run (a fresh interpreter each time)"],
-                ) -> Outcome:
+def python_repl(
+    ctx: ActionContext,
+    command: Annotated[str, "Python code to run (a fresh interpreter each time)"],
+) -> Outcome:
     """Run a short piece of Python code in the workspace and show its output."""
     return _run_python(ctx, ["-u", "-c", command], "The code")
 
@@ -356,8 +408,9 @@ RESEARCH_LOG = "research_log.log"
 
 
 @action("Append Summary to Research Log")
-def append_research_log(ctx: ActionContext,
-                        content: Annotated[str, "a summary of what was learned or done"]) -> Outcome:
+def append_research_log(
+    ctx: ActionContext, content: Annotated[str, "a summary of what was learned or done"]
+) -> Outcome:
     """Add a note to research_log.log in the workspace, to be retrieved later."""
     path = ctx.writable(RESEARCH_LOG)
     with path.open("a", encoding="utf-8") as fh:
@@ -369,36 +422,48 @@ def append_research_log(ctx: ActionContext,
 def _model(ctx: ActionContext, role: str) -> TextModel:
     model = ctx.edit_model if role == "edit" else ctx.fast_model
     if model is None:
-        raise ActionError("llm_unavailable", f"this action needs a language model (--{role}-llm) "
-                          "and the run has none configured")
+        raise ActionError(
+            "llm_unavailable",
+            f"this action needs a language model (--{role}-llm) and the run has none configured",
+        )
     return model
 
 
 @action("Understand File", needs_model="fast")
-def understand_file(ctx: ActionContext,
-                    file_name: Annotated[str, "a file relative to the workspace"],
-                    things_to_look_for: Annotated[str, "what to find out from the file"]) -> Outcome:
+def understand_file(
+    ctx: ActionContext,
+    file_name: Annotated[str, "a file relative to the workspace"],
+    things_to_look_for: Annotated[str, "what to find out from the file"],
+) -> Outcome:
     """Read a file with a language model and report what it says about the given questions."""
     path = ctx.path(file_name, must_exist=True)
+    _refuse_special(path, file_name)
     model = _model(ctx, "fast")
     text = path.read_text(encoding="utf-8", errors="replace")
-    answer = model.complete(f"File {file_name}:\n{text}\n\nReport on: {things_to_look_for}",
-                            purpose="understand")
+    answer = model.complete(
+        f"File {file_name}:\n{text}\n\nReport on: {things_to_look_for}", purpose="understand"
+    )
     return Outcome(answer)
 
 
 @action("Edit Script (AI)", needs_model="edit")
-def edit_script(ctx: ActionContext,
-                script_name: Annotated[str, "the script to edit (created if missing)"],
-                edit_instruction: Annotated[str, "what to change, precisely"],
-                save_name: Annotated[str, "where to save the edited script"]) -> Outcome:
+def edit_script(
+    ctx: ActionContext,
+    script_name: Annotated[str, "the script to edit (created if missing)"],
+    edit_instruction: Annotated[str, "what to change, precisely"],
+    save_name: Annotated[str, "where to save the edited script"],
+) -> Outcome:
     """Have a language model edit a whole script; the result is saved and its diff shown."""
     src = ctx.path(script_name)
+    _refuse_special(src, script_name)
     dst = ctx.writable(save_name)
     model = _model(ctx, "edit")
     old = src.read_text(encoding="utf-8", errors="replace") if src.exists() else ""
-    new = model.complete(f"Script {script_name}:\n{old}\n\nEdit instruction: {edit_instruction}\n"
-                         "Answer with the complete new script only.", purpose="edit")
+    new = model.complete(
+        f"Script {script_name}:\n{old}\n\nEdit instruction: {edit_instruction}\n"
+        "Answer with the complete new script only.",
+        purpose="edit",
+    )
     _backup(ctx, dst)
     dst.write_text(new, encoding="utf-8")
     return Outcome(_diff(old, new, script_name, save_name), changed=[ctx.rel(dst)])
@@ -415,16 +480,22 @@ def edit_script_segment(
 ) -> Outcome:
     """Have a language model edit a range of lines of a script; the result is saved, diff shown."""
     src = ctx.path(script_name, must_exist=True)
+    _refuse_special(src, script_name)
     dst = ctx.writable(save_name)
     model = _model(ctx, "edit")
     lines = src.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
     if not 1 <= start_line_number <= end_line_number <= max(len(lines), 1):
-        raise ActionError("bad_arguments", f"the script has {len(lines)} lines; "
-                          "need 1 <= start_line_number <= end_line_number <= that")
+        raise ActionError(
+            "bad_arguments",
+            f"the script has {len(lines)} lines; "
+            "need 1 <= start_line_number <= end_line_number <= that",
+        )
     segment = "".join(lines[start_line_number - 1 : end_line_number])
-    new_segment = model.complete(f"Segment of {script_name}:\n{segment}\n\nEdit instruction: "
-                                 f"{edit_instruction}\nAnswer with the new segment only.",
-                                 purpose="edit")
+    new_segment = model.complete(
+        f"Segment of {script_name}:\n{segment}\n\nEdit instruction: "
+        f"{edit_instruction}\nAnswer with the new segment only.",
+        purpose="edit",
+    )
     if not new_segment.endswith("\n"):
         new_segment += "\n"
     old = "".join(lines)
@@ -435,14 +506,18 @@ def edit_script_segment(
 
 
 @action("Reflection", needs_model="fast")
-def reflection(ctx: ActionContext,
-               things_to_reflect_on: Annotated[str, "what to think about"]) -> Outcome:
+def reflection(
+    ctx: ActionContext, things_to_reflect_on: Annotated[str, "what to think about"]
+) -> Outcome:
     """Think about the research so far with a language model, using the research log."""
     model = _model(ctx, "fast")
     log = ctx.workspace.root / RESEARCH_LOG
     notes = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
-    return Outcome(model.complete(f"Research log:\n{notes}\n\nReflect on: {things_to_reflect_on}",
-                                  purpose="reflect"))
+    return Outcome(
+        model.complete(
+            f"Research log:\n{notes}\n\nReflect on: {things_to_reflect_on}", purpose="reflect"
+        )
+    )
 
 
 @action("Retrieval from Research Log", needs_model="fast")
@@ -454,23 +529,30 @@ def retrieval_from_research_log(
     model = _model(ctx, "fast")
     log = ctx.workspace.root / RESEARCH_LOG
     notes = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
-    return Outcome(model.complete(f"Research log:\n{notes}\n\nCurrent plan: {current_plan}\n"
-                                  "Summarise what in the log matters for it.", purpose="summarise"))
+    return Outcome(
+        model.complete(
+            f"Research log:\n{notes}\n\nCurrent plan: {current_plan}\n"
+            "Summarise what in the log matters for it.",
+            purpose="summarise",
+        )
+    )
 
 
 def _diff(old: str, new: str, src: str, dst: str) -> str:
     import difflib
 
-    diff = "".join(difflib.unified_diff(old.splitlines(keepends=True),
-                                        new.splitlines(keepends=True), src, dst))
+    diff = "".join(
+        difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), src, dst)
+    )
     return f"The edited file is saved to {dst}. Here is the diff:\n{diff or '(no change)'}"
 
 
 # --------------------------------------------------------------------------- the end
 @action("Final Answer")
-def final_answer(ctx: ActionContext,
-                 final_answer: Annotated[str, "a short description of the final solution"] = "",
-                 ) -> Outcome:
+def final_answer(
+    ctx: ActionContext,
+    final_answer: Annotated[str, "a short description of the final solution"] = "",
+) -> Outcome:
     """Declare the work finished; the run ends and the workspace is graded."""
     return Outcome("The run ends here; the final workspace will be graded.", done=True)
 
@@ -487,5 +569,3 @@ def args_json(args: Any) -> str:
         return json.dumps(args, ensure_ascii=False, sort_keys=True)
     except (TypeError, ValueError):
         return json.dumps(repr(args))
-
-

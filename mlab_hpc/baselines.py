@@ -14,7 +14,6 @@ import json
 import os
 import socket
 import statistics
-from pathlib import Path
 from typing import Any
 
 from .grading import Grade
@@ -30,8 +29,12 @@ class BaselineCache:
     def _load(self) -> dict[str, Any]:
         if self.path.exists():
             return json.loads(self.path.read_text())
-        return {"task": self.task.id, "version": self.task.version, "starter": [],
-                "reference": None}
+        return {
+            "task": self.task.id,
+            "version": self.task.version,
+            "starter": [],
+            "reference": None,
+        }
 
     def _save(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,8 +61,10 @@ class BaselineCache:
 
     def set_reference(self, grade: Grade) -> None:
         data = self._load()
-        data["reference"] = {"metrics": grade.metrics, "host": socket.gethostname(),
-                             "valid": grade.valid, "reason": grade.reason}
+        data["reference"] = {
+            "metrics": grade.metrics,
+            "host": socket.gethostname(),
+            "valid": grade.valid,
+            "reason": grade.reason,
+        }
         self._save(data)
-
-

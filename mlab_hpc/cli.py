@@ -36,41 +36,89 @@ class Group(click.Group):
 
 
 @click.group(cls=Group)
-@click.option("--results", type=click.Path(path_type=Path), envvar="MLAB_RESULTS",
-              default=None, help="Results root (default ./results; env MLAB_RESULTS).")
-@click.option("--data-root", type=click.Path(path_type=Path), envvar="MLAB_DATA", default=None,
-              help="Prepared data root (default ~/.cache/mlab-hpc/data; env MLAB_DATA).")
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path),
+    envvar="MLAB_RESULTS",
+    default=None,
+    help="Results root (default ./results; env MLAB_RESULTS).",
+)
+@click.option(
+    "--data-root",
+    type=click.Path(path_type=Path),
+    envvar="MLAB_DATA",
+    default=None,
+    help="Prepared data root (default ~/.cache/mlab-hpc/data; env MLAB_DATA).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log the harness's internals.")
 @click.version_option(package_name="mlab-hpc")
 @click.pass_context
 def main(ctx: click.Context, results: Path | None, data_root: Path | None, verbose: bool) -> None:
     """Benchmark AI research agents on machine-learning tasks, locally or on Slurm."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     ctx.obj = Ctx(results or default_results_root(), data_root or default_data_root())
 
 
 # --------------------------------------------------------------------------- run
 @main.command()
 @click.option("--task", "task_id", required=True, help="Task id (see `mlab-hpc tasks list`).")
-@click.option("--agent", default="baseline", show_default=True,
-              help="Agent name, or package.module:Class for your own.")
+@click.option(
+    "--agent",
+    default="baseline",
+    show_default=True,
+    help="Agent name, or package.module:Class for your own.",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--data", "data_mode", type=click.Choice(["real", "generated"]), default=None,
-              help="Prepared real data (default), or the task's small generated dataset.")
-@click.option("--sandbox", type=click.Choice(["bwrap", "process"]), default=None,
-              help="Where the agent's commands run (default: bwrap if it works, else process).")
-@click.option("--campaign", default="adhoc", show_default=True,
-              help="Campaign name, a partition of the result tables.")
+@click.option(
+    "--data",
+    "data_mode",
+    type=click.Choice(["real", "generated"]),
+    default=None,
+    help="Prepared real data (default), or the task's small generated dataset.",
+)
+@click.option(
+    "--sandbox",
+    type=click.Choice(["bwrap", "process"]),
+    default=None,
+    help="Where the agent's commands run (default: bwrap if it works, else process).",
+)
+@click.option(
+    "--campaign",
+    default="adhoc",
+    show_default=True,
+    help="Campaign name, a partition of the result tables.",
+)
 @click.option("--max-steps", type=int, default=None, help="Override the task's step limit.")
-@click.option("--max-time", "max_time_s", type=float, default=None,
-              help="Override the task's total time limit (seconds of the agent's time).")
-@click.option("--action-timeout", "action_timeout_s", type=float, default=None,
-              help="Override the task's per-action time limit (seconds).")
+@click.option(
+    "--max-time",
+    "max_time_s",
+    type=float,
+    default=None,
+    help="Override the task's total time limit (seconds of the agent's time).",
+)
+@click.option(
+    "--action-timeout",
+    "action_timeout_s",
+    type=float,
+    default=None,
+    help="Override the task's per-action time limit (seconds).",
+)
 @pass_ctx
-def run(obj: Ctx, task_id: str, agent: str, seed: int, data_mode: str | None,
-        sandbox: str | None, campaign: str, max_steps: int | None, max_time_s: float | None,
-        action_timeout_s: float | None) -> None:
+def run(
+    obj: Ctx,
+    task_id: str,
+    agent: str,
+    seed: int,
+    data_mode: str | None,
+    sandbox: str | None,
+    campaign: str,
+    max_steps: int | None,
+    max_time_s: float | None,
+    action_timeout_s: float | None,
+) -> None:
     """Run one agent on one task here, grade it, and write its rows to the result tables."""
     from .console import ConsoleProgress, console, print_summary
     from .runner import RunConfig, abandoned_runs, finalize_run, recover_run, start_run
@@ -80,10 +128,19 @@ def run(obj: Ctx, task_id: str, agent: str, seed: int, data_mode: str | None,
     for stale in abandoned_runs(results):
         progress.notice(f"recovering run {stale.run_id}, whose process ended before grading")
         recover_run(stale, progress)
-    config = RunConfig(task=task_id, agent=agent, seed=seed, campaign=campaign,
-                       results=str(obj.results), data_root=str(obj.data_root),
-                       data_mode=data_mode, sandbox=sandbox, max_steps=max_steps,
-                       max_time_s=max_time_s, action_timeout_s=action_timeout_s)
+    config = RunConfig(
+        task=task_id,
+        agent=agent,
+        seed=seed,
+        campaign=campaign,
+        results=str(obj.results),
+        data_root=str(obj.data_root),
+        data_mode=data_mode,
+        sandbox=sandbox,
+        max_steps=max_steps,
+        max_time_s=max_time_s,
+        action_timeout_s=action_timeout_s,
+    )
     paths = start_run(config, progress)
     console.print("[bold]grading[/] every snapshot ...")
     row = finalize_run(paths, progress)
@@ -131,8 +188,16 @@ def tasks_list(as_json: bool) -> None:
         return
     table = Table("id", "metric", "better", "gpus", "data", "steps", "time (s)", "title")
     for r in rows:
-        table.add_row(r["id"], r["metric"], r["direction"], str(r["gpus"]), r["data_source"],
-                      str(r["max_steps"]), f"{r['max_time_s']:.0f}", r["title"])
+        table.add_row(
+            r["id"],
+            r["metric"],
+            r["direction"],
+            str(r["gpus"]),
+            r["data_source"],
+            str(r["max_steps"]),
+            f"{r['max_time_s']:.0f}",
+            r["title"],
+        )
     Console().print(table)
 
 
@@ -144,39 +209,58 @@ def tasks_show(task_id: str) -> None:
 
     t = get_task(task_id)
     hr = t.human_relative
-    click.echo(f"{t.id} v{t.version}: {t.title}\n"
-               f"  folder       {t.root}\n"
-               f"  deliverable  {t.deliverable}   environment {t.environment}\n"
-               f"  metric       {t.metric.name} ({t.metric.direction} is better)\n"
-               f"  human-rel.   {hr.metric}: normalise {hr.normalize.expression!r}, "
-               f"naive {hr.naive!r}, human {hr.human!r}\n"
-               f"  limits       {t.limits.max_steps} steps, {t.limits.max_time_s:.0f} s total, "
-               f"{t.limits.action_timeout_s:.0f} s per action\n"
-               f"  resources    {t.resources.gpus} GPU, {t.resources.cpus} CPU, "
-               f"{t.resources.mem_gb:g} GB\n"
-               f"  data         {t.data.source} {t.data.options or ''}\n"
-               f"  read-only    {', '.join(t.read_only) or '-'}\n\n"
-               f"Research problem:\n{t.research_problem}")
+    click.echo(
+        f"{t.id} v{t.version}: {t.title}\n"
+        f"  folder       {t.root}\n"
+        f"  deliverable  {t.deliverable}   environment {t.environment}\n"
+        f"  metric       {t.metric.name} ({t.metric.direction} is better)\n"
+        f"  human-rel.   {hr.metric}: normalise {hr.normalize.expression!r}, "
+        f"naive {hr.naive!r}, human {hr.human!r}\n"
+        f"  limits       {t.limits.max_steps} steps, {t.limits.max_time_s:.0f} s total, "
+        f"{t.limits.action_timeout_s:.0f} s per action\n"
+        f"  resources    {t.resources.gpus} GPU, {t.resources.cpus} CPU, "
+        f"{t.resources.mem_gb:g} GB\n"
+        f"  data         {t.data.source} {t.data.options or ''}\n"
+        f"  read-only    {', '.join(t.read_only) or '-'}\n\n"
+        f"Research problem:\n{t.research_problem}"
+    )
 
 
 # --------------------------------------------------------------------------- data
 @main.command()
 @click.option("--tasks", "task_list", required=True, help="all, or ids separated by commas.")
-@click.option("--data", "mode", type=click.Choice(["real", "generated"]), default="real",
-              show_default=True, help="Download the real data, or make the generated dataset.")
-@click.option("--from", "from_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=None, help="Use files already downloaded elsewhere (air-gapped sites).")
+@click.option(
+    "--data",
+    "mode",
+    type=click.Choice(["real", "generated"]),
+    default="real",
+    show_default=True,
+    help="Download the real data, or make the generated dataset.",
+)
+@click.option(
+    "--from",
+    "from_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Use files already downloaded elsewhere (air-gapped sites).",
+)
 @click.option("--verify", is_flag=True, help="Only check prepared data against its manifest.")
 @click.option("--force", is_flag=True, help="Prepare again even when the data verifies.")
 @pass_ctx
-def prepare(obj: Ctx, task_list: str, mode: str, from_dir: Path | None, verify: bool,
-            force: bool) -> None:
+def prepare(
+    obj: Ctx, task_list: str, mode: str, from_dir: Path | None, verify: bool, force: bool
+) -> None:
     """Download and split task data once (on a login node), with a checksummed manifest."""
-    from .data import dataset_dir, prepare as do_prepare, verify as do_verify
+    from .data import dataset_dir
+    from .data import prepare as do_prepare
+    from .data import verify as do_verify
     from .taskspec import all_tasks, get_task
 
-    chosen = all_tasks() if task_list == "all" else [get_task(t.strip())
-                                                      for t in task_list.split(",") if t.strip()]
+    chosen = (
+        all_tasks()
+        if task_list == "all"
+        else [get_task(t.strip()) for t in task_list.split(",") if t.strip()]
+    )
     failed = 0
     for task in chosen:
         if not task.data.needs_preparation:

@@ -37,9 +37,11 @@ class ConsoleProgress(Progress):
         console.print(f"[yellow]note:[/] {message}")
 
     def started(self, run_id: str, task: TaskSpec, limits: Limits, paths: RunPaths) -> None:
-        console.print(f"[bold]run {run_id}[/]  task {task.id} v{task.version}  "
-                      f"limits: {limits.max_steps} steps, {limits.max_time_s:.0f} s, "
-                      f"{limits.action_timeout_s:.0f} s per action")
+        console.print(
+            f"[bold]run {run_id}[/]  task {task.id} v{task.version}  "
+            f"limits: {limits.max_steps} steps, {limits.max_time_s:.0f} s, "
+            f"{limits.action_timeout_s:.0f} s per action"
+        )
 
     def __init__(self) -> None:
         self._status: Status | None = None
@@ -55,16 +57,21 @@ class ConsoleProgress(Progress):
             self._status = None
         status = "[green]ok[/]" if not record.error_kind else f"[red]{record.error_kind}[/]"
         args = record.args if len(record.args) <= 60 else record.args[:57] + "..."
-        console.print(f"  step {record.step:>3}/{limits.max_steps}  {record.action:<22} "
-                      f"{escape(args):<60} {record.duration_s:7.2f}s  {status}  "
-                      f"[dim]{elapsed_s:.0f}/{limits.max_time_s:.0f} s used[/]")
+        console.print(
+            f"  step {record.step:>3}/{limits.max_steps}  {record.action:<22} "
+            f"{escape(args):<60} {record.duration_s:7.2f}s  {status}  "
+            f"[dim]{elapsed_s:.0f}/{limits.max_time_s:.0f} s used[/]"
+        )
         if record.error_kind:
             head = record.observation.strip().splitlines()[0][:150]
             console.print(f"           [dim]{escape(head)}[/]")
 
     def graded(self, step: int, grade: Grade) -> None:
-        what = (", ".join(f"{k}={_fmt(v)}" for k, v in grade.metrics.items())
-                if grade.valid else f"invalid: {grade.reason}")
+        what = (
+            ", ".join(f"{k}={_fmt(v)}" for k, v in grade.metrics.items())
+            if grade.valid
+            else f"invalid: {grade.reason}"
+        )
         console.print(f"  graded snapshot of step {step}: {what}  ({grade.grade_s:.1f}s)")
 
 
@@ -82,8 +89,10 @@ def print_summary(row: dict[str, Any], run_dir: Path, results_root: Path) -> Non
         ("best score", _fmt(row["best_score"])),
         ("baseline score", _fmt(row["baseline_score"])),
         ("improvement", _fmt(row["improvement"]) + ("  (success)" if row["success"] else "")),
-        ("normalised (final/best)", f"{_fmt(row['final_normalized'])} / "
-                                    f"{_fmt(row['best_normalized'])}"),
+        (
+            "normalised (final/best)",
+            f"{_fmt(row['final_normalized'])} / {_fmt(row['best_normalized'])}",
+        ),
         ("human-relative", _fmt(row["human_relative"])),
         ("run folder", str(run_dir)),
         ("tables", f"{results_root}/tables/{{runs,steps,scores}}/"),

@@ -62,10 +62,17 @@ def _sha256(path: Path) -> str:
 def _write_manifest(task: TaskSpec, mode: str, root: Path) -> None:
     files = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST):
-        files[path.relative_to(root).as_posix()] = {"sha256": _sha256(path),
-                                                     "size": path.stat().st_size}
-    manifest = {"task": task.id, "version": task.version, "mode": mode,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": files}
+        files[path.relative_to(root).as_posix()] = {
+            "sha256": _sha256(path),
+            "size": path.stat().st_size,
+        }
+    manifest = {
+        "task": task.id,
+        "version": task.version,
+        "mode": mode,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "files": files,
+    }
     tmp = root / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     tmp.replace(root / MANIFEST)
@@ -102,11 +109,14 @@ def _run_prepare_script(task: TaskSpec, args: list[str], out: Path) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=out)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise DataError(f"{task.id}: {task.prepare_script} failed (exit {proc.returncode}):\n{tail}")
+        raise DataError(
+            f"{task.id}: {task.prepare_script} failed (exit {proc.returncode}):\n{tail}"
+        )
 
 
-def prepare(task: TaskSpec, mode: str, data_root: Path, *, from_dir: Path | None = None,
-            force: bool = False) -> PreparedData:
+def prepare(
+    task: TaskSpec, mode: str, data_root: Path, *, from_dir: Path | None = None, force: bool = False
+) -> PreparedData:
     """Prepare a task's data once; a no-op when it is already there and verifies.
 
     ``mode="generated"`` makes the task's small synthetic dataset (offline). ``mode="real"``
@@ -163,7 +173,8 @@ def resolve_data(task: TaskSpec, mode: str | None, data_root: Path) -> PreparedD
         raise DataError(
             f"task {task.id}: real data is not ready ({problems[0]}). On a login node with "
             f"internet run: mlab-hpc prepare --tasks {task.id} --data-root {data_root} "
-            f"(or try the task offline with --data generated)")
+            f"(or try the task offline with --data generated)"
+        )
     return PreparedData(root, mode)
 
 
@@ -174,8 +185,10 @@ def download(task: TaskSpec, raw: Path) -> None:
     if source == "kaggle":
         _download_kaggle(str(task.data.options.get("competition", "")), raw)
     else:
-        raise PrerequisiteError(f"task {task.id}: downloading from {source!r} is not implemented "
-                                "yet; put the files in a folder and use --from DIR")
+        raise PrerequisiteError(
+            f"task {task.id}: downloading from {source!r} is not implemented "
+            "yet; put the files in a folder and use --from DIR"
+        )
 
 
 def _download_kaggle(competition: str, raw: Path) -> None:
@@ -190,12 +203,15 @@ def _download_kaggle(competition: str, raw: Path) -> None:
             api = KaggleApi()
             api.authenticate()
     except ImportError:
-        raise PrerequisiteError("the kaggle client is not installed: pip install "
-                                "'mlab-hpc[kaggle]'") from None
+        raise PrerequisiteError(
+            "the kaggle client is not installed: pip install 'mlab-hpc[kaggle]'"
+        ) from None
     except (OSError, ValueError) as exc:
-        raise PrerequisiteError(f"kaggle credentials missing or invalid ({exc}); put your API "
-                                "token in ~/.kaggle/kaggle.json (chmod 600) or set "
-                                "KAGGLE_USERNAME and KAGGLE_KEY") from None
+        raise PrerequisiteError(
+            f"kaggle credentials missing or invalid ({exc}); put your API "
+            "token in ~/.kaggle/kaggle.json (chmod 600) or set "
+            "KAGGLE_USERNAME and KAGGLE_KEY"
+        ) from None
     try:
         api.competition_download_files(competition, path=str(raw), quiet=True)
     except Exception as exc:  # the client raises its own HTTP error types
@@ -204,7 +220,8 @@ def _download_kaggle(competition: str, raw: Path) -> None:
             raise PrerequisiteError(
                 f"Kaggle refused the download of '{competition}': accept the competition's rules "
                 f"once in a browser at https://www.kaggle.com/c/{competition}/rules, then rerun "
-                "mlab-hpc prepare") from None
+                "mlab-hpc prepare"
+            ) from None
         raise DataError(f"Kaggle download of '{competition}' failed: {text}") from None
     for archive in raw.glob("*.zip"):
         with zipfile.ZipFile(archive) as zf:

@@ -65,8 +65,9 @@ def find_action(name: str, available: dict[str, ActionSpec]) -> ActionSpec:
         return folded[key]
     close = difflib.get_close_matches(str(name), list(available), n=1, cutoff=0.6)
     hint = f" Did you mean '{close[0]}'?" if close else ""
-    raise ActionError("unknown_action", f"'{name}' is not an action.{hint} Valid actions: "
-                      f"{', '.join(available)}")
+    raise ActionError(
+        "unknown_action", f"'{name}' is not an action.{hint} Valid actions: {', '.join(available)}"
+    )
 
 
 class Environment:
@@ -137,10 +138,16 @@ class Environment:
         t0 = time.perf_counter()
         timeout = max(min(self.limits.action_timeout_s, self.time_left_s), 0.0)
         ctx = ActionContext(
-            workspace=self.workspace, sandbox=self.sandbox, logs_dir=self.paths.action_logs,
-            history=self.history, step=step, timeout_s=timeout,
-            extra_mounts=self.extra_mounts, sandbox_env=self.sandbox_env,
-            edit_model=self.edit_model, fast_model=self.fast_model,
+            workspace=self.workspace,
+            sandbox=self.sandbox,
+            logs_dir=self.paths.action_logs,
+            history=self.history,
+            step=step,
+            timeout_s=timeout,
+            extra_mounts=self.extra_mounts,
+            sandbox_env=self.sandbox_env,
+            edit_model=self.edit_model,
+            fast_model=self.fast_model,
         )
         name = str(call.name)
         action_s = 0.0
@@ -156,14 +163,22 @@ class Environment:
         except ActionError as exc:
             outcome = Outcome(f"Error: {exc}", changed=[], error_kind=exc.kind)
         except (OSError, UnicodeError) as exc:  # e.g. a file vanished, a disk filled up
-            outcome = Outcome(f"Error: {type(exc).__name__}: {exc}", changed=None,
-                              error_kind="os_error")
+            outcome = Outcome(
+                f"Error: {type(exc).__name__}: {exc}", changed=None, error_kind="os_error"
+            )
         snapshot_id = self.snapshots.take(step, outcome.changed)
         record = StepRecord(
-            step=step, action=name, args=args_json(call.args), thought=call.thought,
-            observation=outcome.observation, started_at=started,
-            duration_s=time.perf_counter() - t0, exit_code=outcome.exit_code,
-            error_kind=outcome.error_kind, snapshot_id=snapshot_id, done=outcome.done,
+            step=step,
+            action=name,
+            args=args_json(call.args),
+            thought=call.thought,
+            observation=outcome.observation,
+            started_at=started,
+            duration_s=time.perf_counter() - t0,
+            exit_code=outcome.exit_code,
+            error_kind=outcome.error_kind,
+            snapshot_id=snapshot_id,
+            done=outcome.done,
         )
         self._log.append(record.to_row())
         self.steps_taken = step

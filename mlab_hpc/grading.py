@@ -47,8 +47,9 @@ def _finite_or_none(value: Any) -> float | None:
     return None
 
 
-def run_grader(task: TaskSpec, sandbox: Sandbox, workspace: Path, answers: Path | None,
-               scratch: Path) -> Grade:
+def run_grader(
+    task: TaskSpec, sandbox: Sandbox, workspace: Path, answers: Path | None, scratch: Path
+) -> Grade:
     """Grade the files in ``workspace`` (a folder the grader may only read)."""
     scratch.mkdir(parents=True, exist_ok=True)
     out_dir = Path(tempfile.mkdtemp(prefix="grade-", dir=scratch))
@@ -57,12 +58,25 @@ def run_grader(task: TaskSpec, sandbox: Sandbox, workspace: Path, answers: Path 
     out = out_dir / "score.json"
     t0 = time.perf_counter()
     result = sandbox.run(
-        [sandbox.python, str(task.eval_script), "--workspace", str(workspace),
-         "--answers", str(answers_dir), "--out", str(out)],
+        [
+            sandbox.python,
+            str(task.eval_script),
+            "--workspace",
+            str(workspace),
+            "--answers",
+            str(answers_dir),
+            "--out",
+            str(out),
+        ],
         cwd=workspace,
-        mounts=[Mount(workspace), Mount(answers_dir), Mount(task.scripts_dir),
-                Mount(out_dir, writable=True)],
-        timeout_s=task.grader.timeout_s, output_file=out_dir / "grader.log",
+        mounts=[
+            Mount(workspace),
+            Mount(answers_dir),
+            Mount(task.scripts_dir),
+            Mount(out_dir, writable=True),
+        ],
+        timeout_s=task.grader.timeout_s,
+        output_file=out_dir / "grader.log",
         env={"MLAB_GRADER": "1"},
     )
     seconds = time.perf_counter() - t0
@@ -74,10 +88,17 @@ def run_grader(task: TaskSpec, sandbox: Sandbox, workspace: Path, answers: Path 
     else:
         try:
             data = json.loads(out.read_text())
-            metrics = {k: float(v) for k, v in (data.get("metrics") or {}).items()
-                       if _finite_or_none(v) is not None}
-            grade = Grade(bool(data.get("valid")), str(data.get("reason") or ""), metrics,
-                          _finite_or_none(data.get("agent_reported")))
+            metrics = {
+                k: float(v)
+                for k, v in (data.get("metrics") or {}).items()
+                if _finite_or_none(v) is not None
+            }
+            grade = Grade(
+                bool(data.get("valid")),
+                str(data.get("reason") or ""),
+                metrics,
+                _finite_or_none(data.get("agent_reported")),
+            )
         except (OSError, ValueError, AttributeError, TypeError) as exc:
             grade = Grade(False, f"grader wrote no readable score ({exc}): {tail}", {})
     grade.grade_s = seconds
@@ -95,9 +116,15 @@ def input_key(manifest: dict[str, tuple[str, int]], globs: tuple[str, ...]) -> s
     return h.hexdigest()[:16]
 
 
-def grade_snapshots(task: TaskSpec, sandbox: Sandbox, store: SnapshotStore,
-                    step_snapshots: list[tuple[int, str]], answers: Path | None,
-                    scratch: Path, progress: Any = None) -> dict[int, tuple[str, Grade]]:
+def grade_snapshots(
+    task: TaskSpec,
+    sandbox: Sandbox,
+    store: SnapshotStore,
+    step_snapshots: list[tuple[int, str]],
+    answers: Path | None,
+    scratch: Path,
+    progress: Any = None,
+) -> dict[int, tuple[str, Grade]]:
     """Grade the snapshot of every given step; returns ``{step: (snapshot_id, grade)}``."""
     by_key: dict[str, Grade] = {}
     out: dict[int, tuple[str, Grade]] = {}
@@ -118,8 +145,9 @@ def grade_snapshots(task: TaskSpec, sandbox: Sandbox, store: SnapshotStore,
     return out
 
 
-def grade_folder(task: TaskSpec, sandbox: Sandbox, files: list[Path], answers: Path | None,
-                 scratch: Path) -> Grade:
+def grade_folder(
+    task: TaskSpec, sandbox: Sandbox, files: list[Path], answers: Path | None, scratch: Path
+) -> Grade:
     """Grade a workspace laid out from folders (later ones override earlier ones)."""
     ws = Path(tempfile.mkdtemp(prefix="ref-", dir=scratch))
     try:

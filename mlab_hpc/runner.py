@@ -94,8 +94,12 @@ def sandbox_limits(task: TaskSpec) -> SandboxLimits:
     # RLIMIT_AS caps virtual memory, which numerical libraries reserve well beyond what they use:
     # leave headroom over the task's memory; on clusters, Slurm's cgroups enforce the real limit.
     gb = max(2 * task.resources.mem_gb, task.resources.mem_gb + 4)
-    return SandboxLimits(mem_bytes=int(gb * 2**30), max_procs=1024, gpus=task.resources.gpus,
-                         forbidden_modules=task.forbidden_modules)
+    return SandboxLimits(
+        mem_bytes=int(gb * 2**30),
+        max_procs=1024,
+        gpus=task.resources.gpus,
+        forbidden_modules=task.forbidden_modules,
+    )
 
 
 def _write_state(paths: RunPaths, state: dict[str, Any]) -> None:
@@ -127,35 +131,61 @@ def start_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
     run_id = config.run_id or new_run_id(task.id, config.agent, config.seed)
     paths = results.run(run_id)
     paths.dir.mkdir(parents=True, exist_ok=False)
-    config = replace(config, run_id=run_id, sandbox=sandbox.name,
-                     data_mode=data.mode if data else "none")
+    config = replace(
+        config, run_id=run_id, sandbox=sandbox.name, data_mode=data.mode if data else "none"
+    )
     state: dict[str, Any] = {
-        "config": asdict(config), "status": "running", "task_version": task.version,
-        "pid": os.getpid(), "host": socket.gethostname(), "started_at": time.time(),
-        "harness_version": __version__, "limits": asdict(limits),
+        "config": asdict(config),
+        "status": "running",
+        "task_version": task.version,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started_at": time.time(),
+        "harness_version": __version__,
+        "limits": asdict(limits),
     }
     _write_state(paths, state)
-    workspace = Workspace.create(paths.workspace, task.env_dir,
-                                 data.public if data else None, task.read_only)
+    workspace = Workspace.create(
+        paths.workspace, task.env_dir, data.public if data else None, task.read_only
+    )
     store = SnapshotStore(paths.snapshots, workspace, _exclude_read_only(workspace))
     state["initial_snapshot"] = store.take(0)
     _write_state(paths, state)
-    env = Environment(workspace=workspace, sandbox=sandbox, paths=paths, limits=limits,
-                      snapshots=store, sandbox_env={"MLAB_SEED": str(config.seed)})
+    env = Environment(
+        workspace=workspace,
+        sandbox=sandbox,
+        paths=paths,
+        limits=limits,
+        snapshots=store,
+        sandbox_env={"MLAB_SEED": str(config.seed)},
+    )
     progress.started(run_id, task, limits, paths)
     exit_reason, error = _drive(agent, env, task, config, progress)
     env.close()
-    state.update(status="ended", exit_reason=exit_reason, error=error, ended_at=time.time(),
-                 elapsed_s=env.elapsed_s, n_steps=env.steps_taken)
+    state.update(
+        status="ended",
+        exit_reason=exit_reason,
+        error=error,
+        ended_at=time.time(),
+        elapsed_s=env.elapsed_s,
+        n_steps=env.steps_taken,
+    )
     _write_state(paths, state)
     return paths
 
 
-def _drive(agent: Any, env: Environment, task: TaskSpec, config: RunConfig,
-           progress: Progress) -> tuple[str, str | None]:
+def _drive(
+    agent: Any, env: Environment, task: TaskSpec, config: RunConfig, progress: Progress
+) -> tuple[str, str | None]:
     """The agent loop; returns (exit reason, error text)."""
-    ctx = AgentContext(task=task, actions=env.actions, max_steps=env.limits.max_steps,
-                       max_time_s=env.limits.max_time_s, seed=config.seed, model=config.model)
+    ctx = AgentContext(
+        task=task,
+        actions=env.actions,
+        max_steps=env.limits.max_steps,
+        max_time_s=env.limits.max_time_s,
+        seed=config.seed,
+        model=config.model,
+    )
     try:
         agent.begin(ctx, [])
         last: StepRecord | None = None
@@ -171,8 +201,13 @@ def _drive(agent: Any, env: Environment, task: TaskSpec, config: RunConfig,
         return "agent_error", "".join(traceback.format_exception(exc)).strip()[-4000:]
 
 
-STATUS_OF_EXIT = {"final_answer": "completed", "max_steps": "completed", "max_time": "timeout",
-                  "agent_error": "failed", "crashed": "failed"}
+STATUS_OF_EXIT = {
+    "final_answer": "completed",
+    "max_steps": "completed",
+    "max_time": "timeout",
+    "agent_error": "failed",
+    "crashed": "failed",
+}
 
 
 def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str, Any]:
@@ -188,22 +223,34 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
     task = get_task(config.task)
     results = ResultsRoot(paths.dir.parent.parent)
     sandbox, _ = make_sandbox(_usable_sandbox(config.sandbox), sandbox_limits(task))
-    data = resolve_data(task, config.data_mode if config.data_mode != "none" else None,
-                        Path(config.data_root))
+    data = resolve_data(
+        task, config.data_mode if config.data_mode != "none" else None, Path(config.data_root)
+    )
     run_id = paths.run_id
     constants = {"run_id": run_id, "campaign": config.campaign, "task": task.id}
 
     jsonl.repair(paths.steps_log)
     steps = read_steps(paths.steps_log)
-    tables.write_from_log(results.table_file("steps", config.campaign, task.id, run_id), "steps",
-                          paths.steps_log, constants)
+    tables.write_from_log(
+        results.table_file("steps", config.campaign, task.id, run_id),
+        "steps",
+        paths.steps_log,
+        constants,
+    )
 
     workspace = Workspace(paths.workspace, task.read_only)
     store = SnapshotStore(paths.snapshots, workspace, _exclude_read_only(workspace))
     step_snapshots = [(0, state.get("initial_snapshot", ""))]
     step_snapshots += [(s.step, s.snapshot_id) for s in steps]
-    grades = grade_snapshots(task, sandbox, store, step_snapshots,
-                             data.private if data else None, paths.grading, progress.graded)
+    grades = grade_snapshots(
+        task,
+        sandbox,
+        store,
+        step_snapshots,
+        data.private if data else None,
+        paths.grading,
+        progress.graded,
+    )
     store.close()
 
     cache = BaselineCache(results, task)
@@ -212,24 +259,42 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
         cache.add_starter(run_id, final_grade)
     anchors = _anchors(task, cache, sandbox, data, paths.grading, progress)
     summary, score_rows = summarize(task, grades, anchors)
-    tables.write_table(results.table_file("scores", config.campaign, task.id, run_id), "scores",
-                       score_rows, constants)
+    tables.write_table(
+        results.table_file("scores", config.campaign, task.id, run_id),
+        "scores",
+        score_rows,
+        constants,
+    )
 
     exit_reason = state.get("exit_reason", "crashed")
     row = {
-        **constants, "task_version": task.version, "agent": config.agent,
-        "model": config.model or "", "seed": config.seed,
-        "status": STATUS_OF_EXIT.get(exit_reason, "failed"), "exit_reason": exit_reason,
-        "error": state.get("error"), "started_at": state.get("started_at"),
-        "ended_at": state.get("ended_at"), "wall_s": state.get("elapsed_s"),
-        "n_steps": len(steps), "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0,
-        "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "node": state.get("host"),
-        "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "sandbox": config.sandbox,
-        "data_mode": config.data_mode, "image_digest": None,
-        "harness_version": state.get("harness_version"), **summary,
+        **constants,
+        "task_version": task.version,
+        "agent": config.agent,
+        "model": config.model or "",
+        "seed": config.seed,
+        "status": STATUS_OF_EXIT.get(exit_reason, "failed"),
+        "exit_reason": exit_reason,
+        "error": state.get("error"),
+        "started_at": state.get("started_at"),
+        "ended_at": state.get("ended_at"),
+        "wall_s": state.get("elapsed_s"),
+        "n_steps": len(steps),
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cost_usd": 0.0,
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "node": state.get("host"),
+        "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "sandbox": config.sandbox,
+        "data_mode": config.data_mode,
+        "image_digest": None,
+        "harness_version": state.get("harness_version"),
+        **summary,
     }
-    tables.write_table(results.table_file("runs", config.campaign, task.id, run_id), "runs",
-                       [row], constants)
+    tables.write_table(
+        results.table_file("runs", config.campaign, task.id, run_id), "runs", [row], constants
+    )
     state["status"] = "graded"
     _write_state(paths, state)
     return row
@@ -242,8 +307,14 @@ def _usable_sandbox(name: str | None) -> str | None:
     return None
 
 
-def _anchors(task: TaskSpec, cache: BaselineCache, sandbox: Sandbox, data: PreparedData | None,
-             scratch: Path, progress: Progress) -> Anchors:
+def _anchors(
+    task: TaskSpec,
+    cache: BaselineCache,
+    sandbox: Sandbox,
+    data: PreparedData | None,
+    scratch: Path,
+    progress: Progress,
+) -> Anchors:
     hr = task.human_relative
     naive = hr.naive if isinstance(hr.naive, float) else cache.starter_mean(hr.metric)
     human: float | None
@@ -252,10 +323,17 @@ def _anchors(task: TaskSpec, cache: BaselineCache, sandbox: Sandbox, data: Prepa
     else:
         ref = cache.reference()
         if ref is None:
-            progress.notice(f"grading the human reference solution of {task.id} once "
-                            "(cached in the results root)")
-            grade = grade_folder(task, sandbox, [task.env_dir, task.human_reference_dir],
-                                 data.private if data else None, scratch)
+            progress.notice(
+                f"grading the human reference solution of {task.id} once "
+                "(cached in the results root)"
+            )
+            grade = grade_folder(
+                task,
+                sandbox,
+                [task.env_dir, task.human_reference_dir],
+                data.private if data else None,
+                scratch,
+            )
             cache.set_reference(grade)
             ref = grade.metrics if grade.valid else {}
             if not grade.valid:
@@ -269,10 +347,14 @@ def recover_run(paths: RunPaths, progress: Progress | None = None) -> dict[str, 
     state = read_state(paths)
     if state["status"] in ("running", "ended") and "exit_reason" not in state:
         steps = read_steps(paths.steps_log) if paths.steps_log.exists() else []
-        state.update(status="ended", exit_reason="crashed",
-                     error="the run's process ended without finishing; recovered",
-                     ended_at=paths.steps_log.stat().st_mtime if steps else time.time(),
-                     elapsed_s=sum(s.duration_s for s in steps), n_steps=len(steps))
+        state.update(
+            status="ended",
+            exit_reason="crashed",
+            error="the run's process ended without finishing; recovered",
+            ended_at=paths.steps_log.stat().st_mtime if steps else time.time(),
+            elapsed_s=sum(s.duration_s for s in steps),
+            n_steps=len(steps),
+        )
         _write_state(paths, state)
     return finalize_run(paths, progress)
 
@@ -297,5 +379,8 @@ def is_abandoned(paths: RunPaths) -> bool:
 def abandoned_runs(results: ResultsRoot) -> list[RunPaths]:
     if not results.runs_dir.is_dir():
         return []
-    return [results.run(p.name) for p in sorted(results.runs_dir.iterdir())
-            if (p / "run.json").is_file() and is_abandoned(results.run(p.name))]
+    return [
+        results.run(p.name)
+        for p in sorted(results.runs_dir.iterdir())
+        if (p / "run.json").is_file() and is_abandoned(results.run(p.name))
+    ]

@@ -12,100 +12,114 @@ SCHEMA_VERSION = 1
 
 _TS = pa.timestamp("us", tz="UTC")
 
-RUNS = pa.schema([
-    ("schema_version", pa.int32()),
-    ("run_id", pa.string()),
-    ("campaign", pa.string()),
-    ("task", pa.string()),
-    ("task_version", pa.string()),
-    ("agent", pa.string()),
-    ("model", pa.string()),
-    ("seed", pa.int64()),
-    ("status", pa.string()),          # completed | timeout | failed | llm_error | budget | preempted
-    ("exit_reason", pa.string()),     # final_answer | max_steps | max_time | agent_error | crashed
-    ("error", pa.string()),
-    ("started_at", _TS),
-    ("ended_at", _TS),
-    ("wall_s", pa.float64()),
-    ("n_steps", pa.int64()),
-    ("prompt_tokens", pa.int64()),
-    ("completion_tokens", pa.int64()),
-    ("cost_usd", pa.float64()),
-    ("slurm_job_id", pa.string()),
-    ("node", pa.string()),
-    ("gpu", pa.string()),
-    ("sandbox", pa.string()),
-    ("data_mode", pa.string()),       # real | generated | none
-    ("image_digest", pa.string()),
-    ("harness_version", pa.string()),
-    ("metric", pa.string()),
-    ("direction", pa.string()),
-    ("final_score", pa.float64()),
-    ("final_valid", pa.bool_()),
-    ("best_score", pa.float64()),
-    ("baseline_score", pa.float64()),
-    ("improvement", pa.float64()),    # direction-aware relative improvement of final over baseline
-    ("hr_metric", pa.string()),
-    ("naive_score", pa.float64()),
-    ("human_score", pa.float64()),
-    ("final_normalized", pa.float64()),
-    ("best_normalized", pa.float64()),
-    ("human_relative", pa.float64()),
-    ("success", pa.bool_()),
-    ("agent_reported", pa.float64()),
-])
+RUNS = pa.schema(
+    [
+        ("schema_version", pa.int32()),
+        ("run_id", pa.string()),
+        ("campaign", pa.string()),
+        ("task", pa.string()),
+        ("task_version", pa.string()),
+        ("agent", pa.string()),
+        ("model", pa.string()),
+        ("seed", pa.int64()),
+        ("status", pa.string()),  # completed | timeout | failed | llm_error | budget | preempted
+        ("exit_reason", pa.string()),  # final_answer | max_steps | max_time | agent_error | crashed
+        ("error", pa.string()),
+        ("started_at", _TS),
+        ("ended_at", _TS),
+        ("wall_s", pa.float64()),
+        ("n_steps", pa.int64()),
+        ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()),
+        ("cost_usd", pa.float64()),
+        ("slurm_job_id", pa.string()),
+        ("node", pa.string()),
+        ("gpu", pa.string()),
+        ("sandbox", pa.string()),
+        ("data_mode", pa.string()),  # real | generated | none
+        ("image_digest", pa.string()),
+        ("harness_version", pa.string()),
+        ("metric", pa.string()),
+        ("direction", pa.string()),
+        ("final_score", pa.float64()),
+        ("final_valid", pa.bool_()),
+        ("best_score", pa.float64()),
+        ("baseline_score", pa.float64()),
+        (
+            "improvement",
+            pa.float64(),
+        ),  # direction-aware relative improvement of final over baseline
+        ("hr_metric", pa.string()),
+        ("naive_score", pa.float64()),
+        ("human_score", pa.float64()),
+        ("final_normalized", pa.float64()),
+        ("best_normalized", pa.float64()),
+        ("human_relative", pa.float64()),
+        ("success", pa.bool_()),
+        ("agent_reported", pa.float64()),
+    ]
+)
 
-STEPS = pa.schema([
-    ("schema_version", pa.int32()),
-    ("run_id", pa.string()),
-    ("campaign", pa.string()),
-    ("task", pa.string()),
-    ("step", pa.int64()),
-    ("action", pa.string()),
-    ("args", pa.string()),            # JSON text
-    ("thought", pa.string()),
-    ("observation", pa.string()),
-    ("started_at", _TS),
-    ("duration_s", pa.float64()),
-    ("exit_code", pa.int64()),
-    ("error_kind", pa.string()),
-    ("snapshot_id", pa.string()),
-])
+STEPS = pa.schema(
+    [
+        ("schema_version", pa.int32()),
+        ("run_id", pa.string()),
+        ("campaign", pa.string()),
+        ("task", pa.string()),
+        ("step", pa.int64()),
+        ("action", pa.string()),
+        ("args", pa.string()),  # JSON text
+        ("thought", pa.string()),
+        ("observation", pa.string()),
+        ("started_at", _TS),
+        ("duration_s", pa.float64()),
+        ("exit_code", pa.int64()),
+        ("error_kind", pa.string()),
+        ("snapshot_id", pa.string()),
+    ]
+)
 
-SCORES = pa.schema([
-    ("schema_version", pa.int32()),
-    ("run_id", pa.string()),
-    ("campaign", pa.string()),
-    ("task", pa.string()),
-    ("step", pa.int64()),
-    ("snapshot_id", pa.string()),
-    ("raw_score", pa.float64()),
-    ("hr_raw_score", pa.float64()),
-    ("normalized_score", pa.float64()),
-    ("valid", pa.bool_()),
-    ("reason", pa.string()),
-    ("metrics", pa.string()),         # JSON text: every metric the grader reported
-    ("agent_reported", pa.float64()),
-    ("grade_s", pa.float64()),
-])
+SCORES = pa.schema(
+    [
+        ("schema_version", pa.int32()),
+        ("run_id", pa.string()),
+        ("campaign", pa.string()),
+        ("task", pa.string()),
+        ("step", pa.int64()),
+        ("snapshot_id", pa.string()),
+        ("raw_score", pa.float64()),
+        ("hr_raw_score", pa.float64()),
+        ("normalized_score", pa.float64()),
+        ("valid", pa.bool_()),
+        ("reason", pa.string()),
+        ("metrics", pa.string()),  # JSON text: every metric the grader reported
+        ("agent_reported", pa.float64()),
+        ("grade_s", pa.float64()),
+    ]
+)
 
-LLM_CALLS = pa.schema([
-    ("schema_version", pa.int32()),
-    ("run_id", pa.string()),
-    ("campaign", pa.string()),
-    ("task", pa.string()),
-    ("step", pa.int64()),
-    ("purpose", pa.string()),
-    ("model", pa.string()),
-    ("prompt_tokens", pa.int64()),
-    ("completion_tokens", pa.int64()),
-    ("cost_usd", pa.float64()),
-    ("latency_s", pa.float64()),
-    ("prompt", pa.string()),
-    ("completion", pa.string()),
-    ("error", pa.string()),
-])
+LLM_CALLS = pa.schema(
+    [
+        ("schema_version", pa.int32()),
+        ("run_id", pa.string()),
+        ("campaign", pa.string()),
+        ("task", pa.string()),
+        ("step", pa.int64()),
+        ("purpose", pa.string()),
+        ("model", pa.string()),
+        ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()),
+        ("cost_usd", pa.float64()),
+        ("latency_s", pa.float64()),
+        ("prompt", pa.string()),
+        ("completion", pa.string()),
+        ("error", pa.string()),
+    ]
+)
 
 SCHEMAS: dict[str, pa.Schema] = {
-    "runs": RUNS, "steps": STEPS, "scores": SCORES, "llm_calls": LLM_CALLS,
+    "runs": RUNS,
+    "steps": STEPS,
+    "scores": SCORES,
+    "llm_calls": LLM_CALLS,
 }

@@ -40,8 +40,9 @@ class Anchors:
     human: float | None
 
 
-def summarize(task: TaskSpec, grades: dict[int, tuple[str, Grade]], anchors: Anchors
-              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def summarize(
+    task: TaskSpec, grades: dict[int, tuple[str, Grade]], anchors: Anchors
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The score columns of the runs row, and the rows of the scores table."""
     metric, hr = task.metric, task.human_relative
     norm = hr.normalize
@@ -61,10 +62,20 @@ def summarize(task: TaskSpec, grades: dict[int, tuple[str, Grade]], anchors: Anc
             best = raw
         if n is not None and (best_n is None or n > best_n):
             best_n = n
-        rows.append({"step": step, "snapshot_id": snapshot_id, "raw_score": raw,
-                     "hr_raw_score": hr_raw, "normalized_score": n, "valid": g.valid,
-                     "reason": g.reason, "metrics": _json(g.metrics),
-                     "agent_reported": g.agent_reported, "grade_s": g.grade_s})
+        rows.append(
+            {
+                "step": step,
+                "snapshot_id": snapshot_id,
+                "raw_score": raw,
+                "hr_raw_score": hr_raw,
+                "normalized_score": n,
+                "valid": g.valid,
+                "reason": g.reason,
+                "metrics": _json(g.metrics),
+                "agent_reported": g.agent_reported,
+                "grade_s": g.grade_s,
+            }
+        )
     final_step = max(grades) if grades else None
     final = grades[final_step][1] if final_step is not None else None
     final_score = final.metric(metric.name) if final else None
@@ -79,12 +90,19 @@ def summarize(task: TaskSpec, grades: dict[int, tuple[str, Grade]], anchors: Anc
         top = max(best_n, naive_n) if best_n is not None else naive_n
         human_relative = (top - naive_n) / (human_n - naive_n)
     summary = {
-        "metric": metric.name, "direction": metric.direction, "hr_metric": hr.metric,
-        "final_score": final_score, "final_valid": bool(final and final.valid),
-        "best_score": best, "baseline_score": anchors.baseline, "improvement": imp,
-        "naive_score": anchors.naive, "human_score": anchors.human,
+        "metric": metric.name,
+        "direction": metric.direction,
+        "hr_metric": hr.metric,
+        "final_score": final_score,
+        "final_valid": bool(final and final.valid),
+        "best_score": best,
+        "baseline_score": anchors.baseline,
+        "improvement": imp,
+        "naive_score": anchors.naive,
+        "human_score": anchors.human,
         "final_normalized": final_n,
-        "best_normalized": max(best_n, naive_n) if best_n is not None and naive_n is not None
+        "best_normalized": max(best_n, naive_n)
+        if best_n is not None and naive_n is not None
         else (best_n if best_n is not None else naive_n),
         "human_relative": human_relative,
         "success": bool(imp is not None and imp > SUCCESS_THRESHOLD),

@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import stat
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +37,23 @@ def _signature(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
+_RACY_NS = 2 * 10**9  # a file this recently modified may be rewritten with the same mtime
+
+
+def _stored_signature(st: os.stat_result) -> tuple[int, int, int]:
+    """The signature to remember: a recent mtime cannot yet tell two same-size writes apart
+    (whole-second mtimes on Lustre/NFS, coarse kernel clocks), so it is not trusted next time."""
+    if time.time_ns() - st.st_mtime_ns < _RACY_NS:
+        return (st.st_size, -1, st.st_ino)  # never equal to a real signature: rehash
+    return _signature(st)
+
+
 class SnapshotStore:
     """Snapshots of one workspace; ``exclude(rel)`` names files never stored (read-only data)."""
 
-    def __init__(self, directory: Path, workspace: Workspace,
-                 exclude: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self, directory: Path, workspace: Workspace, exclude: Callable[[str], bool] | None = None
+    ) -> None:
         self.dir = directory
         self.blobs = directory / "blobs"
         self.index = directory / "index.jsonl"
@@ -91,9 +104,13 @@ class SnapshotStore:
         for rel in sorted(deleted):
             digest.update(f"\0-{rel}".encode())
         snapshot_id = digest.hexdigest()[:16]
-        record = {"step": step, "id": snapshot_id, "parent": self.current_id,
-                  "set": {rel: [e.blob, e.mode, *e.sig] for rel, e in updates.items()},
-                  "del": sorted(deleted)}
+        record = {
+            "step": step,
+            "id": snapshot_id,
+            "parent": self.current_id,
+            "set": {rel: [e.blob, e.mode, *e.sig] for rel, e in updates.items()},
+            "del": sorted(deleted),
+        }
         self._index_log.append(record)
         self._apply(record)
         return snapshot_id
@@ -106,7 +123,7 @@ class SnapshotStore:
         return hit
 
     def _scan(self) -> Iterator[tuple[str, os.DirEntry[str]]]:
-        """Every non-folder entry under the workspace, with its relative path (no symlink follow)."""
+        """Every non-folder entry under the workspace with its relative path (symlinks as links)."""
         stack = [(str(self.workspace.root), "")]
         while stack:
             folder, prefix = stack.pop()
@@ -118,12 +135,13 @@ class SnapshotStore:
                     else:
                         yield rel, entry
 
-    def _consider(self, rel: str, path: str, st: os.stat_result,
-                  updates: dict[str, Entry]) -> None:
+    def _consider(self, rel: str, path: str, st: os.stat_result, updates: dict[str, Entry]) -> None:
         old = self._files.get(rel)
         sig = _signature(st)
-        if old is not None and old.sig == sig:
+        now_mode = 0 if stat.S_ISLNK(st.st_mode) else stat.S_IMODE(st.st_mode)
+        if old is not None and old.sig == sig and old.mode == now_mode:  # chmod keeps the mtime
             return
+        sig = _stored_signature(st)
         if stat.S_ISLNK(st.st_mode):
             blob, mode = self._store_bytes(os.readlink(path).encode()), 0
         elif stat.S_ISREG(st.st_mode):
@@ -208,8 +226,9 @@ class SnapshotStore:
         """``(step, snapshot id)`` of every stored snapshot, in order."""
         return [(r["step"], r["id"]) for r in self._records()]
 
-    def materialize(self, snapshot_id: str, dest: Path,
-                    only: Callable[[str], bool] | None = None) -> None:
+    def materialize(
+        self, snapshot_id: str, dest: Path, only: Callable[[str], bool] | None = None
+    ) -> None:
         """Write the workspace as it was at ``snapshot_id`` into the empty folder ``dest``."""
         dest.mkdir(parents=True, exist_ok=True)
         for rel, (blob, mode) in self.manifest(snapshot_id).items():

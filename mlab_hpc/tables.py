@@ -25,8 +25,9 @@ def _coerce(value: Any, kind: pa.DataType) -> Any:
     return value
 
 
-def _batches(table: str, rows: Iterable[dict[str, Any]],
-             constants: dict[str, Any]) -> Iterator[pa.RecordBatch]:
+def _batches(
+    table: str, rows: Iterable[dict[str, Any]], constants: dict[str, Any]
+) -> Iterator[pa.RecordBatch]:
     schema = SCHEMAS[table]
     buffer: list[dict[str, Any]] = []
 
@@ -45,8 +46,9 @@ def _batches(table: str, rows: Iterable[dict[str, Any]],
         yield flush()
 
 
-def write_table(path: Path, table: str, rows: Iterable[dict[str, Any]],
-                constants: dict[str, Any] | None = None) -> int:
+def write_table(
+    path: Path, table: str, rows: Iterable[dict[str, Any]], constants: dict[str, Any] | None = None
+) -> int:
     """Write ``rows`` (dicts; missing columns are null) as one Parquet file, atomically.
 
     Epoch-second numbers in timestamp columns become UTC timestamps. Returns the row count.

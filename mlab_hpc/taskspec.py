@@ -192,20 +192,27 @@ class _Reader:
             if key not in known:
                 close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
                 hint = f"did you mean '{close[0]}'? " if close else ""
-                raise self.fail(key, f"unknown field; {hint}known fields here: "
-                                f"{', '.join(sorted(known))}")
+                raise self.fail(
+                    key, f"unknown field; {hint}known fields here: {', '.join(sorted(known))}"
+                )
 
 
 def _kind_names(kinds: tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", list: "a list",
-             dict: "a table", bool: "true or false"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        list: "a list",
+        dict: "a table",
+        bool: "true or false",
+    }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
 def _anchor(reader: _Reader, key: str, word: str) -> float | str:
     value = reader.get(key, (float, str))
     if isinstance(value, str) and value != word:
-        raise reader.fail(key, f"must be a number or \"{word}\", got {value!r}")
+        raise reader.fail(key, f'must be a number or "{word}", got {value!r}')
     return value
 
 
@@ -221,23 +228,43 @@ def load_task(path: Path) -> TaskSpec:
     except tomllib.TOMLDecodeError as exc:
         raise TaskSpecError(path, "(syntax)", f"not valid TOML: {exc}") from None
     top = _Reader(path, raw)
-    top.reject_unknown({
-        "id", "version", "title", "deliverable", "environment", "research_problem", "read_only",
-        "forbidden_modules", "metric", "human_relative", "limits", "resources", "data", "grader",
-    })
+    top.reject_unknown(
+        {
+            "id",
+            "version",
+            "title",
+            "deliverable",
+            "environment",
+            "research_problem",
+            "read_only",
+            "forbidden_modules",
+            "metric",
+            "human_relative",
+            "limits",
+            "resources",
+            "data",
+            "grader",
+        }
+    )
 
     task_id = top.get("id", str)
     if task_id != path.parent.name:
-        raise top.fail("id", f"is {task_id!r} but the folder is {path.parent.name!r}: make them equal")
+        raise top.fail(
+            "id", f"is {task_id!r} but the folder is {path.parent.name!r}: make them equal"
+        )
 
     m = top.section("metric")
     m.reject_unknown({"name", "direction", "unit"})
-    metric = Metric(m.get("name", str), m.choice("direction", ("higher", "lower")),  # type: ignore[arg-type]
-                    m.get("unit", str, ""))
+    metric = Metric(
+        m.get("name", str),
+        m.choice("direction", ("higher", "lower")),  # type: ignore[arg-type]
+        m.get("unit", str, ""),
+    )
 
     h = top.section("human_relative")
-    h.reject_unknown({"metric", "direction", "normalize", "naive", "human", "naive_source",
-                      "human_source"})
+    h.reject_unknown(
+        {"metric", "direction", "normalize", "naive", "human", "naive_source", "human_source"}
+    )
     hr_metric = h.get("metric", str, metric.name)
     default_direction = metric.direction if hr_metric == metric.name else ...
     expression = h.get("normalize", str, "s")
@@ -257,8 +284,11 @@ def load_task(path: Path) -> TaskSpec:
 
     lim = top.section("limits")
     lim.reject_unknown({"max_steps", "max_time_s", "action_timeout_s"})
-    limits = Limits(lim.positive("max_steps", int), lim.positive("max_time_s", float),
-                    lim.positive("action_timeout_s", float))
+    limits = Limits(
+        lim.positive("max_steps", int),
+        lim.positive("max_time_s", float),
+        lim.positive("action_timeout_s", float),
+    )
 
     res = top.section("resources", required=False)
     res.reject_unknown({"gpus", "cpus", "mem_gb"})
@@ -297,11 +327,15 @@ def load_task(path: Path) -> TaskSpec:
     if not spec.eval_script.is_file():
         raise TaskSpecError(path, "(folder)", f"the task has no grader at {spec.eval_script}")
     if data.needs_preparation and not spec.prepare_script.is_file():
-        raise TaskSpecError(path, "data.source",
-                            f"is {source!r} but {spec.prepare_script} does not exist")
+        raise TaskSpecError(
+            path, "data.source", f"is {source!r} but {spec.prepare_script} does not exist"
+        )
     if human_relative.human == "reference" and not spec.human_reference_dir.is_dir():
-        raise TaskSpecError(path, "human_relative.human",
-                            f"is \"reference\" but {spec.human_reference_dir} does not exist")
+        raise TaskSpecError(
+            path,
+            "human_relative.human",
+            f'is "reference" but {spec.human_reference_dir} does not exist',
+        )
     return spec
 
 

@@ -45,8 +45,9 @@ class Workspace:
         self.read_only_globs = tuple(read_only)
 
     @classmethod
-    def create(cls, root: Path, env_dir: Path, data_dir: Path | None,
-               read_only: Sequence[str]) -> Workspace:
+    def create(
+        cls, root: Path, env_dir: Path, data_dir: Path | None, read_only: Sequence[str]
+    ) -> Workspace:
         """Lay out a new workspace: the task's env/ files, then the public data files.
 
         Data files are copied (never linked), so nothing the agent's scripts do can reach the
@@ -69,7 +70,10 @@ class Workspace:
             raise WorkspaceError("bad_arguments", "the file name contains a NUL byte")
         raw = Path(name.strip())
         candidate = raw if raw.is_absolute() else self.root / raw
-        resolved = candidate.resolve(strict=False)
+        try:
+            resolved = candidate.resolve(strict=False)
+        except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError before 3.13)
+            raise WorkspaceError("bad_arguments", f"'{name}' cannot be resolved: {exc}") from None
         if resolved != self.root and not resolved.is_relative_to(self.root):
             raise WorkspaceError(
                 "path_escape",
@@ -102,8 +106,9 @@ class Workspace:
     def check_writable(self, path: Path, name: str) -> None:
         """Raise WorkspaceError(kind='read_only') when the agent may not change ``path``."""
         if self.is_read_only(path):
-            raise WorkspaceError("read_only", f"'{name}' is read-only: it cannot be changed, "
-                                 "overwritten or deleted")
+            raise WorkspaceError(
+                "read_only", f"'{name}' is read-only: it cannot be changed, overwritten or deleted"
+            )
 
     def files(self) -> Iterator[Path]:
         """Every regular file and symlink under the workspace (not following symlinked folders)."""

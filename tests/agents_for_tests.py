@@ -12,7 +12,7 @@ class ScriptedAgent:
     script: list[ActionCall] = []
 
     def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
-        self._queue = list(self.script[len(history):])
+        self._queue = list(self.script[len(history) :])
 
     def act(self, last: StepRecord | None) -> ActionCall:
         return self._queue.pop(0) if self._queue else ActionCall("Final Answer", {})
@@ -24,9 +24,13 @@ class SlowAgent(ScriptedAgent):
     script = [
         ActionCall("Write File", {"file_name": "notes.txt", "content": "one"}),
         ActionCall("Append File", {"file_name": "notes.txt", "content": " two"}),
-        ActionCall("Write File", {"file_name": "sleep.py",
-                                  "content": "import time\nprint('sleeping', flush=True)\n"
-                                             "time.sleep(600)\n"}),
+        ActionCall(
+            "Write File",
+            {
+                "file_name": "sleep.py",
+                "content": "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n",
+            },
+        ),
         ActionCall("Execute Script", {"script_name": "sleep.py"}),
     ]
 
@@ -48,10 +52,17 @@ class GoodCartpoleAgent(ScriptedAgent):
     """Replaces the random policy by a hand-written controller that balances the pole."""
 
     script = [
-        ActionCall("Write File", {"file_name": "policy.py", "content": (
-            "def load(observation_space, action_space):\n"
-            "    def act(obs):\n"
-            "        x, v, theta, omega = obs\n"
-            "        return int(theta + 0.5 * omega + 0.01 * x + 0.1 * v > 0)\n"
-            "    return act\n")}),
+        ActionCall(
+            "Write File",
+            {
+                "file_name": "policy.py",
+                "content": (
+                    "def load(observation_space, action_space):\n"
+                    "    def act(obs):\n"
+                    "        x, v, theta, omega = obs\n"
+                    "        return int(theta + 0.5 * omega + 0.01 * x + 0.1 * v > 0)\n"
+                    "    return act\n"
+                ),
+            },
+        ),
     ]

@@ -17,12 +17,19 @@ def test_forbidden_import_fails_with_a_clear_message(backend: type, tmp_path: Pa
         require_bwrap()
     sandbox = backend(SandboxLimits(forbidden_modules=("json", "sb3_contrib")))
     script = tmp_path / "sneaky.py"
-    script.write_text("import importlib\n"
-                      "try:\n    importlib.import_module('json.decoder')\n"
-                      "except ImportError as exc:\n    print('refused:', exc)\n"
-                      "import csv\nprint('csv ok')\n")
-    result = sandbox.run([sandbox.python, str(script)], cwd=tmp_path, mounts=[Mount(tmp_path)],
-                         timeout_s=30, output_file=tmp_path / "out.txt")
+    script.write_text(
+        "import importlib\n"
+        "try:\n    importlib.import_module('json.decoder')\n"
+        "except ImportError as exc:\n    print('refused:', exc)\n"
+        "import csv\nprint('csv ok')\n"
+    )
+    result = sandbox.run(
+        [sandbox.python, str(script)],
+        cwd=tmp_path,
+        mounts=[Mount(tmp_path)],
+        timeout_s=30,
+        output_file=tmp_path / "out.txt",
+    )
     assert result.returncode == 0, result.output
     # the package is imported before its submodule: that import is the one refused
     assert "refused: importing 'json' is forbidden in this task" in result.output
@@ -31,7 +38,11 @@ def test_forbidden_import_fails_with_a_clear_message(backend: type, tmp_path: Pa
 
 def test_no_guard_without_forbidden_modules(tmp_path: Path) -> None:
     sandbox = ProcessSandbox(SandboxLimits())
-    result = sandbox.run([sandbox.python, "-c", "import json, os; "
-                          "print(os.environ.get('MLAB_FORBIDDEN_MODULES'))"],
-                         cwd=tmp_path, mounts=[], timeout_s=30, output_file=tmp_path / "o.txt")
+    result = sandbox.run(
+        [sandbox.python, "-c", "import json, os; print(os.environ.get('MLAB_FORBIDDEN_MODULES'))"],
+        cwd=tmp_path,
+        mounts=[],
+        timeout_s=30,
+        output_file=tmp_path / "o.txt",
+    )
     assert result.output.strip() == "None"

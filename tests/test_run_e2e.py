@@ -32,20 +32,31 @@ def query(results: Path, sql: str) -> list[tuple]:
     con = duckdb.connect()
     for table in ("runs", "steps", "scores"):
         glob = results / "tables" / table / "**" / "*.parquet"
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{glob}', "
-                    "hive_partitioning = true)")
+        con.execute(
+            f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true)"
+        )
     return con.execute(sql).fetchall()
 
 
 def test_cartpole_baseline_random_policy(results: Path) -> None:
     out = cli("run", "--task", "cartpole", "--agent", "baseline")
     assert "human-relative" in out and "completed (final_answer)" in out
-    (run,) = query(results, "SELECT task, agent, status, n_steps, final_score, final_valid, "
-                            "baseline_score, human_relative, success, schema_version, campaign, "
-                            "sandbox FROM runs")
+    (run,) = query(
+        results,
+        "SELECT task, agent, status, n_steps, final_score, final_valid, "
+        "baseline_score, human_relative, success, schema_version, campaign, "
+        "sandbox FROM runs",
+    )
     task, agent, status, n_steps, score, valid, baseline, hr, success, version, campaign, sb = run
     assert (task, agent, status, n_steps, valid, version, campaign) == (
-        "cartpole", "baseline", "completed", 2, True, 1, "adhoc")
+        "cartpole",
+        "baseline",
+        "completed",
+        2,
+        True,
+        1,
+        "adhoc",
+    )
     assert 10 < score < 60, "a random CartPole policy averages about 20, never 500"
     assert baseline == pytest.approx(score)  # the first baseline run is its own baseline
     assert hr == pytest.approx(0.0) and success is False
@@ -59,14 +70,19 @@ def test_cartpole_baseline_random_policy(results: Path) -> None:
 def test_tables_have_the_documented_columns(results: Path) -> None:
     cli("run", "--task", "cartpole", "--agent", "baseline", "--sandbox", "process")
     for table in ("runs", "steps", "scores"):
-        cols = [r[0] for r in duckdb.sql(
-            f"DESCRIBE SELECT * FROM read_parquet('{results}/tables/{table}/**/*.parquet', "
-            "hive_partitioning = true)").fetchall()]
+        cols = [
+            r[0]
+            for r in duckdb.sql(
+                f"DESCRIBE SELECT * FROM read_parquet('{results}/tables/{table}/**/*.parquet', "
+                "hive_partitioning = true)"
+            ).fetchall()
+        ]
         assert set(SCHEMAS[table].names) <= set(cols), table
 
 
-def test_good_policy_beats_baseline_and_reaches_human(results: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_good_policy_beats_baseline_and_reaches_human(
+    results: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.syspath_prepend(str(REPO))
     cli("run", "--task", "cartpole", "--agent", "baseline")
     cli("run", "--task", "cartpole", "--agent", "tests.agents_for_tests:GoodCartpoleAgent")
@@ -79,8 +95,11 @@ def test_good_policy_beats_baseline_and_reaches_human(results: Path,
 
 def test_vectorization_baseline_is_timed_by_the_grader(results: Path) -> None:
     cli("run", "--task", "vectorization", "--agent", "baseline")
-    (row,) = query(results, "SELECT final_score, final_valid, naive_score, human_score, "
-                            "human_relative, agent_reported FROM runs")
+    (row,) = query(
+        results,
+        "SELECT final_score, final_valid, naive_score, human_score, "
+        "human_relative, agent_reported FROM runs",
+    )
     final, valid, naive, human, hr, reported = row
     assert valid and final > 0
     assert human is not None and human < naive, "the vectorised reference is faster"
@@ -94,8 +113,11 @@ def test_vectorization_baseline_is_timed_by_the_grader(results: Path) -> None:
 
 def test_house_price_on_generated_data(results: Path) -> None:
     cli("run", "--task", "house-price", "--agent", "baseline", "--data", "generated")
-    (row,) = query(results, "SELECT final_score, final_valid, naive_score, human_score, "
-                            "final_normalized, data_mode FROM runs")
+    (row,) = query(
+        results,
+        "SELECT final_score, final_valid, naive_score, human_score, "
+        "final_normalized, data_mode FROM runs",
+    )
     mae, valid, naive, human, norm, mode = row
     assert valid and mae > 0 and mode == "generated"
     assert (naive, human) == (pytest.approx(31.42506), 0.0)
@@ -123,19 +145,44 @@ def test_agent_crash_is_recorded_and_graded(results: Path, monkeypatch: pytest.M
 
 def test_step_limit_from_the_command_line(results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(REPO))
-    cli("run", "--task", "cartpole", "--agent", "tests.agents_for_tests:SlowAgent",
-        "--max-steps", "2")
+    cli(
+        "run",
+        "--task",
+        "cartpole",
+        "--agent",
+        "tests.agents_for_tests:SlowAgent",
+        "--max-steps",
+        "2",
+    )
     (row,) = query(results, "SELECT status, exit_reason, n_steps FROM runs")
     assert row == ("completed", "max_steps", 2)
 
 
 def _spawn_slow_run(results: Path, data_root: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MLAB_RESULTS": str(results),
-           "MLAB_DATA": str(data_root)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "MLAB_RESULTS": str(results),
+        "MLAB_DATA": str(data_root),
+    }
     return subprocess.Popen(
-        [sys.executable, "-m", "mlab_hpc", "run", "--task", "cartpole",
-         "--agent", "tests.agents_for_tests:SlowAgent", "--sandbox", "process"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "mlab_hpc",
+            "run",
+            "--task",
+            "cartpole",
+            "--agent",
+            "tests.agents_for_tests:SlowAgent",
+            "--sandbox",
+            "process",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _wait_for_steps(results: Path, n: int, timeout: float = 60) -> Path:

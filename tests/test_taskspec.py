@@ -19,7 +19,7 @@ CORE_TASKS = {"cartpole", "vectorization", "house-price"}
 
 def test_every_shipped_task_loads() -> None:
     ids = task_ids()
-    assert CORE_TASKS <= set(ids)
+    assert set(ids) >= CORE_TASKS
     for task in all_tasks():
         assert task.env_dir.is_dir() and task.eval_script.is_file()
         assert task.research_problem
@@ -33,7 +33,10 @@ def test_every_shipped_task_loads() -> None:
 def test_published_limits_and_anchors() -> None:
     cart = get_task("cartpole")
     assert (cart.limits.max_steps, cart.limits.max_time_s, cart.limits.action_timeout_s) == (
-        30, 1800, 360)
+        30,
+        1800,
+        360,
+    )
     assert cart.human_relative.normalize(250.0) == 0.5
     house = get_task("house-price")
     assert house.metric.name == "mae" and house.metric.direction == "lower"
@@ -66,14 +69,19 @@ def _broken_copy(tmp_path: Path, old: str, new: str) -> Path:
         ("max_steps = 30", "max_steps = -3", "limits.max_steps", "positive"),
         ("max_steps = 30", 'max_steps = "thirty"', "limits.max_steps", "integer"),
         ('direction = "higher"', 'direction = "up"', "metric.direction", "higher, lower"),
-        ('normalize = "s / 500"', 'normalize = "__import__(1)"', "human_relative.normalize",
-         "functions allowed"),
+        (
+            'normalize = "s / 500"',
+            'normalize = "__import__(1)"',
+            "human_relative.normalize",
+            "functions allowed",
+        ),
         ('id = "cartpole"', 'id = "cart"', "id", "folder"),
         ('id = "cartpole"', 'id = "cartpole"\ncolour = "red"', "colour", "unknown field"),
     ],
 )
-def test_bad_field_names_file_field_and_fix(tmp_path: Path, old: str, new: str, field: str,
-                                            fix_words: str) -> None:
+def test_bad_field_names_file_field_and_fix(
+    tmp_path: Path, old: str, new: str, field: str, fix_words: str
+) -> None:
     toml = _broken_copy(tmp_path, old, new)
     with pytest.raises(TaskSpecError) as err:
         load_task(toml)
@@ -105,9 +113,15 @@ def test_missing_grader_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("expr", "s", "expected"),
-    [("s / 500", 250, 0.5), ("1 / (1 + s)", 1, 0.5), ("(100 - s) / 100", 60, 0.4),
-     ("(clip(s, -150, 0) + 150) / 150", -300, 0.0), ("(clip(s, -150, 0) + 150) / 150", 30, 1.0),
-     ("(s + 279.3) / (330.0 + 279.3)", 330.0, 1.0), ("max(s, 0) - -1", -5, 1.0)],
+    [
+        ("s / 500", 250, 0.5),
+        ("1 / (1 + s)", 1, 0.5),
+        ("(100 - s) / 100", 60, 0.4),
+        ("(clip(s, -150, 0) + 150) / 150", -300, 0.0),
+        ("(clip(s, -150, 0) + 150) / 150", 30, 1.0),
+        ("(s + 279.3) / (330.0 + 279.3)", 330.0, 1.0),
+        ("max(s, 0) - -1", -5, 1.0),
+    ],
 )
 def test_normalize(expr: str, s: float, expected: float) -> None:
     assert Normalizer(expr)(s) == pytest.approx(expected)

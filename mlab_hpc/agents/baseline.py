@@ -23,7 +23,13 @@ class BaselineAgent:
     def act(self, last: StepRecord | None) -> ActionCall:
         if not self._ran:
             self._ran = True
-            return ActionCall("Execute Script", {"script_name": STARTER},
-                              thought="Run the starter script unchanged.")
-        return ActionCall("Final Answer", {"final_answer": "The starter script, unchanged."},
-                          thought="The baseline makes no changes.")
+            return ActionCall(
+                "Execute Script",
+                {"script_name": STARTER},
+                thought="Run the starter script unchanged.",
+            )
+        return ActionCall(
+            "Final Answer",
+            {"final_answer": "The starter script, unchanged."},
+            thought="The baseline makes no changes.",
+        )

@@ -9,8 +9,15 @@ from .base import ExecResult, Mount, Sandbox, SandboxLimits
 from .bwrap import BwrapSandbox
 from .process import ProcessSandbox
 
-__all__ = ["ExecResult", "Mount", "Sandbox", "SandboxLimits", "BwrapSandbox", "ProcessSandbox",
-           "make_sandbox"]
+__all__ = [
+    "ExecResult",
+    "Mount",
+    "Sandbox",
+    "SandboxLimits",
+    "BwrapSandbox",
+    "ProcessSandbox",
+    "make_sandbox",
+]
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +33,8 @@ def make_sandbox(name: str | None, limits: SandboxLimits) -> tuple[Sandbox, str 
             return BwrapSandbox(limits), None
         return ProcessSandbox(limits), (
             f"bwrap unavailable ({reason}); using the 'process' sandbox: no isolation, "
-            "the agent's scripts can see the network and the whole filesystem")
+            "the agent's scripts can see the network and the whole filesystem"
+        )
     if name not in Sandbox.registry:
         raise UnknownNameError("sandbox", name, Sandbox.registry)
     cls = Sandbox.registry[name]

@@ -85,8 +85,11 @@ def read_output(path: Path, cap: int = OUTPUT_CAP_BYTES) -> tuple[str, bool]:
         fh.seek(size - half)
         tail = fh.read(half)
     skipped = size - 2 * half
-    text = (head.decode("utf-8", "replace") + f"\n[... {skipped} bytes of output omitted ...]\n"
-            + tail.decode("utf-8", "replace"))
+    text = (
+        head.decode("utf-8", "replace")
+        + f"\n[... {skipped} bytes of output omitted ...]\n"
+        + tail.decode("utf-8", "replace")
+    )
     return text, True
 
 
@@ -122,8 +125,10 @@ class Sandbox(ABC):
         """Environment variables and mounts that every command gets (the import guard)."""
         if not self.limits.forbidden_modules:
             return {}, []
-        env = {"PYTHONPATH": str(GUARD_DIR),
-               "MLAB_FORBIDDEN_MODULES": ",".join(self.limits.forbidden_modules)}
+        env = {
+            "PYTHONPATH": str(GUARD_DIR),
+            "MLAB_FORBIDDEN_MODULES": ",".join(self.limits.forbidden_modules),
+        }
         return env, [Mount(GUARD_DIR)]
 
     @abstractmethod
@@ -170,13 +175,19 @@ def spawn_and_wait(
     with output_file.open("wb") as out:
         try:
             proc = subprocess.Popen(
-                list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
                 preexec_fn=limit if mem_bytes else None,
             )
         except OSError as exc:
-            return ExecResult(None, f"cannot start {argv[0]!r}: {exc.strerror}",
-                              time.monotonic() - start)
+            return ExecResult(
+                None, f"cannot start {argv[0]!r}: {exc.strerror}", time.monotonic() - start
+            )
         timed_out = False
         try:
             proc.wait(timeout=max(timeout_s, 0.0))

@@ -41,7 +41,11 @@ class BwrapSandbox(Sandbox):
         return _probe()
 
     def command(
-        self, argv: Sequence[str], *, cwd: Path, mounts: Sequence[Mount],
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        mounts: Sequence[Mount],
         env: Mapping[str, str],
     ) -> list[str]:
         """The bwrap command line (pure: the same inputs give the same line)."""
@@ -84,8 +88,14 @@ class BwrapSandbox(Sandbox):
         full_env = base_env({**(env or {}), **policy_env})
         cmd = self.command(argv, cwd=cwd, mounts=[*mounts, *policy_mounts], env=full_env)
         # killing bwrap kills the sandbox's PID namespace (--die-with-parent): no reaper needed
-        return spawn_and_wait(cmd, cwd=cwd, env=full_env, timeout_s=timeout_s,
-                              output_file=output_file, mem_bytes=self.limits.mem_bytes)
+        return spawn_and_wait(
+            cmd,
+            cwd=cwd,
+            env=full_env,
+            timeout_s=timeout_s,
+            output_file=output_file,
+            mem_bytes=self.limits.mem_bytes,
+        )
 
 
 @functools.cache
@@ -94,8 +104,12 @@ def _probe() -> str | None:
     if exe is None:
         return "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
     try:
-        proc = subprocess.run([exe, "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev",
-                               "true"], capture_output=True, text=True, timeout=20)
+        proc = subprocess.run(
+            [exe, "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "true"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap does not run here: {exc}"
     if proc.returncode != 0:

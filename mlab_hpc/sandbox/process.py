@@ -47,6 +47,11 @@ class ProcessSandbox(Sandbox):
         env: Mapping[str, str] | None = None,
     ) -> ExecResult:
         policy_env, _ = self.policy()
-        return spawn_and_wait(self.command(argv), cwd=cwd, env=base_env({**(env or {}),
-                              **policy_env}), timeout_s=timeout_s, output_file=output_file,
-                              graceful_stop=True)
+        return spawn_and_wait(
+            self.command(argv),
+            cwd=cwd,
+            env=base_env({**(env or {}), **policy_env}),
+            timeout_s=timeout_s,
+            output_file=output_file,
+            graceful_stop=True,
+        )

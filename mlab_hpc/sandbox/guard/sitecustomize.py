@@ -7,8 +7,9 @@ MLAB_FORBIDDEN_MODULES (comma-separated top-level names). Standard library only.
 import os
 import sys
 
-_FORBIDDEN = frozenset(m.strip() for m in os.environ.get("MLAB_FORBIDDEN_MODULES", "").split(",")
-                       if m.strip())
+_FORBIDDEN = frozenset(
+    m.strip() for m in os.environ.get("MLAB_FORBIDDEN_MODULES", "").split(",") if m.strip()
+)
 
 
 class _ForbiddenImportFinder:
@@ -18,7 +19,8 @@ class _ForbiddenImportFinder:
             raise ImportError(
                 f"importing '{name}' is forbidden in this task (the task's rules forbid: "
                 f"{', '.join(sorted(_FORBIDDEN))}); implement the method yourself",
-                name=name)
+                name=name,
+            )
         return None
 
     @staticmethod
