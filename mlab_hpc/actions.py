@@ -89,7 +89,7 @@ class ActionContext:
 
     def mounts(self) -> list[Mount]:
         """The workspace writable, its read-only files bound read-only over it."""
-        ro = [Mount(p, writable=False) for p in self.workspace.read_only_files()]
+        ro = [Mount(p, writable=False) for p in self.workspace.read_only_mounts()]
         return [Mount(self.workspace.root, writable=True), *ro, *self.extra_mounts]
 
 
@@ -231,20 +231,25 @@ def read_file(
     if path.is_dir():
         raise ActionError("bad_arguments", f"'{file_name}' is a folder: use List Files")
     _refuse_special(path, file_name)
-    raw = path.read_bytes()
+    size = path.stat().st_size
+    with path.open("rb") as fh:  # never more than the cap in memory, whatever the file's size
+        raw = fh.read(READ_CAP_CHARS * 4)
     if b"\x00" in raw[:8192]:
         raise ActionError(
             "binary_file",
-            f"'{file_name}' is a binary file ({len(raw)} bytes) and cannot be shown as text",
+            f"'{file_name}' is a binary file ({size} bytes) and cannot be shown as text",
         )
     text = raw.decode("utf-8", "replace")
-    if len(text) > READ_CAP_CHARS:
+    if len(text) > READ_CAP_CHARS or size > len(raw):
         text = text[:READ_CAP_CHARS] + f"\n[... cut at {READ_CAP_CHARS} characters ...]"
     return Outcome(text)
 
 
 def _backup(ctx: ActionContext, path: Path) -> None:
-    """Remember the file's previous content so that Undo Edit Script can restore it."""
+    """Remember the file's content before this step, so that Undo Edit Script can restore it.
+
+    Called after a successful write: the previous content is the one at the last snapshot.
+    """
     ctx.history.record(ctx.rel(path))
 
 
@@ -256,9 +261,9 @@ def write_file(
 ) -> Outcome:
     """Write a text file in the workspace, replacing it if it exists."""
     path = ctx.writable(file_name)
-    _backup(ctx, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(content, encoding="utf-8")
+    _backup(ctx, path)
     return Outcome(
         f"File {file_name} written successfully ({len(content)} characters).",
         changed=[ctx.rel(path)],
@@ -273,10 +278,10 @@ def append_file(
 ) -> Outcome:
     """Append text to a file of the workspace (created if missing)."""
     path = ctx.writable(file_name)
-    _backup(ctx, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
         fh.write(content)
+    _backup(ctx, path)
     return Outcome(
         f"File {file_name} appended successfully ({len(content)} characters).",
         changed=[ctx.rel(path)],
@@ -295,9 +300,9 @@ def copy_file(
         raise ActionError("bad_arguments", f"'{source}' is a folder; only files can be copied")
     _refuse_special(src, source)
     dst = ctx.writable(destination)
-    _backup(ctx, dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)
+    _backup(ctx, dst)
     return Outcome(f"File {source} copied to {destination}.", changed=[ctx.rel(dst)])
 
 
@@ -362,7 +367,7 @@ def _run_python(ctx: ActionContext, argv: list[str], label: str) -> Outcome:
     if result.timed_out:
         return Outcome(
             f"{label} was stopped: it ran past the time limit of one action "
-            f"({ctx.timeout_s:.0f} s), and every process it started was killed. "
+            f"({ctx.timeout_s:g} s), and every process it started was killed. "
             f"Output before it was stopped:\n{output}",
             changed=None,
             error_kind="timeout",
@@ -464,8 +469,8 @@ def edit_script(
         "Answer with the complete new script only.",
         purpose="edit",
     )
-    _backup(ctx, dst)
     dst.write_text(new, encoding="utf-8")
+    _backup(ctx, dst)
     return Outcome(_diff(old, new, script_name, save_name), changed=[ctx.rel(dst)])
 
 
@@ -500,8 +505,8 @@ def edit_script_segment(
         new_segment += "\n"
     old = "".join(lines)
     new = "".join(lines[: start_line_number - 1]) + new_segment + "".join(lines[end_line_number:])
-    _backup(ctx, dst)
     dst.write_text(new, encoding="utf-8")
+    _backup(ctx, dst)
     return Outcome(_diff(old, new, script_name, save_name), changed=[ctx.rel(dst)])
 
 

@@ -42,7 +42,8 @@ class Workspace:
 
     def __init__(self, root: Path, read_only: Sequence[str] = ()) -> None:
         self.root = Path(root).resolve()
-        self.read_only_globs = tuple(read_only)
+        # "data/" and "data" mean the same folder
+        self.read_only_globs = tuple(g.rstrip("/") for g in read_only if g.rstrip("/"))
 
     @classmethod
     def create(
@@ -122,7 +123,30 @@ class Workspace:
                 yield base / f
 
     def read_only_files(self) -> list[Path]:
-        """Existing files that read-only globs protect (bound read-only in isolating sandboxes)."""
+        """Existing files that read-only globs protect."""
         if not self.read_only_globs:
             return []
         return [p for p in self.files() if not p.is_symlink() and self.is_read_only(p)]
+
+    def read_only_mounts(self) -> list[Path]:
+        """The top-most protected files and folders, to bind read-only in isolating sandboxes.
+
+        A protected folder is bound whole, so a script cannot add files inside it either.
+        """
+        if not self.read_only_globs:
+            return []
+        found: list[Path] = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            base = Path(dirpath)
+            for d in list(dirnames):
+                rel = self.relative(base / d)
+                if (base / d).is_symlink():
+                    dirnames.remove(d)
+                elif self.is_read_only_rel(rel):
+                    found.append(base / d)
+                    dirnames.remove(d)
+            for f in filenames:
+                path = base / f
+                if not path.is_symlink() and self.is_read_only_rel(self.relative(path)):
+                    found.append(path)
+        return found

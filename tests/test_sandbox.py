@@ -376,3 +376,25 @@ def test_bwrap_command_line(tmp_path: Path) -> None:
     assert index_of(["--tmpfs", "/tmp"]) < bind_ws
     assert cmd[-3:] == ["--", *argv]
     assert "--bind" not in cmd[:bind_ws]  # nothing else is writable
+
+
+def test_bwrap_hides_host_secrets_even_from_root(bwrap: Sandbox, tmp_path: Path) -> None:
+    res = run_py(
+        bwrap,
+        tmp_path / "ws",
+        """
+        import os
+        for p in ("/etc/shadow", "/etc/gshadow"):
+            try:
+                data = open(p).read()
+                print(p, "READ" if data else "empty")
+            except OSError as exc:
+                print(p, "refused", exc.errno)
+        for d in ("/etc/ssh", "/etc/munge"):
+            print(d, sorted(os.listdir(d)) if os.path.isdir(d) else "absent")
+    """,
+    )
+    assert res.returncode == 0, res.output
+    assert "READ" not in res.output
+    for d in ("/etc/ssh", "/etc/munge"):
+        assert f"{d} []" in res.output or f"{d} absent" in res.output

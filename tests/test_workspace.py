@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mlab_hpc.sandbox import Mount, Sandbox
 from mlab_hpc.workspace import Workspace, WorkspaceError, glob_match
 
 
@@ -206,3 +207,35 @@ def test_create_without_data(tmp_path: Path) -> None:
 )
 def test_glob_match(rel: str, globs: list[str], expected: bool) -> None:
     assert glob_match(rel, globs) is expected
+
+
+def test_protected_folder_is_bound_whole_under_bwrap(bwrap: Sandbox, tmp_path: Path) -> None:
+    """A script cannot add, change or remove files in a read-only folder ("data/": the slash
+    is the folder itself)."""
+    env_dir = tmp_path / "env"
+    (env_dir / "data").mkdir(parents=True)
+    (env_dir / "data" / "a.csv").write_text("1\n")
+    ws = Workspace.create(tmp_path / "ws", env_dir, None, ["data/"])
+    assert ws.read_only_mounts() == [ws.root / "data"]
+    mounts = [Mount(ws.root, writable=True), *(Mount(p) for p in ws.read_only_mounts())]
+    code = (
+        "import os\n"
+        "for op in (lambda: open('data/new.csv', 'w'), lambda: open('data/a.csv', 'a'),\n"
+        "           lambda: os.remove('data/a.csv')):\n"
+        "    try:\n"
+        "        op(); print('CHANGED')\n"
+        "    except OSError as exc:\n"
+        "        print('refused', exc.errno)\n"
+        "open('free.txt', 'w').write('ok')\n"
+    )
+    res = bwrap.run(
+        [bwrap.python, "-c", code],
+        cwd=ws.root,
+        mounts=mounts,
+        timeout_s=30,
+        output_file=tmp_path / "out.txt",
+    )
+    assert res.returncode == 0, res.output
+    assert res.output.count("refused") == 3 and "CHANGED" not in res.output
+    assert sorted(p.name for p in (ws.root / "data").iterdir()) == ["a.csv"]
+    assert (ws.root / "free.txt").read_text() == "ok"

@@ -18,6 +18,8 @@ from pathlib import Path
 from .base import ExecResult, Mount, Sandbox, base_env, spawn_and_wait
 
 SYSTEM_DIRS = ("/usr", "/etc", "/opt")
+SECRET_FILES = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-")
+SECRET_DIRS = ("/etc/ssh", "/etc/munge", "/etc/ssl/private", "/etc/slurm/jwt")
 MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
@@ -59,6 +61,14 @@ class BwrapSandbox(Sandbox):
                 cmd += ["--symlink", str(p.readlink()), link]
             elif p.is_dir():
                 cmd += ["--ro-bind", link, link]
+        # secrets under /etc stay hidden even from a sandboxed root (the munge key would let a
+        # job forge Slurm credentials)
+        for secret in SECRET_FILES:
+            if Path(secret).exists():
+                cmd += ["--ro-bind", "/dev/null", secret]
+        for secret in SECRET_DIRS:
+            if Path(secret).is_dir():
+                cmd += ["--tmpfs", secret]
         cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
         if self.limits.gpus:
             for dev in sorted(Path("/dev").glob("nvidia*")):
