@@ -275,3 +275,7 @@ def prepare(
         click.echo(f"{task.id}: {mode} data ready in {prepared.root}")
     if failed:
         sys.exit(1)
+
+
+# Command groups that live in modules of their own register themselves on `main` on import.
+from . import cli_analysis, cli_campaign  # noqa: E402, F401

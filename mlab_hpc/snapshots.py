@@ -37,22 +37,32 @@ def _signature(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-_RACY_NS = 2 * 10**9  # a file this recently modified may be rewritten with the same mtime
+def racy_window_ns(folder: Path) -> int:
+    """How recently a file must have changed for its mtime not to prove a later rewrite.
 
-
-def _stored_signature(st: os.stat_result) -> tuple[int, int, int]:
-    """The signature to remember: a recent mtime cannot yet tell two same-size writes apart
-    (whole-second mtimes on Lustre/NFS, coarse kernel clocks), so it is not trusted next time."""
-    if time.time_ns() - st.st_mtime_ns < _RACY_NS:
-        return (st.st_size, -1, st.st_ino)  # never equal to a real signature: rehash
-    return _signature(st)
+    Two same-size writes within one timestamp tick leave the same (size, mtime): a file stored
+    within that window of its last change is hashed again at the next scan (as git does). The
+    window is 2 s where the filesystem keeps whole seconds (some NFS, Lustre set-ups), else
+    50 ms, well above the kernel's coarse clock tick.
+    """
+    probe = folder / f".mtime-probe-{os.getpid()}"
+    probe.write_bytes(b"")
+    try:
+        whole_seconds = probe.stat().st_mtime_ns % 10**9 == 0
+    finally:
+        probe.unlink()
+    return 2 * 10**9 if whole_seconds else 50 * 10**6
 
 
 class SnapshotStore:
     """Snapshots of one workspace; ``exclude(rel)`` names files never stored (read-only data)."""
 
     def __init__(
-        self, directory: Path, workspace: Workspace, exclude: Callable[[str], bool] | None = None
+        self,
+        directory: Path,
+        workspace: Workspace,
+        exclude: Callable[[str], bool] | None = None,
+        racy_ns: int | None = None,
     ) -> None:
         self.dir = directory
         self.blobs = directory / "blobs"
@@ -64,6 +74,7 @@ class SnapshotStore:
         self._files: dict[str, Entry] = {}
         self._known_blobs: set[str] = set()
         self.blobs.mkdir(parents=True, exist_ok=True)
+        self._racy_ns = racy_window_ns(self.blobs) if racy_ns is None else racy_ns
         jsonl.repair(self.index)
         for record in jsonl.read(self.index):
             self._apply(record)
@@ -141,7 +152,8 @@ class SnapshotStore:
         now_mode = 0 if stat.S_ISLNK(st.st_mode) else stat.S_IMODE(st.st_mode)
         if old is not None and old.sig == sig and old.mode == now_mode:  # chmod keeps the mtime
             return
-        sig = _stored_signature(st)
+        if time.time_ns() - st.st_mtime_ns < self._racy_ns:
+            sig = (st.st_size, -1, st.st_ino)  # never equals a real signature: rehash next time
         if stat.S_ISLNK(st.st_mode):
             blob, mode = self._store_bytes(os.readlink(path).encode()), 0
         elif stat.S_ISREG(st.st_mode):

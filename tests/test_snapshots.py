@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlab_hpc import jsonl
-from mlab_hpc.snapshots import SnapshotStore
+from mlab_hpc.snapshots import SnapshotStore, racy_window_ns
 from mlab_hpc.workspace import Workspace
 
 
@@ -178,7 +178,10 @@ def test_materialize_rebuilds_every_step_exactly(tmp_path: Path) -> None:
 def test_same_size_rewrite_on_coarse_timestamps(tmp_path: Path) -> None:
     """A filesystem with whole-second mtimes (Lustre, NFS, older kernels' coarse clocks) gives
     two writes in the same second the same (size, mtime, inode): the change must not be lost."""
-    store = make_store(tmp_path)
+    ws_root = tmp_path / "coarse-ws"
+    ws_root.mkdir()
+    # the window racy_window_ns() picks on a filesystem that keeps whole seconds
+    store = SnapshotStore(tmp_path / "coarse-snaps", Workspace(ws_root), racy_ns=2 * 10**9)
     f = store.workspace.root / "params.txt"
     second = time.time_ns() // 10**9 * 10**9
     f.write_text("lr=0.1")
@@ -318,3 +321,18 @@ def test_appender_repairs_then_appends(tmp_path: Path) -> None:
     log.append({"step": 2, "observation": "ünïcode"})
     log.close()
     assert list(jsonl.read(f)) == [{"step": 1}, {"step": 2, "observation": "ünïcode"}]
+
+
+def test_same_size_rewrites_in_one_clock_tick(tmp_path: Path) -> None:
+    """Consecutive steps can rewrite a file within one kernel clock tick: still seen."""
+    store = make_store(tmp_path)
+    assert racy_window_ns(tmp_path) == 50 * 10**6  # this machine's filesystem keeps ns mtimes
+    f = store.workspace.root / "params.txt"
+    ids = []
+    for step, text in enumerate(["lr=0.1", "lr=0.2", "lr=0.3"], start=1):
+        f.write_text(text)
+        ids.append(store.take(step))
+    assert len(set(ids)) == 3
+    store.materialize(ids[-1], tmp_path / "out")
+    assert (tmp_path / "out" / "params.txt").read_text() == "lr=0.3"
+    store.close()

@@ -1,0 +1,1 @@
+"""Analysis commands (report, sql, show): registered on the root group by import."""

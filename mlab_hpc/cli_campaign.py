@@ -1,0 +1,1 @@
+"""Campaign commands (submit, status, cancel): registered on the root group by import."""
