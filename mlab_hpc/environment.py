@@ -46,6 +46,7 @@ class StepRecord:
     error_kind: str | None
     snapshot_id: str
     done: bool = False
+    elapsed_s: float = 0.0  # the agent's time used when the step ended (resumes start from it)
 
     def to_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -179,6 +180,7 @@ class Environment:
             error_kind=outcome.error_kind,
             snapshot_id=snapshot_id,
             done=outcome.done,
+            elapsed_s=self.elapsed_s,
         )
         self._log.append(record.to_row())
         self.steps_taken = step

@@ -119,10 +119,21 @@ def _exclude_read_only(ws: Workspace) -> Callable[[str], bool]:
 
 def start_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
     """Create the run and drive the agent to the end; returns the run's paths (not graded yet)."""
+    paths = create_run(config, progress)
+    drive_run(paths, progress)
+    return paths
+
+
+def create_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
+    """Lay out a new run: its folder, state, workspace and initial snapshot.
+
+    Everything that can be wrong with the request (unknown task or agent, missing data, no
+    usable sandbox) fails here, before anything is written.
+    """
     progress = progress or Progress()
     task = get_task(config.task)
     results = ResultsRoot(Path(config.results))
-    agent = make_agent(config.agent)
+    make_agent(config.agent)  # fail early on an unknown agent
     data = resolve_data(task, config.data_mode, Path(config.data_root))
     sandbox, warning = make_sandbox(config.sandbox, sandbox_limits(task))
     if warning:
@@ -136,13 +147,14 @@ def start_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
     )
     state: dict[str, Any] = {
         "config": asdict(config),
-        "status": "running",
+        "status": "created",
         "task_version": task.version,
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "started_at": time.time(),
         "harness_version": __version__,
         "limits": asdict(limits),
+        "attempts": [],
     }
     _write_state(paths, state)
     workspace = Workspace.create(
@@ -150,6 +162,43 @@ def start_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
     )
     store = SnapshotStore(paths.snapshots, workspace, _exclude_read_only(workspace))
     state["initial_snapshot"] = store.take(0)
+    store.close()
+    state["status"] = "running"
+    _write_state(paths, state)
+    return paths
+
+
+def drive_run(
+    paths: RunPaths, progress: Progress | None = None, attempt: dict[str, Any] | None = None
+) -> None:
+    """Drive the agent of a created run to its end, resuming after the last completed step.
+
+    On a resumed run (a requeued Slurm job, say) the workspace is first brought back to the
+    last snapshot, undoing whatever the step in flight had half done; the agent gets the
+    completed steps as its history. ``attempt`` describes where this attempt runs (Slurm job,
+    node, requested resources); it is appended to the run's list of attempts.
+    """
+    progress = progress or Progress()
+    state = read_state(paths)
+    config = RunConfig(**state["config"])
+    task = get_task(config.task)
+    agent = make_agent(config.agent)
+    sandbox, warning = make_sandbox(_usable_sandbox(config.sandbox), sandbox_limits(task))
+    if warning:
+        progress.notice(warning)
+    limits = Limits(**state["limits"])
+    workspace = Workspace(paths.workspace, task.read_only)
+    store = SnapshotStore(paths.snapshots, workspace, _exclude_read_only(workspace))
+    jsonl.repair(paths.steps_log)
+    history = read_steps(paths.steps_log)
+    if state["attempts"]:
+        restored = store.restore()
+        if restored:
+            progress.notice(f"resuming after step {len(history)}: restored {len(restored)} "
+                            "file(s) the interrupted step had changed")
+    state["attempts"].append({**(attempt or {}), "started_at": time.time(),
+                              "node": socket.gethostname(), "from_step": len(history)})
+    state.update(status="running", pid=os.getpid(), host=socket.gethostname())
     _write_state(paths, state)
     env = Environment(
         workspace=workspace,
@@ -157,11 +206,15 @@ def start_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
         paths=paths,
         limits=limits,
         snapshots=store,
+        start_step=len(history),
+        elapsed_s=history[-1].elapsed_s if history else 0.0,
         sandbox_env={"MLAB_SEED": str(config.seed)},
     )
-    progress.started(run_id, task, limits, paths)
-    exit_reason, error = _drive(agent, env, task, config, progress)
+    env.done = bool(history and history[-1].done)
+    progress.started(paths.run_id, task, limits, paths)
+    exit_reason, error = _drive(agent, env, task, config, history, progress)
     env.close()
+    state["attempts"][-1]["ended_at"] = time.time()
     state.update(
         status="ended",
         exit_reason=exit_reason,
@@ -171,11 +224,15 @@ def start_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
         n_steps=env.steps_taken,
     )
     _write_state(paths, state)
-    return paths
 
 
 def _drive(
-    agent: Any, env: Environment, task: TaskSpec, config: RunConfig, progress: Progress
+    agent: Any,
+    env: Environment,
+    task: TaskSpec,
+    config: RunConfig,
+    history: list[StepRecord],
+    progress: Progress,
 ) -> tuple[str, str | None]:
     """The agent loop; returns (exit reason, error text)."""
     ctx = AgentContext(
@@ -187,8 +244,8 @@ def _drive(
         model=config.model,
     )
     try:
-        agent.begin(ctx, [])
-        last: StepRecord | None = None
+        agent.begin(ctx, history)
+        last: StepRecord | None = history[-1] if history else None
         while (reason := env.stop_reason()) is None:
             call = agent.act(last)
             progress.action_started(env.steps_taken + 1, call)

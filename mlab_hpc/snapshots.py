@@ -200,6 +200,55 @@ class SnapshotStore:
         self._known_blobs.add(blob)
         return blob
 
+    def restore(self) -> list[str]:
+        """Bring the workspace back to the latest snapshot; returns the paths it changed.
+
+        Used when a run resumes: the step that was in flight when the run was stopped may have
+        half-changed files, and the agent resumes from the state after its last completed step.
+        """
+        changed: list[str] = []
+        present: set[str] = set()
+        for rel, entry in list(self._scan()):
+            if self.excluded(rel):
+                continue
+            present.add(rel)
+            want = self._files.get(rel)
+            path = Path(entry.path)
+            if want is None:
+                path.unlink()
+                changed.append(rel)
+                continue
+            st = entry.stat(follow_symlinks=False)
+            mode = 0 if stat.S_ISLNK(st.st_mode) else stat.S_IMODE(st.st_mode)
+            if want.sig == _signature(st) and want.mode == mode:
+                continue
+            same_kind = mode == want.mode and mode != 0 and stat.S_ISREG(st.st_mode)
+            if same_kind and hashlib.sha256(path.read_bytes()).hexdigest() == want.blob:
+                continue  # touched, content unchanged
+            path.unlink()
+            self._write(rel, want)
+            changed.append(rel)
+        for rel, want in self._files.items():
+            if rel not in present:
+                self._write(rel, want)
+                changed.append(rel)
+        # remember the restored files' signatures, so the next scan does not rehash them
+        for rel in changed:
+            if rel in self._files:
+                st = (self.workspace.root / rel).lstat()
+                e = self._files[rel]
+                self._files[rel] = Entry(e.blob, e.mode, (st.st_size, -1, st.st_ino))
+        return sorted(changed)
+
+    def _write(self, rel: str, entry: Entry) -> None:
+        target = self.workspace.root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if entry.mode == 0:
+            os.symlink(self.blob_bytes(entry.blob).decode(), target)
+        else:
+            shutil.copyfile(self._blob_path(entry.blob), target)
+            target.chmod(entry.mode)
+
     # ------------------------------------------------------------------ reading snapshots
     def current_blob(self, rel: str) -> str | None:
         """The blob of a file in the latest snapshot (None: the file was not there)."""

@@ -9,6 +9,8 @@ the harness, and only a bounded amount of it is read back.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -162,8 +164,6 @@ def spawn_and_wait(
     ``mem_bytes`` caps the address space of the command (RLIMIT_AS, inherited by its children).
     """
     import resource
-    import signal
-    import subprocess
     import time
 
     def limit() -> None:
@@ -193,17 +193,29 @@ def spawn_and_wait(
             proc.wait(timeout=max(timeout_s, 0.0))
         except subprocess.TimeoutExpired:
             timed_out = True
-            if graceful_stop:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+            _kill_session(proc, graceful_stop)
+        except BaseException:  # the harness itself is stopped (Slurm requeue, Ctrl-C)
+            _kill_session(proc, graceful_stop)
+            raise
     duration = time.monotonic() - start
     text, truncated = read_output(output_file)
     return ExecResult(None if timed_out else proc.returncode, text, duration, timed_out, truncated)
+
+
+def _kill_session(proc: subprocess.Popen[bytes], graceful: bool) -> None:
+    """Kill a command's whole session: at its time-out, or because the harness is exiting.
+
+    With ``graceful`` the leader (the reaper supervisor) first gets SIGTERM and 5 s to kill its
+    tree, re-parented children included; then the session gets SIGKILL.
+    """
+    if graceful:
+        proc.send_signal(signal.SIGTERM)  # the reaper kills its tree, re-parented children too
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
