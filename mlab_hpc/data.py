@@ -148,6 +148,8 @@ def prepare(
         for sub in ("public", "private"):
             (scratch / sub).mkdir(exist_ok=True)
         _write_manifest(task, mode, scratch)
+        if final.exists() and not force and not verify(final, full=False):
+            return PreparedData(final, mode)  # a concurrent preparation finished first
         if final.exists():
             shutil.rmtree(final)
         scratch.rename(final)

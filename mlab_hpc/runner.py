@@ -194,10 +194,13 @@ def drive_run(
     if state["attempts"]:
         restored = store.restore()
         if restored:
-            progress.notice(f"resuming after step {len(history)}: restored {len(restored)} "
-                            "file(s) the interrupted step had changed")
-    state["attempts"].append({**(attempt or {}), "started_at": time.time(),
-                              "node": socket.gethostname(), "from_step": len(history)})
+            progress.notice(
+                f"resuming after step {len(history)}: restored {len(restored)} "
+                "file(s) the interrupted step had changed"
+            )
+    state["attempts"].append(
+        {**_here(), **(attempt or {}), "started_at": time.time(), "from_step": len(history)}
+    )
     state.update(status="running", pid=os.getpid(), host=socket.gethostname())
     _write_state(paths, state)
     env = Environment(
@@ -214,7 +217,7 @@ def drive_run(
     progress.started(paths.run_id, task, limits, paths)
     exit_reason, error = _drive(agent, env, task, config, history, progress)
     env.close()
-    state["attempts"][-1]["ended_at"] = time.time()
+    state["attempts"][-1].update(ended_at=time.time(), **_used_resources())
     state.update(
         status="ended",
         exit_reason=exit_reason,
@@ -224,6 +227,32 @@ def drive_run(
         n_steps=env.steps_taken,
     )
     _write_state(paths, state)
+
+
+def _here() -> dict[str, Any]:
+    """This process's place: node, Slurm job and array index, GPUs it may use."""
+    env = os.environ
+    index = env.get("SLURM_ARRAY_TASK_ID")
+    return {
+        "node": socket.gethostname(),
+        "slurm_job_id": env.get("SLURM_JOB_ID"),
+        "slurm_array_job_id": env.get("SLURM_ARRAY_JOB_ID"),
+        "slurm_array_index": int(index) if index and index.isdigit() else None,
+        "slurm_partition": env.get("SLURM_JOB_PARTITION"),
+        "gpus_visible": env.get("CUDA_VISIBLE_DEVICES"),
+    }
+
+
+def _used_resources() -> dict[str, Any]:
+    """What this attempt used so far: CPU seconds and peak memory of the processes it ran."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "cpu_s": round(me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, 3),
+        "max_rss_mb": round(max(me.ru_maxrss, kids.ru_maxrss) / 1024, 1),
+    }
 
 
 def _drive(
@@ -340,9 +369,7 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
         "prompt_tokens": 0,
         "completion_tokens": 0,
         "cost_usd": 0.0,
-        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        "node": state.get("host"),
-        "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        **_attempt_columns(state),
         "sandbox": config.sandbox,
         "data_mode": config.data_mode,
         "image_digest": None,
@@ -355,6 +382,24 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
     state["status"] = "graded"
     _write_state(paths, state)
     return row
+
+
+def _attempt_columns(state: dict[str, Any]) -> dict[str, Any]:
+    """Where the run ran: the last attempt's job and node, and every attempt's envelope."""
+    attempts = state.get("attempts", [])
+    last = attempts[-1] if attempts else {}
+    return {
+        "slurm_job_id": last.get("slurm_job_id"),
+        "slurm_array_index": last.get("slurm_array_index"),
+        "node": last.get("node", state.get("host")),
+        "gpu": last.get("gpus_visible"),
+        "attempts": len(attempts),
+        "attempts_json": json.dumps(attempts, sort_keys=True),
+        "requested_cpus": last.get("requested_cpus"),
+        "requested_mem_gb": last.get("requested_mem_gb"),
+        "requested_gpus": last.get("requested_gpus"),
+        "requested_time_min": last.get("requested_time_min"),
+    }
 
 
 def _usable_sandbox(name: str | None) -> str | None:

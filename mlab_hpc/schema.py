@@ -33,8 +33,15 @@ RUNS = pa.schema(
         ("completion_tokens", pa.int64()),
         ("cost_usd", pa.float64()),
         ("slurm_job_id", pa.string()),
+        ("slurm_array_index", pa.int64()),
         ("node", pa.string()),
         ("gpu", pa.string()),
+        ("attempts", pa.int64()),
+        ("attempts_json", pa.string()),  # every attempt: job, node, requested and used resources
+        ("requested_cpus", pa.int64()),
+        ("requested_mem_gb", pa.float64()),
+        ("requested_gpus", pa.int64()),
+        ("requested_time_min", pa.int64()),
         ("sandbox", pa.string()),
         ("data_mode", pa.string()),  # real | generated | none
         ("image_digest", pa.string()),
