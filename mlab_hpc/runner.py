@@ -102,7 +102,8 @@ def sandbox_limits(task: TaskSpec) -> SandboxLimits:
     )
 
 
-def _write_state(paths: RunPaths, state: dict[str, Any]) -> None:
+def write_state(paths: RunPaths, state: dict[str, Any]) -> None:
+    """Rewrite run.json atomically."""
     tmp = paths.state.with_name(".run.json.tmp")
     tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
     tmp.replace(paths.state)
@@ -156,7 +157,7 @@ def create_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
         "limits": asdict(limits),
         "attempts": [],
     }
-    _write_state(paths, state)
+    write_state(paths, state)
     workspace = Workspace.create(
         paths.workspace, task.env_dir, data.public if data else None, task.read_only
     )
@@ -164,7 +165,7 @@ def create_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
     state["initial_snapshot"] = store.take(0)
     store.close()
     state["status"] = "running"
-    _write_state(paths, state)
+    write_state(paths, state)
     return paths
 
 
@@ -202,7 +203,7 @@ def drive_run(
         {**_here(), **(attempt or {}), "started_at": time.time(), "from_step": len(history)}
     )
     state.update(status="running", pid=os.getpid(), host=socket.gethostname())
-    _write_state(paths, state)
+    write_state(paths, state)
     env = Environment(
         workspace=workspace,
         sandbox=sandbox,
@@ -226,7 +227,7 @@ def drive_run(
         elapsed_s=env.elapsed_s,
         n_steps=env.steps_taken,
     )
-    _write_state(paths, state)
+    write_state(paths, state)
 
 
 def _here() -> dict[str, Any]:
@@ -293,6 +294,11 @@ STATUS_OF_EXIT = {
     "max_time": "timeout",
     "agent_error": "failed",
     "crashed": "failed",
+    "slurm_timeout": "timeout",  # killed at Slurm's hard time limit
+    "max_attempts": "preempted",  # stopped by Slurm more often than the profile allows
+    "cancelled": "failed",
+    "node_fail": "failed",
+    "out_of_memory": "failed",
 }
 
 
@@ -304,7 +310,7 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
     progress = progress or Progress()
     state = read_state(paths)
     state.update(pid=os.getpid(), host=socket.gethostname())
-    _write_state(paths, state)  # this process now owns the run: nobody else recovers it
+    write_state(paths, state)  # this process now owns the run: nobody else recovers it
     config = RunConfig(**state["config"])
     task = get_task(config.task)
     results = ResultsRoot(paths.dir.parent.parent)
@@ -380,7 +386,7 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
         results.table_file("runs", config.campaign, task.id, run_id), "runs", [row], constants
     )
     state["status"] = "graded"
-    _write_state(paths, state)
+    write_state(paths, state)
     return row
 
 
@@ -444,20 +450,29 @@ def _anchors(
     return Anchors(baseline=cache.starter_mean(task.metric.name), naive=naive, human=human)
 
 
-def recover_run(paths: RunPaths, progress: Progress | None = None) -> dict[str, Any]:
-    """Finalise a run whose process died: its recorded steps are kept, graded, and tabled."""
+def recover_run(
+    paths: RunPaths,
+    progress: Progress | None = None,
+    exit_reason: str = "crashed",
+    error: str = "the run's process ended without finishing; recovered",
+) -> dict[str, Any]:
+    """Finalise a run whose process died: its recorded steps are kept, graded, and tabled.
+
+    ``exit_reason`` says why it ended when nothing recorded it (a kill: 'crashed'; Slurm's hard
+    time limit: 'slurm_timeout'; a cancelled job: 'cancelled').
+    """
     state = read_state(paths)
-    if state["status"] in ("running", "ended") and "exit_reason" not in state:
+    if "exit_reason" not in state:
         steps = read_steps(paths.steps_log) if paths.steps_log.exists() else []
         state.update(
             status="ended",
-            exit_reason="crashed",
-            error="the run's process ended without finishing; recovered",
+            exit_reason=exit_reason,
+            error=error,
             ended_at=paths.steps_log.stat().st_mtime if steps else time.time(),
-            elapsed_s=sum(s.duration_s for s in steps),
+            elapsed_s=steps[-1].elapsed_s if steps else 0.0,
             n_steps=len(steps),
         )
-        _write_state(paths, state)
+        write_state(paths, state)
     return finalize_run(paths, progress)
 
 
