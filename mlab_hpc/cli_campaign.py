@@ -1,1 +1,244 @@
-"""Campaign commands (submit, status, cancel): registered on the root group by import."""
+"""Campaign commands: submit, status, cancel. Registered on the root group by import."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli import Ctx, main, pass_ctx
+from .errors import PrerequisiteError
+
+
+def _task_list(text: str) -> list[Any]:
+    from .taskspec import all_tasks, get_task
+
+    if text == "all":
+        return all_tasks()
+    return [get_task(t.strip()) for t in text.split(",") if t.strip()]
+
+
+@main.command()
+@click.option("--tasks", "task_list", required=True, help="all, or task ids separated by commas.")
+@click.option("--seeds", type=int, default=1, show_default=True, help="Seeds 0..N-1 per run.")
+@click.option(
+    "--agent",
+    "agents",
+    multiple=True,
+    default=["baseline"],
+    show_default=True,
+    help="Agent (repeat for several).",
+)
+@click.option(
+    "--model", "models", multiple=True, help="PROVIDER:NAME for LLM agents (repeat for several)."
+)
+@click.option(
+    "--campaign",
+    default="main",
+    show_default=True,
+    help="Campaign name: its runs keep stable ids, so resubmitting adds only what is "
+    "missing or failed.",
+)
+@click.option(
+    "--data",
+    "data_mode",
+    type=click.Choice(["real", "generated"]),
+    default=None,
+    help="Prepared real data (default), or each task's generated dataset.",
+)
+@click.option(
+    "--profile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Cluster profile (slurm/profiles/*.toml).",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["slurm", "local", "debug"]),
+    default=None,
+    help="Default: slurm where sbatch works, else local (runs here, and waits).",
+)
+@click.option(
+    "--parallel",
+    type=int,
+    default=1,
+    show_default=True,
+    help="local executor: runs at the same time.",
+)
+@click.option("--sandbox", type=click.Choice(["bwrap", "process"]), default=None)
+@click.option("--max-steps", type=int, default=None)
+@click.option("--max-time", "max_time_s", type=float, default=None)
+@click.option("--action-timeout", "action_timeout_s", type=float, default=None)
+@click.option(
+    "--dry-run", is_flag=True, help="Show the plan (runs, arrays, resources); submit nothing."
+)
+@pass_ctx
+def submit(
+    obj: Ctx,
+    task_list: str,
+    seeds: int,
+    agents: tuple[str, ...],
+    models: tuple[str, ...],
+    campaign: str,
+    data_mode: str | None,
+    profile: Path | None,
+    executor: str | None,
+    parallel: int,
+    sandbox: str | None,
+    max_steps: int | None,
+    max_time_s: float | None,
+    action_timeout_s: float | None,
+    dry_run: bool,
+) -> None:
+    """Plan a campaign (tasks x seeds x agents x models) and launch what is not done yet."""
+    from .console import console
+    from .data import resolve_data
+    from .launch.campaign import CampaignPaths, is_done, plan, run_state, write_manifest
+    from .launch.jobs import JobSettings
+    from .launch.profiles import default_profile, load_profile
+    from .launch.status import active_run_ids
+    from .launch.submit import group_arrays, sbatch_parameters, slurm_available, submit_arrays
+    from .paths import ResultsRoot
+    from .sandbox import BwrapSandbox
+
+    if seeds < 1:
+        raise PrerequisiteError("--seeds must be at least 1")
+    tasks = _task_list(task_list)
+    prof = load_profile(profile) if profile else default_profile()
+    if executor is None:
+        reason = slurm_available()
+        executor = "slurm" if reason is None else "local"
+        if reason is not None:
+            console.print(
+                f"[yellow]note:[/] no Slurm here ({reason}): running the campaign "
+                "on this machine with the local executor"
+            )
+    results = ResultsRoot(obj.results.resolve())
+    paths = CampaignPaths(results, campaign)
+    runs = plan(
+        campaign, tasks, list(range(seeds)), list(agents), list(models) or [None], data_mode
+    )
+    # every task's data must be ready before anything is submitted: compute nodes never download
+    for task in tasks:
+        resolve_data(task, data_mode, obj.data_root.resolve())
+    if sandbox is None and executor != "slurm":
+        sandbox = None if BwrapSandbox.unavailable_reason() is None else "process"
+    settings = JobSettings(
+        results=str(results.root),
+        data_root=str(obj.data_root.resolve()),
+        sandbox=sandbox,
+        max_attempts=prof.max_attempts,
+        max_steps=max_steps,
+        max_time_s=max_time_s,
+        action_timeout_s=action_timeout_s,
+    )
+    busy = active_run_ids(paths) if executor == "slurm" else set()
+    todo = [r for r in runs if not is_done(run_state(results, r.run_id)) and r.run_id not in busy]
+    arrays = group_arrays(todo, prof, settings)
+    console.print(
+        f"campaign [bold]{campaign}[/]: {len(runs)} runs planned, "
+        f"{len(runs) - len(todo) - len(busy & {r.run_id for r in runs})} already done, "
+        f"{len(busy)} still queued or running, {len(todo)} to launch "
+        f"({executor} executor, profile {prof.name})"
+    )
+    for a in arrays:
+        params = sbatch_parameters(a, prof)
+        console.print(
+            f"  array {a.resource_class}: {len(a.runs)} runs, partition "
+            f"{a.partition or '(default)'}, {a.cpus} CPU, {params['mem']}, "
+            f"{params.get('gres', 'no GPU')}, {a.time_min} min"
+        )
+    if dry_run or not arrays:
+        return
+    write_manifest(paths, runs, {"profile": str(profile) if profile else None})
+
+    def on_done(spec: Any, outcome: Any) -> None:
+        if isinstance(outcome, BaseException):
+            console.print(f"  [red]{spec.run_id}: {type(outcome).__name__}: {outcome}[/]")
+        else:
+            console.print(
+                f"  {spec.run_id}: {outcome.get('status')} "
+                f"({outcome.get('exit_reason')}), score {outcome.get('final_score')}"
+            )
+
+    sent = submit_arrays(arrays, executor, paths, settings, prof, on_done, parallel)
+    if executor == "slurm":
+        for record in sent:
+            first = record["job_ids"][0].split("_")[0] if record["job_ids"] else "-"
+            console.print(
+                f"  submitted array {first} ({record['resource_class']}, "
+                f"{len(record['run_ids'])} runs)"
+            )
+        console.print(f"follow it with: mlab-hpc status --campaign {campaign}")
+
+
+@main.command()
+@click.option("--campaign", default=None, help="One campaign (default: every campaign).")
+@click.option("--watch", is_flag=True, help="Refresh every 10 s until nothing is queued.")
+@click.option("--runs", "show_runs", is_flag=True, help="One line per run, not per task.")
+@pass_ctx
+def status(obj: Ctx, campaign: str | None, watch: bool, show_runs: bool) -> None:
+    """Per task: pending / running / completed / failed / timeout, with Slurm job ids."""
+    from .console import ConsoleProgress, console
+    from .launch.campaign import CampaignPaths
+    from .launch.status import campaign_status
+    from .paths import ResultsRoot
+
+    results = ResultsRoot(obj.results)
+    root = results.root / "campaigns"
+    names = (
+        [campaign] if campaign else sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    )
+    if not names:
+        raise PrerequisiteError(f"no campaign in {root}: start one with mlab-hpc submit")
+    while True:
+        live = 0
+        for name in names:
+            rows = campaign_status(CampaignPaths(results, name), progress=ConsoleProgress())
+            if not rows:
+                raise PrerequisiteError(f"no campaign '{name}' in {root}")
+            console.print(f"[bold]campaign {name}[/]: {len(rows)} runs")
+            if show_runs:
+                for r in rows:
+                    console.print(
+                        f"  {r.run_id:<50} {r.status:<12} job {r.job_id or '-':<12} "
+                        f"{r.exit_reason or ''} {'' if r.final_score is None else r.final_score}"
+                    )
+            else:
+                by_task: dict[str, dict[str, int]] = {}
+                jobs: dict[str, set[str]] = {}
+                for r in rows:
+                    by_task.setdefault(r.task, {}).setdefault(r.status, 0)
+                    by_task[r.task][r.status] += 1
+                    if r.job_id:
+                        jobs.setdefault(r.task, set()).add(r.job_id.split("_")[0])
+                for task, counts in sorted(by_task.items()):
+                    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+                    job_list = ",".join(sorted(jobs.get(task, set()))) or "-"
+                    console.print(f"  {task:<20} {parts}   jobs {job_list}")
+            live += sum(
+                r.status in ("pending", "running", "requeued", "configuring", "completing")
+                for r in rows
+            )
+        if not watch or live == 0:
+            return
+        time.sleep(10)
+
+
+@main.command()
+@click.option(
+    "--campaign", required=True, help="The campaign whose queued and running jobs to cancel."
+)
+@pass_ctx
+def cancel(obj: Ctx, campaign: str) -> None:
+    """Cancel a campaign's queued and running jobs (scancel)."""
+    from .launch.campaign import CampaignPaths
+    from .launch.status import cancel as do_cancel
+    from .paths import ResultsRoot
+
+    cancelled = do_cancel(CampaignPaths(ResultsRoot(obj.results), campaign))
+    click.echo(
+        f"cancelled {len(cancelled)} job(s)" + (f": {' '.join(cancelled)}" if cancelled else "")
+    )

@@ -78,6 +78,31 @@ class GraderSpec:
 
 
 @dataclass(frozen=True)
+class RLSpec:
+    """The environment a policy is graded in (tasks whose deliverable is "policy")."""
+
+    env_id: str  # the gymnasium id, e.g. "Ant-v5"
+    episodes: int  # graded episodes
+    max_episode_steps: int  # step cap of each episode
+
+
+@dataclass(frozen=True)
+class ForbiddenPhrase:
+    """An agent action whose text contains every one of ``words`` (any case) is refused."""
+
+    words: tuple[str, ...]  # lower case
+    message: str
+
+    def matches(self, text: str) -> bool:
+        """Whether ``text`` contains every word, ignoring case."""
+        folded = text.casefold()
+        return all(word in folded for word in self.words)
+
+
+DEFAULT_PHRASE_MESSAGE = "The task's rules forbid this."
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A validated task. ``root`` is the task folder (env/, scripts/, baselines/ live there)."""
 
@@ -96,6 +121,8 @@ class TaskSpec:
     read_only: tuple[str, ...]
     forbidden_modules: tuple[str, ...]
     root: Path
+    rl: RLSpec | None = None
+    forbidden_phrases: tuple[ForbiddenPhrase, ...] = ()
 
     @property
     def env_dir(self) -> Path:
@@ -132,16 +159,20 @@ class TaskSpec:
             "max_steps": self.limits.max_steps,
             "max_time_s": self.limits.max_time_s,
             "action_timeout_s": self.limits.action_timeout_s,
+            "env_id": self.rl.env_id if self.rl else None,
         }
 
 
 class _Reader:
     """Pulls typed fields out of a parsed TOML table, raising TaskSpecError with the field path."""
 
-    def __init__(self, path: Path, table: dict[str, Any], prefix: str = "") -> None:
+    def __init__(
+        self, path: Path, table: dict[str, Any], prefix: str = "", doc: str = "docs/task-format.md"
+    ) -> None:
         self.path = path
         self.table = table
         self.prefix = prefix
+        self.doc = doc
 
     def _name(self, key: str) -> str:
         return f"{self.prefix}{key}"
@@ -152,7 +183,7 @@ class _Reader:
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
         if key not in self.table:
             if default is ...:
-                raise self.fail(key, "is missing: add it (see docs/task-format.md)")
+                raise self.fail(key, f"is missing: add it (see {self.doc})")
             return default
         value = self.table[key]
         kinds = kind if isinstance(kind, tuple) else (kind,)
@@ -183,9 +214,18 @@ class _Reader:
             raise self.fail(key, "must be a list of non-empty strings")
         return tuple(value)
 
+    def tables(self, key: str) -> list[_Reader]:
+        """An optional array of tables (``[[key]]``), one reader per table."""
+        value = self.get(key, list, [])
+        if not all(isinstance(v, dict) for v in value):
+            raise self.fail(key, f"must be an array of tables: write [[{key}]] sections")
+        return [
+            _Reader(self.path, v, prefix=f"{self._name(key)}[{i}].") for i, v in enumerate(value)
+        ]
+
     def section(self, key: str, required: bool = True) -> _Reader:
         table = self.get(key, dict, ... if required else {})
-        return _Reader(self.path, table, prefix=f"{self._name(key)}.")
+        return _Reader(self.path, table, prefix=f"{self._name(key)}.", doc=self.doc)
 
     def reject_unknown(self, known: set[str]) -> None:
         for key in self.table:
@@ -238,6 +278,8 @@ def load_task(path: Path) -> TaskSpec:
             "research_problem",
             "read_only",
             "forbidden_modules",
+            "forbidden_phrases",
+            "rl",
             "metric",
             "human_relative",
             "limits",
@@ -305,6 +347,23 @@ def load_task(path: Path) -> TaskSpec:
     g.reject_unknown({"inputs", "timeout_s"})
     grader = GraderSpec(g.strings("inputs", ["**/*"]), g.positive("timeout_s", float, 600.0))
 
+    phrases = []
+    for f in top.tables("forbidden_phrases"):
+        f.reject_unknown({"words", "message"})
+        words = f.strings("words")
+        if not words:
+            raise f.fail("words", "must list at least one word")
+        message = f.get("message", str, DEFAULT_PHRASE_MESSAGE).strip()
+        phrases.append(ForbiddenPhrase(tuple(w.casefold() for w in words), message))
+
+    rl: RLSpec | None = None
+    if "rl" in top.table:
+        r = top.section("rl")
+        r.reject_unknown({"env_id", "episodes", "max_episode_steps"})
+        rl = RLSpec(
+            r.get("env_id", str), r.positive("episodes", int), r.positive("max_episode_steps", int)
+        )
+
     spec = TaskSpec(
         id=task_id,
         version=str(top.get("version", (str, int))),
@@ -321,7 +380,16 @@ def load_task(path: Path) -> TaskSpec:
         read_only=top.strings("read_only", []),
         forbidden_modules=top.strings("forbidden_modules", []),
         root=path.parent.resolve(),
+        rl=rl,
+        forbidden_phrases=tuple(phrases),
     )
+    if (spec.deliverable == "policy") != (rl is not None):
+        raise TaskSpecError(
+            path,
+            "rl",
+            'is required when deliverable is "policy" (env_id, episodes, max_episode_steps), '
+            "and only then",
+        )
     if not spec.env_dir.is_dir():
         raise TaskSpecError(path, "(folder)", f"the task has no env/ folder at {spec.env_dir}")
     if not spec.eval_script.is_file():

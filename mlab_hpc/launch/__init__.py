@@ -1,0 +1,1 @@
+"""Campaigns: tasks x seeds x agents x models, launched through submitit (Slurm, local, debug)."""

@@ -1,0 +1,146 @@
+"""A campaign: the runs of tasks x seeds x agents x models, with stable ids and a manifest.
+
+The manifest (``<results>/campaigns/<name>/manifest.json``) is written before anything is
+submitted; every submission appends what it sent to ``submissions.jsonl``. A run's id depends
+only on the campaign and its coordinates, so submitting the same campaign again finds the runs
+it already has.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import jsonl
+from ..paths import ResultsRoot
+from ..taskspec import TaskSpec
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One planned run."""
+
+    run_id: str
+    campaign: str
+    task: str
+    agent: str
+    model: str | None
+    seed: int
+    data_mode: str | None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:40] or "x"
+
+
+def run_id_for(campaign: str, task: str, agent: str, model: str | None, seed: int) -> str:
+    """The stable id of a run: the same coordinates always give the same id."""
+    parts = [_slug(campaign), task, _slug(agent)]
+    if model:
+        parts.append(_slug(model))
+    return ".".join([*parts, f"s{seed}"])
+
+
+def plan(
+    campaign: str,
+    tasks: list[TaskSpec],
+    seeds: list[int],
+    agents: list[str],
+    models: list[str | None],
+    data_mode: str | None,
+) -> list[RunSpec]:
+    """Every run of the campaign, in a stable order (task, agent, model, seed)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", campaign):
+        from ..errors import PrerequisiteError
+
+        raise PrerequisiteError(
+            f"campaign name {campaign!r}: use letters, digits, '.', '_' and '-' only"
+        )
+    return [
+        RunSpec(run_id_for(campaign, t.id, a, m, s), campaign, t.id, a, m, s, data_mode)
+        for t in tasks
+        for a in agents
+        for m in models
+        for s in seeds
+    ]
+
+
+@dataclass(frozen=True)
+class CampaignPaths:
+    results: ResultsRoot
+    name: str
+
+    @property
+    def dir(self) -> Path:
+        return self.results.root / "campaigns" / self.name
+
+    @property
+    def manifest(self) -> Path:
+        return self.dir / "manifest.json"
+
+    @property
+    def submissions(self) -> Path:
+        return self.dir / "submissions.jsonl"
+
+    @property
+    def submitit_dir(self) -> Path:
+        return self.dir / "submitit"
+
+
+def write_manifest(paths: CampaignPaths, runs: list[RunSpec], extra: dict[str, Any]) -> None:
+    """Record the campaign's runs (merged with earlier ones of the same campaign)."""
+    paths.dir.mkdir(parents=True, exist_ok=True)
+    existing = read_manifest(paths)
+    known = {r.run_id: r for r in existing}
+    known.update({r.run_id: r for r in runs})
+    doc = {
+        "campaign": paths.name,
+        "updated_at": time.time(),
+        **extra,
+        "runs": [asdict(r) for r in known.values()],
+    }
+    tmp = paths.manifest.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1))
+    tmp.replace(paths.manifest)
+
+
+def read_manifest(paths: CampaignPaths) -> list[RunSpec]:
+    if not paths.manifest.exists():
+        return []
+    return [RunSpec(**r) for r in json.loads(paths.manifest.read_text())["runs"]]
+
+
+def record_submission(paths: CampaignPaths, record: dict[str, Any]) -> None:
+    jsonl.Appender(paths.submissions).append({"submitted_at": time.time(), **record})
+
+
+def submitted_jobs(paths: CampaignPaths) -> dict[str, str]:
+    """The latest Slurm (or local) job id of every submitted run."""
+    jobs: dict[str, str] = {}
+    for record in jsonl.read(paths.submissions):
+        for array in record.get("arrays", []):
+            for run_id, job_id in zip(array["run_ids"], array["job_ids"], strict=True):
+                jobs[run_id] = job_id
+    return jobs
+
+
+def run_state(results: ResultsRoot, run_id: str) -> dict[str, Any] | None:
+    """The run's run.json, or None when the run has not started."""
+    path = results.run(run_id).state
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return {"status": "unreadable"}
+
+
+def is_done(state: dict[str, Any] | None) -> bool:
+    """Graded with a result that a resubmission must keep (anything but a harness failure)."""
+    if state is None or state.get("status") != "graded":
+        return False
+    return state.get("exit_reason") not in ("crashed", "max_attempts")

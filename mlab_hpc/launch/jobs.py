@@ -1,0 +1,127 @@
+"""The job every launched run executes: create or resume the run, drive it, grade it.
+
+It is the callable submitit pickles. It is checkpointable: when Slurm warns of a time limit or a
+preemption (USR2), submitit asks it for a checkpoint and requeues the job; the run's own files
+are the checkpoint, so the requeued job simply resumes after the last completed step.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import submitit
+
+from ..paths import TABLES, ResultsRoot
+from ..runner import (
+    Progress,
+    RunConfig,
+    create_run,
+    drive_run,
+    finalize_run,
+    read_state,
+    write_state,
+)
+from .campaign import RunSpec, is_done, run_state
+
+
+@dataclass
+class JobSettings:
+    """What every run of one submission shares."""
+
+    results: str
+    data_root: str
+    sandbox: str | None = None
+    max_attempts: int = 3
+    max_steps: int | None = None
+    max_time_s: float | None = None
+    action_timeout_s: float | None = None
+
+
+def discard_run(results: ResultsRoot, spec: RunSpec) -> None:
+    """Remove a run's folder and table rows (before it is run again from scratch)."""
+    shutil.rmtree(results.run(spec.run_id).dir, ignore_errors=True)
+    for table in TABLES:
+        results.table_file(table, spec.campaign, spec.task, spec.run_id).unlink(missing_ok=True)
+
+
+def execute(
+    spec: RunSpec, settings: JobSettings, envelope: dict[str, Any], progress: Progress | None = None
+) -> dict[str, Any]:
+    """Run (or resume, or just grade) one run to its graded end; returns its summary."""
+    results = ResultsRoot(Path(settings.results))
+    state = run_state(results, spec.run_id)
+    if is_done(state):
+        return {"run_id": spec.run_id, "status": "already graded"}
+    if state is not None and (state.get("status") == "graded" or "initial_snapshot" not in state):
+        discard_run(results, spec)  # a failed attempt to rerun, or a half-created run
+        state = None
+    paths = results.run(spec.run_id)
+    if state is None:
+        config = RunConfig(
+            task=spec.task,
+            agent=spec.agent,
+            seed=spec.seed,
+            campaign=spec.campaign,
+            results=settings.results,
+            data_root=settings.data_root,
+            data_mode=spec.data_mode,
+            sandbox=settings.sandbox,
+            model=spec.model,
+            max_steps=settings.max_steps,
+            max_time_s=settings.max_time_s,
+            action_timeout_s=settings.action_timeout_s,
+            run_id=spec.run_id,
+        )
+        create_run(config, progress)
+        state = read_state(paths)
+    if state["status"] in ("created", "running"):
+        drive_run(paths, progress, attempt=envelope)
+    row = finalize_run(paths, progress)
+    return {
+        k: row.get(k)
+        for k in (
+            "run_id",
+            "status",
+            "exit_reason",
+            "n_steps",
+            "final_score",
+            "human_relative",
+            "slurm_job_id",
+        )
+    }
+
+
+class CampaignRun(submitit.helpers.Checkpointable):
+    """One run as a submitit job."""
+
+    def __init__(self, spec: RunSpec, settings: JobSettings, envelope: dict[str, Any]) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.envelope = envelope
+
+    def __call__(self) -> dict[str, Any]:
+        return execute(self.spec, self.settings, self.envelope)
+
+    def checkpoint(  # type: ignore[override]  # None means "do not requeue" to submitit
+        self, *args: Any, **kwargs: Any
+    ) -> submitit.helpers.DelayedSubmission | None:
+        """Requeue unless the run has used all its attempts (then it ends as 'max_attempts')."""
+        results = ResultsRoot(Path(self.settings.results))
+        state = run_state(results, self.spec.run_id)
+        if state is not None and len(state.get("attempts", [])) >= self.settings.max_attempts:
+            if state.get("status") in ("created", "running"):
+                state.update(
+                    status="ended",
+                    exit_reason="max_attempts",
+                    error=f"stopped by Slurm {len(state['attempts'])} times "
+                    f"(max_attempts = {self.settings.max_attempts})",
+                )
+                write_state(results.run(self.spec.run_id), state)
+            return None
+        return submitit.helpers.DelayedSubmission(self)
+
+    def __repr__(self) -> str:
+        return f"CampaignRun({self.spec.run_id})"

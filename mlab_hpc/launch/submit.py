@@ -1,0 +1,213 @@
+"""From a campaign plan to jobs: job arrays per resource class, submitted through submitit.
+
+One sbatch per job array: runs are grouped by resource class (CPU or GPU, from each task's
+task.toml), and each array asks for what its most demanding run needs.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import submitit
+
+from ..errors import PrerequisiteError
+from ..taskspec import TaskSpec, get_task
+from .campaign import CampaignPaths, RunSpec, record_submission
+from .jobs import CampaignRun, JobSettings
+from .profiles import ClusterProfile
+
+EXECUTORS = ("slurm", "local", "debug")
+
+
+@dataclass
+class JobArray:
+    """Runs that share one sbatch: their class and the envelope they all get."""
+
+    resource_class: str
+    partition: str | None
+    cpus: int
+    mem_gb: float
+    gpus: int
+    time_min: int
+    runs: list[RunSpec] = field(default_factory=list)
+
+    def envelope(self) -> dict[str, Any]:
+        return {
+            "resource_class": self.resource_class,
+            "requested_cpus": self.cpus,
+            "requested_mem_gb": self.mem_gb,
+            "requested_gpus": self.gpus,
+            "requested_time_min": self.time_min,
+            "partition": self.partition,
+        }
+
+
+def slurm_available() -> str | None:
+    """None when sbatch answers here, else why not."""
+    if shutil.which("sbatch") is None:
+        return "no sbatch on PATH"
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            ["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, timeout=15
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"sinfo failed: {exc}"
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines() or ["no message"]
+        return f"sinfo failed: {lines[-1][:200]}"
+    return None
+
+
+def run_time_min(task: TaskSpec, settings: JobSettings, profile: ClusterProfile) -> int:
+    """A run's wall-clock request: the task's agent time plus the profile's margin."""
+    agent_s = settings.max_time_s or task.limits.max_time_s
+    return math.ceil(agent_s / 60) + profile.time_margin_min
+
+
+def group_arrays(
+    runs: list[RunSpec], profile: ClusterProfile, settings: JobSettings
+) -> list[JobArray]:
+    """Job arrays, one per resource class, each sized for its most demanding run.
+
+    A run whose time exceeds the partition's limit gets the limit: it is requeued at the limit
+    and resumes after its last completed step (up to the profile's max_attempts).
+    """
+    arrays: dict[str, JobArray] = {}
+    for spec in runs:
+        task = get_task(spec.task)
+        rc = profile.resource_class(task.resources.gpus)
+        minutes = run_time_min(task, settings, profile)
+        if rc.max_time_min:
+            minutes = min(minutes, rc.max_time_min)
+        array = arrays.get(rc.name)
+        if array is None:
+            array = arrays[rc.name] = JobArray(rc.name, rc.partition, 1, 1.0, 0, 1)
+        array.cpus = max(array.cpus, task.resources.cpus)
+        array.mem_gb = max(array.mem_gb, task.resources.mem_gb)
+        array.gpus = max(array.gpus, task.resources.gpus)
+        array.time_min = max(array.time_min, minutes)
+        array.runs.append(spec)
+    return [arrays[k] for k in sorted(arrays)]
+
+
+def sbatch_parameters(array: JobArray, profile: ClusterProfile) -> dict[str, Any]:
+    """The submitit SlurmExecutor parameters of one array (what its sbatch script says)."""
+    rc = profile.classes[array.resource_class]
+    params: dict[str, Any] = {
+        "job_name": f"mlab-{array.resource_class}",
+        "time": array.time_min,
+        "cpus_per_task": array.cpus,
+        "mem": f"{math.ceil(array.mem_gb)}GB",
+        "array_parallelism": profile.array_parallelism,
+        "signal_delay_s": profile.signal_delay_s,
+        "setup": list(profile.setup),
+    }
+    if array.partition:
+        params["partition"] = array.partition
+    if array.gpus:
+        params["gres"] = rc.gres.format(gpus=array.gpus)
+    if rc.constraint:
+        params["constraint"] = rc.constraint
+    if profile.account:
+        params["account"] = profile.account
+    if profile.qos:
+        params["qos"] = profile.qos
+    extra = {**profile.additional, "requeue": True}
+    params["additional_parameters"] = extra
+    return params
+
+
+def submit_arrays(
+    arrays: list[JobArray],
+    executor_name: str,
+    paths: CampaignPaths,
+    settings: JobSettings,
+    profile: ClusterProfile,
+    on_done: Callable[[RunSpec, dict[str, Any] | BaseException], None] | None = None,
+    local_parallelism: int = 1,
+) -> list[dict[str, Any]]:
+    """Submit every array; returns what was sent (also appended to submissions.jsonl).
+
+    Slurm: returns at once (one sbatch per array). local/debug: runs the jobs here and waits,
+    calling ``on_done`` as each finishes.
+    """
+    if executor_name not in EXECUTORS:
+        raise PrerequisiteError(f"unknown executor {executor_name!r}: {', '.join(EXECUTORS)}")
+    folder = paths.submitit_dir / "%j"
+    sent = []
+    for array in arrays:
+        jobs_fn = [CampaignRun(spec, settings, array.envelope()) for spec in array.runs]
+        if executor_name == "slurm":
+            executor: submitit.Executor = submitit.SlurmExecutor(
+                folder=folder, max_num_timeout=settings.max_attempts
+            )
+            executor.update_parameters(**sbatch_parameters(array, profile))
+            with executor.batch():
+                jobs = [executor.submit(fn) for fn in jobs_fn]
+        else:
+            jobs = _run_here(executor_name, folder, jobs_fn, array, local_parallelism, on_done)
+        record = {
+            "executor": executor_name,
+            "resource_class": array.resource_class,
+            "envelope": array.envelope(),
+            "run_ids": [s.run_id for s in array.runs],
+            "job_ids": [str(j.job_id) for j in jobs],
+        }
+        sent.append(record)
+    record_submission(paths, {"executor": executor_name, "arrays": sent})
+    return sent
+
+
+def _run_here(
+    executor_name: str,
+    folder: Any,
+    fns: list[CampaignRun],
+    array: JobArray,
+    parallelism: int,
+    on_done: Callable[[RunSpec, dict[str, Any] | BaseException], None] | None,
+) -> list[submitit.Job[Any]]:
+    """local: submitit's local executor, at most ``parallelism`` jobs at once; debug: in-process."""
+    if executor_name == "debug":
+        executor: submitit.Executor = submitit.DebugExecutor(folder=folder)
+    else:
+        executor = submitit.LocalExecutor(folder=folder)
+        executor.update_parameters(timeout_min=array.time_min, gpus_per_node=array.gpus)
+    done: list[submitit.Job[Any]] = []
+    pending = list(fns)
+    running: list[tuple[CampaignRun, submitit.Job[Any]]] = []
+    while pending or running:
+        while pending and len(running) < max(1, parallelism):
+            fn = pending.pop(0)
+            running.append((fn, executor.submit(fn)))
+        if executor_name == "debug":
+            fn, job = running.pop(0)
+            _finish(fn, job, on_done)
+            done.append(job)
+            continue
+        for item in list(running):
+            if item[1].done():
+                running.remove(item)
+                _finish(item[0], item[1], on_done)
+                done.append(item[1])
+        time.sleep(0.2)
+    return done
+
+
+def _finish(
+    fn: CampaignRun,
+    job: submitit.Job[Any],
+    on_done: Callable[[RunSpec, dict[str, Any] | BaseException], None] | None,
+) -> None:
+    try:
+        outcome: dict[str, Any] | BaseException = job.result()
+    except Exception as exc:  # the job's own failure, with submitit's log paths in the message
+        outcome = exc
+    if on_done is not None:
+        on_done(fn.spec, outcome)
