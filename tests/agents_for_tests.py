@@ -66,3 +66,37 @@ class GoodCartpoleAgent(ScriptedAgent):
             },
         ),
     ]
+
+
+class ResumableAgent(ScriptedAgent):
+    """Runs a script that sleeps until an absolute deadline: a run to requeue mid-step.
+
+    The deadline is fixed when the script is written (step 2), so a resumed attempt that runs
+    step 3 again sleeps only for what is left of it.
+    """
+
+    def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
+        import os
+        import time
+
+        seconds = float(os.environ.get("MLAB_TEST_SLEEP_S", "15"))
+        deadline = time.time() + seconds
+        self.script = [
+            ActionCall("Write File", {"file_name": "notes.txt", "content": "before"}),
+            ActionCall(
+                "Write File",
+                {
+                    "file_name": "slow.py",
+                    "content": (
+                        "import time\n"
+                        "open('partial.txt', 'w').write('started')\n"
+                        "print('sleeping', flush=True)\n"
+                        f"time.sleep(max(0.0, {deadline!r} - time.time()))\n"
+                        "print('woke up')\n"
+                    ),
+                },
+            ),
+            ActionCall("Execute Script", {"script_name": "slow.py"}),
+            ActionCall("Write File", {"file_name": "after.txt", "content": "after"}),
+        ]
+        super().begin(ctx, history)

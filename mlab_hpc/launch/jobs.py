@@ -8,6 +8,7 @@ are the checkpoint, so the requeued job simply resumes after the last completed 
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,20 +109,31 @@ class CampaignRun(submitit.helpers.Checkpointable):
     def checkpoint(  # type: ignore[override]  # None means "do not requeue" to submitit
         self, *args: Any, **kwargs: Any
     ) -> submitit.helpers.DelayedSubmission | None:
-        """Requeue unless the run has used all its attempts (then it ends as 'max_attempts')."""
+        """Requeue, unless the run has used all its attempts.
+
+        A run that gives up ends as 'slurm_timeout' when its job reached its time limit, else
+        as 'max_attempts' (preempted too often); it is graded by the next ``mlab-hpc status``.
+        """
         results = ResultsRoot(Path(self.settings.results))
         state = run_state(results, self.spec.run_id)
-        if state is not None and len(state.get("attempts", [])) >= self.settings.max_attempts:
-            if state.get("status") in ("created", "running"):
-                state.update(
-                    status="ended",
-                    exit_reason="max_attempts",
-                    error=f"stopped by Slurm {len(state['attempts'])} times "
-                    f"(max_attempts = {self.settings.max_attempts})",
-                )
-                write_state(results.run(self.spec.run_id), state)
-            return None
-        return submitit.helpers.DelayedSubmission(self)
+        if state is None or len(state.get("attempts", [])) < self.settings.max_attempts:
+            return submitit.helpers.DelayedSubmission(self)
+        if state.get("status") in ("created", "running"):
+            attempt = state["attempts"][-1]
+            limit_s = 60 * float(self.envelope.get("requested_time_min") or 0)
+            warning_s = float(self.envelope.get("signal_delay_s") or 0) + 60
+            at_limit = limit_s > 0 and time.time() - attempt["started_at"] >= limit_s - warning_s
+            reason = "slurm_timeout" if at_limit else "max_attempts"
+            state.update(
+                status="ended",
+                exit_reason=reason,
+                ended_at=time.time(),
+                error=f"stopped by Slurm ({'time limit' if at_limit else 'preempted'}) "
+                f"on attempt {len(state['attempts'])} of "
+                f"{self.settings.max_attempts}",
+            )
+            write_state(results.run(self.spec.run_id), state)
+        return None
 
     def __repr__(self) -> str:
         return f"CampaignRun({self.spec.run_id})"

@@ -35,9 +35,12 @@ class JobArray:
     gpus: int
     time_min: int
     runs: list[RunSpec] = field(default_factory=list)
+    signal_delay_s: int = 0
 
     def envelope(self) -> dict[str, Any]:
+        """What every attempt of these runs asks for (recorded with each attempt)."""
         return {
+            "signal_delay_s": self.signal_delay_s,
             "resource_class": self.resource_class,
             "requested_cpus": self.cpus,
             "requested_mem_gb": self.mem_gb,
@@ -88,7 +91,9 @@ def group_arrays(
             minutes = min(minutes, rc.max_time_min)
         array = arrays.get(rc.name)
         if array is None:
-            array = arrays[rc.name] = JobArray(rc.name, rc.partition, 1, 1.0, 0, 1)
+            array = arrays[rc.name] = JobArray(
+                rc.name, rc.partition, 1, 1.0, 0, 1, signal_delay_s=profile.signal_delay_s
+            )
         array.cpus = max(array.cpus, task.resources.cpus)
         array.mem_gb = max(array.mem_gb, task.resources.mem_gb)
         array.gpus = max(array.gpus, task.resources.gpus)

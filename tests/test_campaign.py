@@ -1,0 +1,328 @@
+"""Campaigns on a real single-node Slurm cluster (slurm/dev-cluster), through real submitit."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from mlab_hpc.cli import main
+from mlab_hpc.launch.campaign import CampaignPaths, plan, read_manifest
+from mlab_hpc.launch.jobs import JobSettings, discard_run
+from mlab_hpc.launch.profiles import load_profile
+from mlab_hpc.launch.status import campaign_status
+from mlab_hpc.launch.submit import group_arrays, sbatch_parameters
+from mlab_hpc.paths import ResultsRoot
+from mlab_hpc.taskspec import get_task
+
+from .conftest import REPO
+
+DEV_PROFILE = REPO / "slurm" / "profiles" / "dev.toml"
+GPU_PROFILE = REPO / "slurm" / "profiles" / "example-gpu-cluster.toml"
+
+
+@pytest.fixture(scope="session")
+def dev_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A single-node Slurm cluster with accounting and one fake GPU, for the whole session."""
+    root = tmp_path_factory.mktemp("dev-slurm")
+    env = {**os.environ, "DEV_SLURM_ROOT": str(root), "FAKE_GPUS": "1"}
+    start = subprocess.run(
+        ["bash", str(REPO / "slurm/dev-cluster/start.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert start.returncode == 0, start.stdout + start.stderr
+    conf = str(root / "etc" / "slurm.conf")
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = conf
+    try:
+        yield conf
+    finally:
+        subprocess.run(
+            ["bash", str(REPO / "slurm/dev-cluster/stop.sh")],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        if old is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = old
+
+
+@pytest.fixture
+def gpu_tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tasks root with the real tasks plus 'cartpole-gpu': cartpole asking for one GPU."""
+    root = tmp_path / "tasks"
+    shutil.copytree(REPO / "tasks", root)
+    shutil.copytree(root / "cartpole", root / "cartpole-gpu")
+    toml = root / "cartpole-gpu" / "task.toml"
+    text = toml.read_text().replace('id = "cartpole"', 'id = "cartpole-gpu"')
+    toml.write_text(text.replace("gpus = 0", "gpus = 1"))
+    monkeypatch.setenv("MLAB_TASKS", str(root))  # exported to the jobs by sbatch
+    assert get_task("cartpole-gpu").resources.gpus == 1
+    return root
+
+
+def submit(*args: str) -> str:
+    result = CliRunner().invoke(main, ["submit", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def wait_for(results: Path, campaign: str, timeout: float = 240) -> list:
+    """Poll `status` (which also grades runs that Slurm ended) until nothing is queued."""
+    paths = CampaignPaths(ResultsRoot(results), campaign)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = campaign_status(paths)
+        if rows and all(
+            r.status
+            not in ("pending", "running", "requeued", "configuring", "completing", "not submitted")
+            for r in rows
+        ):
+            return rows
+        time.sleep(2)
+    raise AssertionError(f"campaign {campaign} still busy: {rows}")
+
+
+def runs_rows(results: Path) -> list[dict]:
+    return [
+        pq.read_table(p).to_pylist()[0]
+        for p in sorted((results / "tables" / "runs").rglob("*.parquet"))
+    ]
+
+
+def arrays_sent(results: Path, campaign: str) -> list[dict]:
+    log = results / "campaigns" / campaign / "submissions.jsonl"
+    return [a for line in log.read_text().splitlines() for a in json.loads(line)["arrays"]]
+
+
+@pytest.mark.usefixtures("dev_cluster", "data_root")
+def test_submit_resubmit_and_resubmit_one(results: Path) -> None:
+    out = submit(
+        "--tasks",
+        "cartpole,house-price",
+        "--seeds",
+        "2",
+        "--data",
+        "generated",
+        "--campaign",
+        "c1",
+        "--profile",
+        str(DEV_PROFILE),
+    )
+    assert "4 to launch (slurm executor" in out
+    assert len(arrays_sent(results, "c1")) == 1, "one sbatch for the one resource class (cpu)"
+    rows = wait_for(results, "c1")
+    assert sorted(r.status for r in rows) == ["completed"] * 4
+    table = runs_rows(results)
+    assert len(table) == 4
+    for row in table:
+        assert row["slurm_job_id"] and row["slurm_array_index"] in (0, 1, 2, 3)
+        assert row["attempts"] == 1 and row["requested_mem_gb"] == 4.0
+        assert json.loads(row["attempts_json"])[0]["slurm_partition"] == "cpu"
+
+    out = submit(
+        "--tasks",
+        "cartpole,house-price",
+        "--seeds",
+        "2",
+        "--data",
+        "generated",
+        "--campaign",
+        "c1",
+        "--profile",
+        str(DEV_PROFILE),
+    )
+    assert "0 to launch" in out and len(arrays_sent(results, "c1")) == 1
+
+    spec = next(
+        r
+        for r in read_manifest(CampaignPaths(ResultsRoot(results), "c1"))
+        if r.task == "house-price" and r.seed == 1
+    )
+    discard_run(ResultsRoot(results), spec)
+    out = submit(
+        "--tasks",
+        "cartpole,house-price",
+        "--seeds",
+        "2",
+        "--data",
+        "generated",
+        "--campaign",
+        "c1",
+        "--profile",
+        str(DEV_PROFILE),
+    )
+    assert "1 to launch" in out
+    assert arrays_sent(results, "c1")[-1]["run_ids"] == [spec.run_id]
+    wait_for(results, "c1")
+    assert len(runs_rows(results)) == 4
+
+
+@pytest.mark.usefixtures("dev_cluster", "data_root")
+def test_requeued_run_resumes_without_losing_or_repeating_steps(
+    results: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the jobs import tests.agents_for_tests
+    monkeypatch.setenv("MLAB_TEST_SLEEP_S", "20")
+    submit(
+        "--tasks",
+        "cartpole",
+        "--agent",
+        "tests.agents_for_tests:ResumableAgent",
+        "--campaign",
+        "c2",
+        "--profile",
+        str(DEV_PROFILE),
+    )
+    (array,) = arrays_sent(results, "c2")
+    job_id = array["job_ids"][0]
+    run_dir = results / "runs" / array["run_ids"][0]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # step 3 (the sleeping script) is in flight
+        if (run_dir / "workspace" / "partial.txt").exists():
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the run never reached its sleeping step")
+    # what Slurm sends before a time limit or a preemption: submitit checkpoints and requeues
+    subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
+    (row,) = wait_for(results, "c2")
+    assert row.status == "completed"
+    (table,) = runs_rows(results)
+    attempts = json.loads(table["attempts_json"])
+    assert table["attempts"] == 2 and [a["from_step"] for a in attempts] == [0, 2]
+    steps = pq.read_table(next((results / "tables" / "steps").rglob("*.parquet"))).to_pylist()
+    assert [(s["step"], s["action"]) for s in steps] == [
+        (1, "Write File"),
+        (2, "Write File"),
+        (3, "Execute Script"),
+        (4, "Write File"),
+        (5, "Final Answer"),
+    ]
+    assert "woke up" in steps[2]["observation"]
+
+
+@pytest.mark.usefixtures("dev_cluster", "data_root")
+def test_hard_time_limit_is_a_timeout(
+    results: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.setenv("MLAB_TEST_SLEEP_S", "600")
+    profile = tmp_path / "short.toml"
+    profile.write_text(
+        DEV_PROFILE.read_text()
+        .replace("max_attempts = 3", "max_attempts = 1")
+        .replace('partition = "cpu"', 'partition = "cpu"\nmax_time_min = 1')
+    )
+    submit(
+        "--tasks",
+        "cartpole",
+        "--agent",
+        "tests.agents_for_tests:ResumableAgent",
+        "--campaign",
+        "c3",
+        "--profile",
+        str(profile),
+    )
+    assert arrays_sent(results, "c3")[0]["envelope"]["requested_time_min"] == 1
+    (row,) = wait_for(results, "c3", timeout=200)
+    assert row.status == "timeout"
+    (table,) = runs_rows(results)
+    assert (table["status"], table["exit_reason"]) == ("timeout", "slurm_timeout")
+    assert table["n_steps"] == 2  # the interrupted third step is not counted
+
+
+@pytest.mark.usefixtures("dev_cluster", "data_root")
+def test_gpu_runs_get_the_fake_gpu_one_after_the_other(results: Path, gpu_tasks: Path) -> None:
+    submit(
+        "--tasks",
+        "cartpole-gpu",
+        "--seeds",
+        "2",
+        "--campaign",
+        "c4",
+        "--profile",
+        str(DEV_PROFILE),
+        "--max-steps",
+        "2",
+    )
+    (array,) = arrays_sent(results, "c4")
+    assert array["resource_class"] == "gpu" and array["envelope"]["requested_gpus"] == 1
+    rows = wait_for(results, "c4")
+    assert [r.status for r in rows] == ["completed", "completed"]
+    table = runs_rows(results)
+    assert [r["gpu"] for r in table] == ["0", "0"]  # CUDA_VISIBLE_DEVICES set by Slurm
+    spans = sorted(
+        (a["started_at"], a["ended_at"]) for r in table for a in json.loads(r["attempts_json"])
+    )
+    assert spans[0][1] <= spans[1][0], "one GPU: the second run waits for the first"
+
+
+def test_sbatch_script_of_the_example_gpu_profile(gpu_tasks: Path, tmp_path: Path) -> None:
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    profile = load_profile(GPU_PROFILE)
+    runs = plan(
+        "golden",
+        [get_task("cartpole-gpu"), get_task("cartpole")],
+        [0, 1, 2],
+        ["baseline"],
+        [None],
+        None,
+    )
+    arrays = group_arrays(runs, profile, JobSettings(results="/r", data_root="/d"))
+    assert [(a.resource_class, len(a.runs)) for a in arrays] == [("cpu", 3), ("gpu", 3)]
+    gpu = arrays[1]
+    text = _make_sbatch_string(
+        command="python -u -m submitit.core._submit /campaign/%j",
+        folder="/campaign/%j",
+        map_count=len(gpu.runs),
+        **sbatch_parameters(gpu, profile),
+    )
+    golden = REPO / "tests" / "golden" / "example-gpu-cluster.sbatch"
+    if os.environ.get("MLAB_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def test_dry_run_plans_without_submitting(results: Path, data_root: Path) -> None:
+    out = submit(
+        "--tasks",
+        "cartpole,house-price",
+        "--seeds",
+        "8",
+        "--data",
+        "generated",
+        "--campaign",
+        "dry",
+        "--executor",
+        "local",
+        "--dry-run",
+    )
+    assert "16 runs planned" in out and "array cpu: 16 runs" in out
+    assert not (results / "campaigns" / "dry" / "submissions.jsonl").exists()
+
+
+def test_local_executor_without_slurm(
+    results: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no sbatch: a notice, local
+    out = submit("--tasks", "cartpole", "--seeds", "2", "--campaign", "laptop")
+    assert "running the campaign on this machine with the local executor" in " ".join(out.split())
+    assert out.count("completed (final_answer)") == 2
+    assert len(runs_rows(results)) == 2
