@@ -1,0 +1,107 @@
+"""A DuckDB connection with the analysis views (analysis/views.sql) over a results root."""
+
+from __future__ import annotations
+
+import glob
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ..errors import PrerequisiteError
+from ..paths import TABLES
+from ..schema import SCHEMAS
+from .cache import TableCache
+
+_DUCKDB_TYPES = {
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.string(): "VARCHAR",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
+}
+
+
+def analysis_dir() -> Path:
+    """The folder of views.sql and queries/: the source tree's analysis/, or the installed copy."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here.parent / "analysis", here / "_analysis"):
+        if (candidate / "views.sql").is_file():
+            return candidate
+    raise PrerequisiteError(
+        f"analysis/views.sql not found beside {here}: reinstall mlab-hpc (pip install -e .)"
+    )
+
+
+def duckdb_type(kind: pa.DataType) -> str:
+    """The DuckDB type name of an Arrow type used in mlab_hpc.schema."""
+    try:
+        return _DUCKDB_TYPES[kind]
+    except KeyError:
+        raise ValueError(f"no DuckDB type for Arrow type {kind}") from None
+
+
+def column_block(table: str) -> str:
+    """The typed NULL columns of a table, as in views.sql's BEGIN/END columns blocks."""
+    return ",\n".join(f"        NULL::{duckdb_type(f.type)} AS {f.name}" for f in SCHEMAS[table])
+
+
+def views_sql(listing: bool = True) -> str:
+    """views.sql with its column blocks regenerated from mlab_hpc/schema.py.
+
+    ``listing=False`` leaves out the statements that list each table's files under the results
+    root (for callers that set ``mlab_src_<table>`` themselves).
+    """
+    text = (analysis_dir() / "views.sql").read_text()
+    for table in TABLES:
+        pattern = re.compile(rf"(-- BEGIN columns {table}\n).*?(\n\s*-- END columns {table})", re.S)
+        text, count = pattern.subn(
+            lambda m, t=table: m.group(1) + column_block(t) + m.group(2), text
+        )
+        if count != 1:
+            raise PrerequisiteError(f"analysis/views.sql: no column block for table {table}")
+    if not listing:
+        text = re.sub(r"-- BEGIN found\n.*?-- END found\n", "", text, flags=re.S)
+    return text
+
+
+def run_files(results: Path, table: str, run_ids: Sequence[str]) -> list[str]:
+    """The Parquet files of the given runs in one table (found by name, without a scan)."""
+    found: list[str] = []
+    base = glob.escape(str(results / "tables" / table))
+    for run_id in run_ids:
+        found += glob.glob(f"{base}/*/*/{glob.escape(run_id)}.parquet")
+    return sorted(found)
+
+
+def connect(
+    results: Path,
+    campaigns: Sequence[str] = (),
+    *,
+    cache: bool = True,
+    run_ids: Sequence[str] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the views over ``results``.
+
+    - ``campaigns``: keep only these campaigns (default: all).
+    - ``cache``: read the compacted cache (refreshed first) instead of one file per run.
+    - ``run_ids``: read only these runs' files (for one run's page; no cache needed).
+    """
+    con = duckdb.connect()
+    con.execute("SET VARIABLE mlab_results = ?", [str(results)])
+    con.execute("SET VARIABLE mlab_analysis = ?", [str(analysis_dir())])
+    if campaigns:
+        con.execute("SET VARIABLE mlab_campaigns = ?::VARCHAR[]", [list(campaigns)])
+    sources: dict[str, list[str]] | None = None
+    if run_ids is not None:
+        sources = {t: run_files(results, t, run_ids) for t in TABLES}
+    elif cache:
+        sources = TableCache(results).refresh_all()
+    if sources is not None:
+        for table, files in sources.items():
+            con.execute(f"SET VARIABLE mlab_src_{table} = ?::VARCHAR[]", [files])
+    con.execute(views_sql(listing=sources is None))
+    return con

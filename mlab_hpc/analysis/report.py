@@ -1,0 +1,241 @@
+"""The report: the queries of analysis/queries/ run over the views, with confidence intervals.
+
+Each query returns one row per cell. Columns named ``X__values`` (a list of per-run values)
+become ``X_lo``/``X_hi``, the 95% percentile bootstrap interval of the mean ``X``; columns
+named ``X__strata`` (a list of per-task lists) become the interval of the mean over tasks,
+resampling runs within each task. Rates carry Wilson intervals computed in SQL (``X_lo``,
+``X_hi``). Every cell says how many runs it rests on (``n_runs`` and the like).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .. import __version__
+from ..errors import PrerequisiteError
+from ..schema import SCHEMA_VERSION
+from . import stats
+from .db import analysis_dir
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """One table of the report: the query behind it and what it says."""
+
+    key: str
+    title: str
+    query: str  # file name under analysis/queries/
+
+
+SECTIONS: tuple[SectionSpec, ...] = (
+    SectionSpec(
+        "success_rate", "Success rate (final score > 10% better than baseline)", "success_rate.sql"
+    ),
+    SectionSpec("success_thresholds", "Success rate at other thresholds", "success_thresholds.sql"),
+    SectionSpec(
+        "improvement", "Improvement over the baseline (valid final submissions)", "improvement.sql"
+    ),
+    SectionSpec("human_relative", "Human-relative score per task", "human_relative.sql"),
+    SectionSpec(
+        "human_relative_overall",
+        "Human-relative score, mean over tasks",
+        "human_relative_overall.sql",
+    ),
+    SectionSpec("outcomes", "How runs ended", "outcomes.sql"),
+    SectionSpec("errors", "Steps that went wrong", "errors.sql"),
+    SectionSpec("effort", "Steps and wall time per run", "effort.sql"),
+    SectionSpec("cost", "Tokens and cost per run", "cost.sql"),
+    SectionSpec("llm_calls", "LLM calls", "llm_calls.sql"),
+)
+
+
+@dataclass
+class Section:
+    """One computed table of the report."""
+
+    key: str
+    title: str
+    description: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+
+@dataclass
+class Report:
+    """Everything the report shows, in every output format."""
+
+    meta: dict[str, Any]
+    sections: list[Section] = field(default_factory=list)
+
+    def section(self, key: str) -> Section:
+        """The section with this key (KeyError if there is none)."""
+        for s in self.sections:
+            if s.key == key:
+                return s
+        raise KeyError(key)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: meta, then each section's description, columns and rows."""
+        return {
+            "meta": self.meta,
+            "sections": {
+                s.key: {
+                    "title": s.title,
+                    "description": s.description,
+                    "columns": s.columns,
+                    "rows": s.rows,
+                }
+                for s in self.sections
+            },
+        }
+
+
+def query_text(name: str) -> str:
+    """The text of analysis/queries/<name>."""
+    path = analysis_dir() / "queries" / name
+    if not path.is_file():
+        raise PrerequisiteError(f"no query {name} in {path.parent}")
+    return path.read_text()
+
+
+def query_description(text: str) -> str:
+    """The first paragraph of a query file's leading comment (up to an empty comment line)."""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("--") or not line[2:].strip():
+            break
+        lines.append(line[2:].strip())
+    return " ".join(lines)
+
+
+def clean(value: Any) -> Any:
+    """A JSON-ready value: NaN and infinities become None, big ints stay ints."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def add_intervals(
+    columns: list[str], rows: list[tuple[Any, ...]]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Replace ``X__values`` / ``X__strata`` columns by bootstrap bounds ``X_lo``, ``X_hi``."""
+    out_columns: list[str] = []
+    for c in columns:
+        if c.endswith("__values") or c.endswith("__strata"):
+            base = c.rsplit("__", 1)[0]
+            out_columns += [f"{base}_lo", f"{base}_hi"]
+        else:
+            out_columns.append(c)
+    out_rows = []
+    for row in rows:
+        record: dict[str, Any] = {}
+        for c, v in zip(columns, row, strict=True):
+            if c.endswith("__values"):
+                base = c[: -len("__values")]
+                record[f"{base}_lo"], record[f"{base}_hi"] = stats.bootstrap_mean(v or [])
+            elif c.endswith("__strata"):
+                base = c[: -len("__strata")]
+                lo_hi = stats.bootstrap_mean_of_means(v or [])
+                record[f"{base}_lo"], record[f"{base}_hi"] = lo_hi
+            else:
+                record[c] = clean(v)
+        out_rows.append({c: record[c] for c in out_columns})
+    return out_columns, out_rows
+
+
+def run_section(con: duckdb.DuckDBPyConnection, spec: SectionSpec) -> Section:
+    """Run one section's query and add its intervals."""
+    text = query_text(spec.query)
+    result = con.execute(text)
+    columns = [d[0] for d in result.description]
+    out_columns, rows = add_intervals(columns, result.fetchall())
+    return Section(spec.key, spec.title, query_description(text), out_columns, rows)
+
+
+def _overview(
+    con: duckdb.DuckDBPyConnection, results: Path, campaigns: list[str]
+) -> dict[str, Any]:
+    row = con.execute(
+        """SELECT count(*), count(DISTINCT task), count(DISTINCT agent),
+                  count(DISTINCT model_label), list(DISTINCT campaign ORDER BY campaign)
+           FROM run_outcomes"""
+    ).fetchone()
+    assert row is not None
+    statuses = dict(
+        con.execute(
+            "SELECT coalesce(status, '(none)'), count(*) FROM run_outcomes "
+            "GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
+    )
+    graded = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+    ungraded = _ungraded_runs(results, graded, campaigns)
+    return {
+        "n_runs": row[0],
+        "n_tasks": row[1],
+        "n_agents": row[2],
+        "n_models": row[3],
+        "campaigns": row[4] or [],
+        "status_counts": statuses,
+        "ungraded_runs": ungraded,
+    }
+
+
+def _ungraded_runs(results: Path, graded: set[str], campaigns: list[str]) -> list[dict[str, Any]]:
+    """Run folders under runs/ without a row in the runs table: running, or died ungraded.
+
+    They are not in the tables yet, so the report lists them rather than leave them out
+    silently (``mlab-hpc recover --all`` grades the dead ones).
+    """
+    runs_dir = results / "runs"
+    if not runs_dir.is_dir():
+        return []
+    with os.scandir(runs_dir) as entries:
+        names = sorted(e.name for e in entries if e.is_dir() and e.name not in graded)
+    found = []
+    for name in names:
+        try:
+            state = json.loads((runs_dir / name / "run.json").read_text())
+        except (OSError, ValueError):
+            continue
+        config = state.get("config") or {}
+        campaign = config.get("campaign")
+        if campaigns and campaign not in campaigns:
+            continue
+        found.append(
+            {
+                "run_id": name,
+                "campaign": campaign,
+                "task": config.get("task"),
+                "agent": config.get("agent"),
+                "state": state.get("status"),
+            }
+        )
+    return found
+
+
+def build_report(
+    con: duckdb.DuckDBPyConnection, results: Path, campaigns: list[str] | None = None
+) -> Report:
+    """Every section of the report, computed over the views of ``con``."""
+    overview = _overview(con, results, campaigns or [])
+    meta = {
+        "results": str(results),
+        "campaign_filter": campaigns or [],
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "harness_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "bootstrap": {"resamples": stats.RESAMPLES, "seed": stats.SEED, "level": stats.LEVEL},
+        **overview,
+    }
+    report = Report(meta)
+    for spec in SECTIONS:
+        report.sections.append(run_section(con, spec))
+    return report

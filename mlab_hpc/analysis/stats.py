@@ -1,0 +1,73 @@
+"""Confidence intervals: Wilson for rates, percentile bootstrap for means.
+
+Both at 95%. The bootstrap is deterministic (a fixed seed and number of resamples), so a report
+computed twice from the same runs prints the same intervals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile (also in analysis/views.sql)
+RESAMPLES = 2000
+SEED = 20240508
+LEVEL = 0.95
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float | None, float | None]:
+    """The Wilson score interval of the proportion k/n; (None, None) when n is 0."""
+    if n <= 0:
+        return None, None
+    p = k / n
+    centre = p + z * z / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    scale = 1 + z * z / n
+    return max(0.0, (centre - half) / scale), min(1.0, (centre + half) / scale)
+
+
+def _quantiles(means: np.ndarray, level: float) -> tuple[float, float]:
+    tail = (1 - level) / 2
+    # inverted_cdf: each bound is a resampled mean that actually occurred
+    lo, hi = np.quantile(means, [tail, 1 - tail], method="inverted_cdf")
+    return float(lo), float(hi)
+
+
+def bootstrap_mean(
+    values: Sequence[float],
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+) -> tuple[float | None, float | None]:
+    """Percentile bootstrap interval of the mean; (None, None) for fewer than two values."""
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    if len(x) < 2:
+        return None, None
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(resamples, len(x)))
+    return _quantiles(x[idx].mean(axis=1), level)
+
+
+def bootstrap_mean_of_means(
+    strata: Sequence[Sequence[float]],
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+) -> tuple[float | None, float | None]:
+    """Interval of the mean over strata (tasks) of each stratum's mean, resampling within strata.
+
+    (None, None) when there is no stratum or every stratum has fewer than two values (then no
+    resampling can vary).
+    """
+    groups = [np.asarray([v for v in s if v is not None], dtype=float) for s in strata]
+    groups = [g for g in groups if len(g)]
+    if not groups or all(len(g) < 2 for g in groups):
+        return None, None
+    rng = np.random.default_rng(seed)
+    total = np.zeros(resamples)
+    for g in groups:
+        idx = rng.integers(0, len(g), size=(resamples, len(g)))
+        total += g[idx].mean(axis=1)
+    return _quantiles(total / len(groups), level)
