@@ -1,1 +1,154 @@
-"""Analysis commands (report, sql, show): registered on the root group by import."""
+"""Analysis commands (report, sql, show), registered on `main` by import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .cli import Ctx, main, pass_ctx
+from .errors import PrerequisiteError
+
+_campaign_option = click.option(
+    "--campaign",
+    "campaigns",
+    multiple=True,
+    help="Only this campaign (repeat for several; default: every campaign).",
+)
+_cache_option = click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Read every run's Parquet file in place instead of the compacted cache.",
+)
+
+
+def _stdout_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal:  # pipes and files: do not wrap wide tables at 80 columns
+        console = Console(highlight=False, width=250)
+    return console
+
+
+@main.command()
+@_campaign_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "json", "html"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder to write to (html: index.html and runs/; markdown, json: report.md, "
+    "report.json). Default: print (html: ./report).",
+)
+@click.option(
+    "--run-pages/--no-run-pages",
+    default=True,
+    show_default=True,
+    help="html: a page for every run (steps, observations, diffs, LLM calls).",
+)
+@_cache_option
+@pass_ctx
+def report(
+    obj: Ctx,
+    campaigns: tuple[str, ...],
+    fmt: str,
+    out: Path | None,
+    run_pages: bool,
+    no_cache: bool,
+) -> None:
+    """Success rates, improvements, human-relative scores, outcomes and costs, with intervals."""
+    from .analysis import connect
+    from .analysis.render import to_json, to_markdown, to_text
+    from .analysis.report import build_report
+
+    con = connect(obj.results, campaigns, cache=not no_cache)
+    built = build_report(con, obj.results, list(campaigns))
+    if built.meta["n_runs"] == 0:
+        where = f" of campaign {', '.join(campaigns)}" if campaigns else ""
+        raise PrerequisiteError(
+            f"no runs{where} in {obj.results}/tables/runs: "
+            "run one (mlab-hpc run --task cartpole --agent baseline) or pass --results DIR"
+        )
+    if fmt == "html":
+        from .analysis.html import write_html
+
+        folder = out or Path("report")
+        index = write_html(con, built, folder, run_pages=run_pages)
+        click.echo(f"report written to {index}")
+        return
+    if fmt == "table" and out is None:
+        to_text(built, _stdout_console())
+        return
+    text = to_markdown(built) if fmt in ("markdown", "table") else to_json(built)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / ("report.json" if fmt == "json" else "report.md")
+    target.write_text(text)
+    click.echo(f"report written to {target}")
+
+
+@main.command()
+@click.argument("query", required=False)
+@click.option(
+    "--file",
+    "query_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the query from a file (e.g. analysis/queries/success_rate.sql).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "markdown", "parquet"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result to this file (needed for parquet).",
+)
+@_campaign_option
+@_cache_option
+@pass_ctx
+def sql(
+    obj: Ctx,
+    query: str | None,
+    query_file: Path | None,
+    fmt: str,
+    output: Path | None,
+    campaigns: tuple[str, ...],
+    no_cache: bool,
+) -> None:
+    """Run a SQL query against the views (runs, steps, scores, llm_calls, run_outcomes, ...)."""
+    from .analysis import connect
+    from .analysis.sql import run_sql
+
+    if query and query_file:
+        raise PrerequisiteError("give a query or --file, not both")
+    text = query_file.read_text() if query_file else (query or "")
+    con = connect(obj.results, campaigns, cache=not no_cache)
+    printed = run_sql(con, text, fmt, output, console=_stdout_console())
+    if printed is not None:
+        click.echo(printed, nl=False)
+    if output is not None:
+        click.echo(f"written to {output}", err=True)
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--full", is_flag=True, help="Whole observations and thoughts, not their heads.")
+@pass_ctx
+def show(obj: Ctx, run_id: str, full: bool) -> None:
+    """One run step by step: action, arguments, observation, duration, score so far."""
+    from .analysis.show import show_run
+
+    show_run(obj.results, run_id, _stdout_console(), full=full)
