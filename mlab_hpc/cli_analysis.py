@@ -1,7 +1,8 @@
-"""Analysis commands (report, sql, show), registered on `main` by import."""
+"""Analysis commands (report, sql, show, import-mlagentbench), registered on `main` by import."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -152,3 +153,56 @@ def show(obj: Ctx, run_id: str, full: bool) -> None:
     from .analysis.show import show_run
 
     show_run(obj.results, run_id, _stdout_console(), full=full)
+
+
+@main.command("import-mlagentbench")
+@click.argument("eval_files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--logs",
+    "logs_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Folder the paths in the eval files are relative to (default: as written, "
+    "then relative to each eval file's folder).",
+)
+@click.option("--campaign", default="mlagentbench", show_default=True)
+@click.option(
+    "--baseline-agent",
+    default="sanity_check",
+    show_default=True,
+    help="The experiment name of MLAgentBench's baseline agent (imported as 'baseline').",
+)
+@click.option(
+    "--max-steps",
+    default=50,
+    show_default=True,
+    help="MLAgentBench's step limit: a run without a final answer that reached it ended on "
+    "max_steps, otherwise on max_time.",
+)
+@pass_ctx
+def import_mlagentbench(
+    obj: Ctx,
+    eval_files: tuple[Path, ...],
+    logs_dir: Path | None,
+    campaign: str,
+    baseline_agent: str,
+    max_steps: int,
+) -> None:
+    """Import the original MLAgentBench's results (eval JSON + trace.json) into the tables."""
+    from .analysis.mlagentbench import import_results
+
+    summary = import_results(
+        list(eval_files),
+        obj.results,
+        campaign=campaign,
+        logs_dir=logs_dir,
+        baseline_agent=baseline_agent,
+        max_steps=max_steps,
+        warn=lambda m: click.echo(f"note: {m}", err=True),
+    )
+    click.echo(
+        f"imported {summary.runs} runs ({summary.steps} steps, {summary.llm_calls} LLM calls) "
+        f"into campaign {campaign} of {obj.results}"
+    )
+    if summary.runs == 0:
+        sys.exit(1)

@@ -90,10 +90,14 @@ def run_sql(
     if fmt == "parquet":
         assert output is not None
         try:
-            arrow = result.fetch_arrow_table()
+            # streamed, so results larger than memory work (to_arrow_reader: DuckDB >= 2.0)
+            stream = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
+            reader = stream()
+            with pq.ParquetWriter(output, reader.schema) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
         except duckdb.Error as exc:
             raise PrerequisiteError(f"SQL error: {one_line(exc)}") from None
-        pq.write_table(arrow, output)
         return None
     try:
         rows = result.fetchall()
