@@ -49,8 +49,10 @@ def _grouped(
                     y = _nz(r[key])
                     xs.append(g - 0.4 + width * (i + 0.5))
                     ys.append(y)
-                    lo.append(y - _nz(r.get(f"{key}_lo")) if r.get(f"{key}_lo") is not None else 0)
-                    hi.append(_nz(r.get(f"{key}_hi")) - y if r.get(f"{key}_hi") is not None else 0)
+                    # bounds may sit a rounding error inside the mean: never a negative bar
+                    low, high = r.get(f"{key}_lo"), r.get(f"{key}_hi")
+                    lo.append(max(0.0, y - _nz(low)) if low is not None else 0.0)
+                    hi.append(max(0.0, _nz(high) - y) if high is not None else 0.0)
                     ns.append(r.get("n_runs"))
         if not xs:
             continue
