@@ -1,0 +1,79 @@
+"""What every language-model provider is: one request in, one completion out.
+
+A provider makes exactly one attempt per :meth:`LLM.generate` call. Retries, the call log, token
+and cost accounting and budgets live one level up (:mod:`mlab_hpc.llm.session`), the same for
+every provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ..errors import MlabError
+
+PURPOSES = ("agent", "edit", "understand", "summarise", "reflect")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One completion request: a single user prompt and how to generate from it."""
+
+    prompt: str
+    purpose: str
+    stop: tuple[str, ...] = ()
+    max_tokens: int = 4000
+    temperature: float | None = None  # None: the provider's default
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a provider returns. ``model`` is the label recorded in the llm_calls table.
+
+    Token counts come from the API's usage fields (None where the server gave none).
+    ``cost_usd`` is set by providers that know it (replay); otherwise the price table decides.
+    """
+
+    text: str
+    model: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str | None = None
+    cost_usd: float | None = None
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """A language model reachable through one API.
+
+    ``name`` is ``provider:model`` as the user wrote it; ``model`` is the name the API knows
+    (the key of the price table). ``generate`` raises :class:`TransientLLMError` for failures
+    worth retrying (rate limits, 5xx, time-outs, unreadable replies) and :class:`LLMError` for
+    the others.
+    """
+
+    name: str
+    model: str
+
+    def generate(self, request: Request) -> Completion: ...
+
+
+class LLMError(MlabError):
+    """A language-model call that failed for good: the run ends with status ``llm_error``."""
+
+
+class TransientLLMError(Exception):
+    """A failure worth another attempt; ``retry_after_s`` is the server's hint, if it gave one."""
+
+    def __init__(self, kind: str, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after_s = retry_after_s
+
+
+class BudgetExceeded(MlabError):
+    """The run's token or cost budget is spent; ``reason`` is ``max_tokens`` or ``max_cost``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
