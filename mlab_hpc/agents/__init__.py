@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..actions import ActionSpec
 from ..environment import ActionCall, StepRecord
 from ..errors import PrerequisiteError, UnknownNameError
 from ..taskspec import TaskSpec
+
+if TYPE_CHECKING:
+    from ..llm import Models
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,8 @@ class AgentContext:
     max_time_s: float
     seed: int
     model: str | None = None
+    models: Models | None = None  # the run's language models by role (agent, fast, edit)
+    time_left_s: Callable[[], float] | None = None  # the agent's time left, now
 
 
 @runtime_checkable
@@ -40,8 +46,15 @@ class Agent(Protocol):
 
 def _builtin() -> dict[str, type]:
     from .baseline import BaselineAgent
+    from .react import ReactAgent
+    from .research import ResearchAgent, RetrievalResearchAgent
 
-    return {"baseline": BaselineAgent}
+    return {
+        "baseline": BaselineAgent,
+        "research": ResearchAgent,
+        "research-retrieval": RetrievalResearchAgent,
+        "react": ReactAgent,
+    }
 
 
 def agent_names() -> list[str]:
