@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -63,6 +65,59 @@ def main(ctx: click.Context, results: Path | None, data_root: Path | None, verbo
 
 
 # --------------------------------------------------------------------------- run
+def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The language-model options of a run: models by role, server, temperature, budgets.
+
+    API keys are read from OPENAI_API_KEY / ANTHROPIC_API_KEY only, never from an option.
+    """
+    options = [
+        click.option(
+            "--model",
+            "--llm",
+            "model",
+            default=None,
+            metavar="PROVIDER:NAME",
+            help="The agent's model: openai:NAME, anthropic:NAME or replay:FILE "
+            "(a bare gpt-*/claude-* name gets its provider).",
+        ),
+        click.option(
+            "--fast-llm",
+            default=None,
+            metavar="PROVIDER:NAME",
+            help="Model for summaries, Understand File and Reflection (default: --model).",
+        ),
+        click.option(
+            "--edit-llm",
+            default=None,
+            metavar="PROVIDER:NAME",
+            help="Model for Edit Script (AI) (default: --model).",
+        ),
+        click.option(
+            "--base-url",
+            envvar="OPENAI_BASE_URL",
+            default=None,
+            help="An OpenAI-compatible server (e.g. vLLM) for openai: models; env OPENAI_BASE_URL.",
+        ),
+        click.option("--temperature", type=float, default=None, help="Sampling temperature."),
+        click.option(
+            "--max-tokens",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Token budget of the run (prompt + completion); when spent, the run ends "
+            "with status budget.",
+        ),
+        click.option(
+            "--max-cost",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="Cost budget of the run in USD (prices: docs/agents.md).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @main.command()
 @click.option("--task", "task_id", required=True, help="Task id (see `mlab-hpc tasks list`).")
 @click.option(
@@ -106,6 +161,7 @@ def main(ctx: click.Context, results: Path | None, data_root: Path | None, verbo
     default=None,
     help="Override the task's per-action time limit (seconds).",
 )
+@llm_options
 @pass_ctx
 def run(
     obj: Ctx,
@@ -118,6 +174,13 @@ def run(
     max_steps: int | None,
     max_time_s: float | None,
     action_timeout_s: float | None,
+    model: str | None,
+    fast_llm: str | None,
+    edit_llm: str | None,
+    base_url: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    max_cost: float | None,
 ) -> None:
     """Run one agent on one task here, grade it, and write its rows to the result tables."""
     from .console import ConsoleProgress, console, print_summary
@@ -140,6 +203,13 @@ def run(
         max_steps=max_steps,
         max_time_s=max_time_s,
         action_timeout_s=action_timeout_s,
+        model=model,
+        fast_llm=fast_llm,
+        edit_llm=edit_llm,
+        base_url=base_url,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
     )
     paths = start_run(config, progress)
     console.print("[bold]grading[/] every snapshot ...")

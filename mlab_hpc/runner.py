@@ -25,8 +25,17 @@ from .agents import AgentContext, make_agent
 from .baselines import BaselineCache
 from .data import PreparedData, resolve_data
 from .environment import ActionCall, Environment, StepRecord, read_steps
-from .errors import MlabError
+from .errors import MlabError, PrerequisiteError
 from .grading import Grade, grade_folder, grade_snapshots
+from .llm import (
+    BudgetExceeded,
+    LLMError,
+    LLMSession,
+    ModelPlan,
+    Models,
+    plan_models,
+    read_usage,
+)
 from .paths import ResultsRoot, RunPaths
 from .sandbox import Sandbox, SandboxLimits, make_sandbox
 from .scoring import Anchors, summarize
@@ -49,7 +58,13 @@ class RunConfig:
     data_root: str = ""
     data_mode: str | None = None  # real | generated (None: real for tasks with data)
     sandbox: str | None = None  # None: bwrap where it works, else process
-    model: str | None = None
+    model: str | None = None  # PROVIDER:NAME of the agent's model (--model / --llm)
+    fast_llm: str | None = None  # summaries, Understand File, Reflection (default: model)
+    edit_llm: str | None = None  # Edit Script (AI) (default: model)
+    base_url: str | None = None  # an OpenAI-compatible server for openai: models
+    temperature: float | None = None
+    max_tokens: int | None = None  # budget of the whole run (prompt + completion tokens)
+    max_cost: float | None = None  # budget of the whole run, USD
     max_steps: int | None = None
     max_time_s: float | None = None
     action_timeout_s: float | None = None
@@ -134,7 +149,8 @@ def create_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
     progress = progress or Progress()
     task = get_task(config.task)
     results = ResultsRoot(Path(config.results))
-    make_agent(config.agent)  # fail early on an unknown agent
+    agent = make_agent(config.agent)  # fail early on an unknown agent
+    _check_models(config, agent)  # ... and on a model that cannot be used
     data = resolve_data(task, config.data_mode, Path(config.data_root))
     sandbox, warning = make_sandbox(config.sandbox, sandbox_limits(task))
     if warning:
@@ -204,7 +220,10 @@ def drive_run(
     )
     state.update(status="running", pid=os.getpid(), host=socket.gethostname())
     write_state(paths, state)
+    llm, models = _open_models(config, paths, len(history))
     env = Environment(
+        fast_model=models.fast if models else None,
+        edit_model=models.edit if models else None,
         workspace=workspace,
         sandbox=sandbox,
         paths=paths,
@@ -215,9 +234,13 @@ def drive_run(
         sandbox_env={"MLAB_SEED": str(config.seed)},
     )
     env.done = bool(history and history[-1].done)
+    if llm is not None:
+        llm.bind_steps(lambda: env.steps_taken + 1)  # calls belong to the step in the making
     progress.started(paths.run_id, task, limits, paths)
-    exit_reason, error = _drive(agent, env, task, config, history, progress)
+    exit_reason, error = _drive(agent, env, task, config, history, progress, models)
     env.close()
+    if llm is not None:
+        llm.close()
     state["attempts"][-1].update(ended_at=time.time(), **_used_resources())
     state.update(
         status="ended",
@@ -263,6 +286,7 @@ def _drive(
     config: RunConfig,
     history: list[StepRecord],
     progress: Progress,
+    models: Models | None = None,
 ) -> tuple[str, str | None]:
     """The agent loop; returns (exit reason, error text)."""
     ctx = AgentContext(
@@ -272,6 +296,8 @@ def _drive(
         max_time_s=env.limits.max_time_s,
         seed=config.seed,
         model=config.model,
+        models=models,
+        time_left_s=lambda: env.time_left_s,
     )
     try:
         agent.begin(ctx, history)
@@ -282,6 +308,10 @@ def _drive(
             last = env.execute(call)
             progress.step(last, env.limits, env.elapsed_s)
         return reason, None
+    except BudgetExceeded as exc:  # a budget of --max-tokens / --max-cost is spent
+        return exc.reason, str(exc)
+    except LLMError as exc:  # a model failed for good, retries included
+        return "llm_error", str(exc)
     except MlabError as exc:
         return "agent_error", str(exc)
     except Exception as exc:  # an agent's own bug must not lose the run: record it, grade
@@ -293,6 +323,9 @@ STATUS_OF_EXIT = {
     "max_steps": "completed",
     "max_time": "timeout",
     "agent_error": "failed",
+    "llm_error": "llm_error",  # a language-model call failed after its retries
+    "max_tokens": "budget",  # --max-tokens spent
+    "max_cost": "budget",  # --max-cost spent
     "crashed": "failed",
     "slurm_timeout": "timeout",  # killed at Slurm's hard time limit
     "max_attempts": "preempted",  # stopped by Slurm more often than the profile allows
@@ -329,6 +362,15 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
         paths.steps_log,
         constants,
     )
+
+    jsonl.repair(paths.llm_log)
+    tables.write_from_log(
+        results.table_file("llm_calls", config.campaign, task.id, run_id),
+        "llm_calls",
+        paths.llm_log,
+        constants,
+    )
+    usage = read_usage(paths.llm_log)
 
     workspace = Workspace(paths.workspace, task.read_only)
     store = SnapshotStore(paths.snapshots, workspace, _exclude_read_only(workspace))
@@ -372,9 +414,9 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
         "ended_at": state.get("ended_at"),
         "wall_s": state.get("elapsed_s"),
         "n_steps": len(steps),
-        "prompt_tokens": 0,
-        "completion_tokens": 0,
-        "cost_usd": 0.0,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cost_usd": usage.cost_usd,
         **_attempt_columns(state),
         "sandbox": config.sandbox,
         "data_mode": config.data_mode,
@@ -406,6 +448,37 @@ def _attempt_columns(state: dict[str, Any]) -> dict[str, Any]:
         "requested_gpus": last.get("requested_gpus"),
         "requested_time_min": last.get("requested_time_min"),
     }
+
+
+def _model_plan(config: RunConfig) -> ModelPlan | None:
+    return plan_models(
+        config.model,
+        fast=config.fast_llm,
+        edit=config.edit_llm,
+        base_url=config.base_url,
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
+        max_cost=config.max_cost,
+    )
+
+
+def _check_models(config: RunConfig, agent: Any) -> None:
+    """Fail before the run exists when its models cannot be used or its agent needs one."""
+    if _model_plan(config) is None and getattr(agent, "requires_llm", False):
+        raise PrerequisiteError(
+            f"agent '{config.agent}' needs a language model: give --model PROVIDER:NAME "
+            "(openai:NAME, anthropic:NAME or replay:FILE)"
+        )
+
+
+def _open_models(
+    config: RunConfig, paths: RunPaths, completed_steps: int
+) -> tuple[LLMSession | None, Models | None]:
+    """The run's models, recording every call in its llm_calls log (None: the run has none)."""
+    plan = _model_plan(config)
+    if plan is None:
+        return None, None
+    return plan.open(paths.llm_log, completed_steps=completed_steps)
 
 
 def _usable_sandbox(name: str | None) -> str | None:
