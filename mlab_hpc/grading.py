@@ -22,6 +22,10 @@ from .snapshots import SnapshotStore
 from .taskspec import TaskSpec
 from .workspace import glob_match
 
+# Libraries graders import (mlab_rl_grading): mounted read-only in the grader's sandbox and put
+# on its PYTHONPATH; the folder holds nothing else, and nothing in it imports mlab_hpc.
+GRADER_LIB = Path(__file__).resolve().with_name("grader_lib")
+
 
 @dataclass
 class Grade:
@@ -73,11 +77,12 @@ def run_grader(
             Mount(workspace),
             Mount(answers_dir),
             Mount(task.scripts_dir),
+            Mount(GRADER_LIB),
             Mount(out_dir, writable=True),
         ],
         timeout_s=task.grader.timeout_s,
         output_file=out_dir / "grader.log",
-        env={"MLAB_GRADER": "1"},
+        env={"MLAB_GRADER": "1", "PYTHONPATH": str(GRADER_LIB)},
     )
     seconds = time.perf_counter() - t0
     tail = " | ".join(result.output.strip().splitlines()[-3:])[-500:]

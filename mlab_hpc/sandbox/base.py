@@ -133,6 +133,19 @@ class Sandbox(ABC):
         }
         return env, [Mount(GUARD_DIR)]
 
+    def command_env(self, env: Mapping[str, str] | None) -> dict[str, str]:
+        """The full environment of a command: the clean base, the caller's, then the policy's.
+
+        PYTHONPATH is joined rather than replaced, the policy's entries first: a caller that
+        puts a library on the path (the grader's) keeps it when the import guard is on.
+        """
+        policy_env, _ = self.policy()
+        merged = {**(env or {}), **policy_env}
+        paths = [policy_env.get("PYTHONPATH", ""), (env or {}).get("PYTHONPATH", "")]
+        if any(paths):
+            merged["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        return base_env(merged)
+
     @abstractmethod
     def run(
         self,

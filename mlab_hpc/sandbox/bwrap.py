@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .base import ExecResult, Mount, Sandbox, base_env, spawn_and_wait
+from .base import ExecResult, Mount, Sandbox, spawn_and_wait
 
 SYSTEM_DIRS = ("/usr", "/etc", "/opt")
 SECRET_FILES = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-")
@@ -94,8 +94,8 @@ class BwrapSandbox(Sandbox):
         output_file: Path,
         env: Mapping[str, str] | None = None,
     ) -> ExecResult:
-        policy_env, policy_mounts = self.policy()
-        full_env = base_env({**(env or {}), **policy_env})
+        _, policy_mounts = self.policy()
+        full_env = self.command_env(env)
         cmd = self.command(argv, cwd=cwd, mounts=[*mounts, *policy_mounts], env=full_env)
         # killing bwrap kills the sandbox's PID namespace (--die-with-parent): no reaper needed
         return spawn_and_wait(

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .base import ExecResult, Mount, Sandbox, base_env, spawn_and_wait
+from .base import ExecResult, Mount, Sandbox, spawn_and_wait
 
 REAPER = Path(__file__).with_name("reaper.py")
 
@@ -46,11 +46,10 @@ class ProcessSandbox(Sandbox):
         output_file: Path,
         env: Mapping[str, str] | None = None,
     ) -> ExecResult:
-        policy_env, _ = self.policy()
         return spawn_and_wait(
             self.command(argv),
             cwd=cwd,
-            env=base_env({**(env or {}), **policy_env}),
+            env=self.command_env(env),
             timeout_s=timeout_s,
             output_file=output_file,
             graceful_stop=True,
