@@ -237,7 +237,16 @@ def drive_run(
     if llm is not None:
         llm.bind_steps(lambda: env.steps_taken + 1)  # calls belong to the step in the making
     progress.started(paths.run_id, task, limits, paths)
-    exit_reason, error = _drive(agent, env, task, config, history, progress, models)
+    try:
+        exit_reason, error = _drive(agent, env, task, config, history, progress, models)
+    except BaseException:
+        # stopped from outside (a requeue, Slurm's time-limit warning): note when this attempt
+        # ended and keep whatever the stopper recorded; the next attempt or `status` goes on
+        env.close()
+        on_disk = read_state(paths)
+        on_disk["attempts"][-1].update(ended_at=time.time(), **_used_resources())
+        write_state(paths, on_disk)
+        raise
     env.close()
     if llm is not None:
         llm.close()
@@ -315,6 +324,8 @@ def _drive(
     except MlabError as exc:
         return "agent_error", str(exc)
     except Exception as exc:  # an agent's own bug must not lose the run: record it, grade
+        if read_state(env.paths).get("status") == "ended":
+            raise  # the run was ended from outside (Slurm's warning handler): not the agent's doing
         return "agent_error", "".join(traceback.format_exception(exc)).strip()[-4000:]
 
 
