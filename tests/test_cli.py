@@ -59,5 +59,8 @@ def test_help_explains_every_command() -> None:
 def test_readme_commands_are_the_ones_ci_runs() -> None:
     readme = (REPO / "README.md").read_text().splitlines()
     commands = [ln.strip() for ln in readme[:6] if ln.startswith("    ")]
-    assert commands[0] == "pip install -e . && mlab-hpc run --task cartpole --agent baseline"
+    assert commands[0] == (
+        "pip install -e . && mlab-hpc submit --tasks cartpole,vectorization,house-price "
+        "--seeds 2 --data generated && mlab-hpc report"
+    )
     assert commands[1] in (REPO / ".ci" / "run").read_text()
