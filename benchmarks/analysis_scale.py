@@ -18,7 +18,6 @@ Parquet file per run and table, as runs write them), and, beside them, the same 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil
@@ -29,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from rich.console import Console
 
 from mlab_hpc.analysis import connect
 from mlab_hpc.analysis.render import to_text
@@ -198,7 +196,7 @@ def timed(fn):  # type: ignore[no-untyped-def]
 def full_report(root: Path, cache: bool):  # type: ignore[no-untyped-def]
     con = connect(root, cache=cache)
     report = build_report(con, root)
-    to_text(report, Console(file=io.StringIO(), width=250))
+    to_text(report)
     return report
 
 

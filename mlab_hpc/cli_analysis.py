@@ -45,7 +45,7 @@ def _stdout_console():  # type: ignore[no-untyped-def]
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder to write to (html: index.html and runs/; markdown, json: report.md, "
+    help="Folder to write to (html: index.html and runs/; else report.txt, report.md or "
     "report.json). Default: print (html: ./report).",
 )
 @click.option(
@@ -84,15 +84,12 @@ def report(
         index = write_html(con, built, folder, run_pages=run_pages)
         click.echo(f"report written to {index}")
         return
-    if fmt == "table" and out is None:
-        to_text(built, _stdout_console())
-        return
-    text = to_markdown(built) if fmt in ("markdown", "table") else to_json(built)
+    text = {"table": to_text, "markdown": to_markdown, "json": to_json}[fmt](built)
     if out is None:
         click.echo(text, nl=False)
         return
     out.mkdir(parents=True, exist_ok=True)
-    target = out / ("report.json" if fmt == "json" else "report.md")
+    target = out / {"table": "report.txt", "markdown": "report.md", "json": "report.json"}[fmt]
     target.write_text(text)
     click.echo(f"report written to {target}")
 

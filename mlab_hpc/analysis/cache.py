@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ import duckdb
 
 from ..paths import TABLES
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+RACY_NS = 2 * 10**9  # folder mtimes this close to a check may hide a later change
 MAX_CHUNKS_PER_PARTITION = 4
 
 Signature = tuple[int, int, int]
@@ -55,14 +57,28 @@ def default_cache_dir(results: Path) -> Path:
         return Path(base) / "mlab-hpc" / "analysis" / key
 
 
-def scan_sources(table_dir: Path) -> dict[str, Signature]:
-    """Every ``*.parquet`` under a table's folder: relative path -> (size, mtime_ns, inode)."""
+def scan_sources(
+    table_dir: Path, trusted: dict[str, tuple[int, dict[str, Signature]]] | None = None
+) -> tuple[dict[str, Signature], dict[str, int]]:
+    """Every ``*.parquet`` under a table's folder, and each folder's mtime.
+
+    Returns ``{relative path: (size, mtime_ns, inode)}`` and ``{folder: mtime_ns}``. A folder in
+    ``trusted`` (``{folder: (mtime_ns, signatures)}``) whose mtime is unchanged keeps its
+    files' recorded signatures without a stat each: a file is only ever replaced by a rename
+    into its folder (mlab_hpc.tables writes so), which changes the folder's mtime.
+    """
     found: dict[str, Signature] = {}
+    folders: dict[str, int] = {}
     if not table_dir.is_dir():
-        return found
+        return found, folders
     stack = [(str(table_dir), "")]
     while stack:
         folder, prefix = stack.pop()
+        part = prefix.rstrip("/")
+        mtime = os.stat(folder).st_mtime_ns
+        folders[part] = mtime
+        known = trusted.get(part) if trusted else None
+        same = known[1] if known is not None and known[0] == mtime else None
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.name.startswith("."):
@@ -71,9 +87,12 @@ def scan_sources(table_dir: Path) -> dict[str, Signature]:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, rel + "/"))
                 elif entry.name.endswith(".parquet"):
-                    st = entry.stat()
-                    found[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
-    return found
+                    if same is not None and rel in same:
+                        found[rel] = same[rel]
+                    else:
+                        st = entry.stat()
+                        found[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return found, folders
 
 
 def _partition(rel: str) -> str:
@@ -100,21 +119,26 @@ class TableCache:
     def _manifest_path(self, table: str) -> Path:
         return self.dir / f"{table}.json"
 
-    def _load(self, table: str) -> list[dict[str, Any]]:
+    def _load(self, table: str) -> tuple[list[dict[str, Any]], dict[str, list[int]]]:
+        """The table's chunks and the folder mtimes recorded with them."""
         path = self._manifest_path(table)
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
-            return []
+            return [], {}
         if data.get("format") != CACHE_FORMAT:
-            return []
+            return [], {}
         chunks = data.get("chunks", [])
-        return [c for c in chunks if (self.dir / c["file"]).is_file()]
+        if not all((self.dir / c["file"]).is_file() for c in chunks):
+            return [], {}  # someone removed chunk files: start again
+        return chunks, data.get("folders", {})
 
-    def _save(self, table: str, chunks: list[dict[str, Any]]) -> None:
+    def _save(
+        self, table: str, chunks: list[dict[str, Any]], folders: dict[str, list[int]]
+    ) -> None:
         path = self._manifest_path(table)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"format": CACHE_FORMAT, "chunks": chunks}))
+        tmp.write_text(json.dumps({"format": CACHE_FORMAT, "chunks": chunks, "folders": folders}))
         tmp.replace(path)
 
     def _write_chunk(self, con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> str:
@@ -132,8 +156,25 @@ class TableCache:
         """Bring the table's chunks up to date; returns their paths (empty: no rows)."""
         table_dir = self.results / "tables" / table
         with self._locked():
-            current = scan_sources(table_dir)
-            old = self._load(table)
+            old, old_folders = self._load(table)
+            trusted: dict[str, tuple[int, dict[str, Signature]]] = {}
+            for part, (mtime, checked) in old_folders.items():
+                if checked - mtime > RACY_NS:
+                    sigs = {
+                        rel: tuple(sig)
+                        for c in old
+                        if c["partition"] == part
+                        for rel, sig in c["sources"].items()
+                    }
+                    trusted[part] = (mtime, sigs)  # type: ignore[assignment]
+            checked_ns = time.time_ns()
+            current, folder_mtimes = scan_sources(table_dir, trusted)
+            folders = {  # a folder trusted and unchanged keeps the time it was last checked
+                part: old_folders[part]
+                if part in trusted and trusted[part][0] == mtime
+                else [mtime, checked_ns]
+                for part, mtime in folder_mtimes.items()
+            }
             by_partition: dict[str, list[dict[str, Any]]] = {}
             for chunk in old:
                 by_partition.setdefault(chunk["partition"], []).append(chunk)
@@ -171,8 +212,8 @@ class TableCache:
                 kept += chunks
             if con is not None:
                 con.close()
-            if dropped or kept != old:
-                self._save(table, kept)
+            if dropped or kept != old or folders != old_folders:
+                self._save(table, kept, folders)
             for name in dropped:
                 with contextlib.suppress(FileNotFoundError):
                     (self.dir / name).unlink()

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from .report import Report, Section
 
@@ -81,22 +78,34 @@ def header_lines(report: Report) -> list[str]:
     return lines
 
 
-def to_text(report: Report, console: Console) -> None:
-    """Print the report as terminal tables."""
-    for line in header_lines(report):
-        console.print(escape(line))
+def text_table(headers: list[str], rows: list[list[str]], numeric: list[bool]) -> list[str]:
+    """Aligned plain-text columns (fast for thousands of cells, unlike a rich Table)."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if num else c.ljust(w)
+            for c, w, num in zip(cells, widths, numeric, strict=True)
+        ).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def to_text(report: Report) -> str:
+    """The report as plain-text tables for a terminal or a log file."""
+    out = list(header_lines(report))
     for section in report.sections:
-        console.print()
-        console.print(f"[bold]{escape(section.title)}[/]")
-        console.print(f"[dim]{escape(section.description)}[/]")
+        out += ["", section.title.upper(), *textwrap.wrap(section.description, 100)]
         if not section.rows:
-            console.print("  (no rows)")
+            out.append("  (no rows)")
             continue
         shown = display_columns(section)
-        table = Table(*[c for c, _, _ in shown], show_edge=False, pad_edge=False)
-        for row in section.rows:
-            table.add_row(*[escape(cell(row, c, lo, hi)) for c, lo, hi in shown])
-        console.print(table)
+        rows = [[cell(row, c, lo, hi) for c, lo, hi in shown] for row in section.rows]
+        numeric = [c not in KEY_COLUMNS and c != "category" for c, _, _ in shown]
+        out += text_table([c for c, _, _ in shown], rows, numeric)
+    return "\n".join(out) + "\n"
 
 
 def _md_escape(text: str) -> str:

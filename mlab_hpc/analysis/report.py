@@ -221,10 +221,20 @@ def _ungraded_runs(results: Path, graded: set[str], campaigns: list[str]) -> lis
     return found
 
 
+def materialize(con: duckdb.DuckDBPyConnection) -> None:
+    """Read the views every section uses once: temporary copies shadow them on ``con``.
+
+    (Temporary tables come first in DuckDB's name lookup, views that use them included.)
+    """
+    for name in ("runs", "run_outcomes", "step_errors"):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM main.{name}")
+
+
 def build_report(
     con: duckdb.DuckDBPyConnection, results: Path, campaigns: list[str] | None = None
 ) -> Report:
     """Every section of the report, computed over the views of ``con``."""
+    materialize(con)
     overview = _overview(con, results, campaigns or [])
     meta = {
         "results": str(results),

@@ -8,6 +8,7 @@ import decimal
 import io
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,9 @@ def run_sql(
         try:
             # streamed, so results larger than memory work (to_arrow_reader: DuckDB >= 2.0)
             stream = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
-            reader = stream()
+            with warnings.catch_warnings():  # DuckDB 2 notes an extra copy: fine for an export
+                warnings.simplefilter("ignore", UserWarning)
+                reader = stream()
             with pq.ParquetWriter(output, reader.schema) as writer:
                 for batch in reader:
                     writer.write_batch(batch)

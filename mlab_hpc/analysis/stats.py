@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -28,6 +29,22 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float | None, float | None]:
     return max(0.0, (centre - half) / scale), min(1.0, (centre + half) / scale)
 
 
+@lru_cache(maxsize=256)
+def _weights(n: int, resamples: int, seed: int) -> np.ndarray:
+    """How often each of n values is drawn in each resample: a (resamples, n) matrix / n.
+
+    The same for every cell of the same size, so a report with many cells draws once per size;
+    ``weights @ values`` are the resampled means.
+    """
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(resamples, n))
+    counts = np.zeros((resamples, n))
+    np.add.at(counts, (np.arange(resamples)[:, None], idx), 1.0)
+    counts /= n
+    counts.flags.writeable = False
+    return counts
+
+
 def _quantiles(means: np.ndarray, level: float) -> tuple[float, float]:
     tail = (1 - level) / 2
     # inverted_cdf: each bound is a resampled mean that actually occurred
@@ -45,9 +62,7 @@ def bootstrap_mean(
     x = np.asarray([v for v in values if v is not None], dtype=float)
     if len(x) < 2:
         return None, None
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(x), size=(resamples, len(x)))
-    return _quantiles(x[idx].mean(axis=1), level)
+    return _quantiles(_weights(len(x), resamples, seed) @ x, level)
 
 
 def bootstrap_mean_of_means(
@@ -65,9 +80,7 @@ def bootstrap_mean_of_means(
     groups = [g for g in groups if len(g)]
     if not groups or all(len(g) < 2 for g in groups):
         return None, None
-    rng = np.random.default_rng(seed)
     total = np.zeros(resamples)
-    for g in groups:
-        idx = rng.integers(0, len(g), size=(resamples, len(g)))
-        total += g[idx].mean(axis=1)
+    for i, g in enumerate(groups):  # strata resample independently: a seed each
+        total += _weights(len(g), resamples, seed + 1 + i) @ g
     return _quantiles(total / len(groups), level)
