@@ -32,6 +32,10 @@ def _stdout_console():  # type: ignore[no-untyped-def]
     return console
 
 
+def _notice(message: str) -> None:
+    click.echo(f"note: {message}", err=True)
+
+
 @main.command()
 @_campaign_option
 @click.option(
@@ -69,7 +73,7 @@ def report(
     from .analysis.render import to_json, to_markdown, to_text
     from .analysis.report import build_report
 
-    con = connect(obj.results, campaigns, cache=not no_cache)
+    con = connect(obj.results, campaigns, cache=not no_cache, notice=_notice)
     built = build_report(con, obj.results, list(campaigns))
     if built.meta["n_runs"] == 0:
         where = f" of campaign {', '.join(campaigns)}" if campaigns else ""
@@ -133,7 +137,7 @@ def sql(
     if query and query_file:
         raise PrerequisiteError("give a query or --file, not both")
     text = query_file.read_text() if query_file else (query or "")
-    con = connect(obj.results, campaigns, cache=not no_cache)
+    con = connect(obj.results, campaigns, cache=not no_cache, notice=_notice)
     printed = run_sql(con, text, fmt, output, console=_stdout_console())
     if printed is not None:
         click.echo(printed, nl=False)

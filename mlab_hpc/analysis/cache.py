@@ -19,7 +19,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from ..paths import TABLES
 CACHE_FORMAT = 2
 RACY_NS = 2 * 10**9  # folder mtimes this close to a check may hide a later change
 MAX_CHUNKS_PER_PARTITION = 4
+NOTICE_FILES = 500  # compacting this many files takes long enough to say so
 
 Signature = tuple[int, int, int]
 
@@ -102,9 +103,15 @@ def _partition(rel: str) -> str:
 class TableCache:
     """The compacted copies of one results root's tables."""
 
-    def __init__(self, results: Path, directory: Path | None = None) -> None:
+    def __init__(
+        self,
+        results: Path,
+        directory: Path | None = None,
+        notice: Callable[[str], None] | None = None,
+    ) -> None:
         self.results = results
         self.dir = directory or default_cache_dir(results)
+        self.notice = notice
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -206,6 +213,11 @@ class TableCache:
                         new = {rel: sig for c in chunks for rel, sig in c["sources"].items()} | new
                         dropped += [c["file"] for c in chunks]
                         chunks = []
+                    if self.notice is not None and len(inputs) >= NOTICE_FILES:
+                        self.notice(
+                            f"compacting {len(inputs)} files of {table}/{part} into the "
+                            f"analysis cache {self.dir} (once; later runs add to it)"
+                        )
                     con = con or duckdb.connect()
                     name = self._write_chunk(con, table, inputs)
                     chunks = [*chunks, {"file": name, "partition": part, "sources": new}]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import glob
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import duckdb
@@ -58,9 +58,9 @@ def views_sql(listing: bool = True) -> str:
     text = (analysis_dir() / "views.sql").read_text()
     for table in TABLES:
         pattern = re.compile(rf"(-- BEGIN columns {table}\n).*?(\n\s*-- END columns {table})", re.S)
-        text, count = pattern.subn(
-            lambda m, t=table: m.group(1) + column_block(t) + m.group(2), text
-        )
+        # a replacement string: backslashes doubled (none in practice), groups by number
+        block = column_block(table).replace("\\", "\\\\")
+        text, count = pattern.subn(rf"\g<1>{block}\g<2>", text)
         if count != 1:
             raise PrerequisiteError(f"analysis/views.sql: no column block for table {table}")
     if not listing:
@@ -83,12 +83,14 @@ def connect(
     *,
     cache: bool = True,
     run_ids: Sequence[str] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the views over ``results``.
 
     - ``campaigns``: keep only these campaigns (default: all).
     - ``cache``: read the compacted cache (refreshed first) instead of one file per run.
     - ``run_ids``: read only these runs' files (for one run's page; no cache needed).
+    - ``notice``: told when the cache compacts many files (that takes a while, once).
     """
     con = duckdb.connect()
     con.execute("SET VARIABLE mlab_results = ?", [str(results)])
@@ -99,7 +101,7 @@ def connect(
     if run_ids is not None:
         sources = {t: run_files(results, t, run_ids) for t in TABLES}
     elif cache:
-        sources = TableCache(results).refresh_all()
+        sources = TableCache(results, notice=notice).refresh_all()
     if sources is not None:
         for table, files in sources.items():
             con.execute(f"SET VARIABLE mlab_src_{table} = ?::VARCHAR[]", [files])

@@ -295,8 +295,8 @@ def _write_run(
             raise PrerequisiteError(f"{run.trace}: unreadable trace.json ({exc})") from None
     total = result.get("total_time")
     total_s = float(total) if isinstance(total, int | float) and total > 0 else None
-    stamps = [
-        s.get("timestamp") for s in trace_steps if isinstance(s.get("timestamp"), int | float)
+    stamps: list[float] = [
+        float(s["timestamp"]) for s in trace_steps if isinstance(s.get("timestamp"), int | float)
     ]
     start = (stamps[-1] - total_s) if stamps and total_s else (stamps[0] if stamps else None)
     thoughts = _thoughts(run.trace.parent.parent / "agent_log") if run.trace else {}

@@ -92,7 +92,7 @@ def run_sql(
         assert output is not None
         try:
             # streamed, so results larger than memory work (to_arrow_reader: DuckDB >= 2.0)
-            stream = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
+            stream = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch  # type: ignore[attr-defined]
             with warnings.catch_warnings():  # DuckDB 2 notes an extra copy: fine for an export
                 warnings.simplefilter("ignore", UserWarning)
                 reader = stream()
