@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -279,7 +280,7 @@ def render_run_page(record: RunRecord, run_dir: Path) -> str:
         parts.append(f"<div class='step' id='step-{n}'><h2>{head}</h2><p>{info}</p>")
         if step.get("thought"):
             parts.append("<h3>Thought</h3>" + _pre(step["thought"]))
-        parts.append("<h3>Arguments</h3>" + _pre(step.get("args")))
+        parts.append("<h3>Arguments</h3>" + _pre(args_text(step.get("args"))))
         parts.append("<h3>Observation</h3>" + _pre(step.get("observation")))
         if changes is not None:
             step_diff = changes.get(n, [])
@@ -292,6 +293,21 @@ def render_run_page(record: RunRecord, run_dir: Path) -> str:
             parts.append("<h3>LLM calls</h3>" + _llm_html(calls))
         parts.append("</div>")
     return _page(run["run_id"], "\n".join(parts))
+
+
+def args_text(args: str | None) -> str:
+    """An action's JSON arguments as a reader wants them: one per line, text unescaped."""
+    try:
+        parsed = json.loads(args or "")
+    except ValueError:
+        return args or ""
+    if not isinstance(parsed, dict):
+        return args or ""
+    lines = []
+    for key, value in parsed.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        lines.append(f"{key}:\n{text}" if "\n" in text else f"{key}: {text}")
+    return "\n".join(lines)
 
 
 def _score_text(grade: dict[str, Any]) -> str:
