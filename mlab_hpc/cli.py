@@ -61,7 +61,11 @@ def main(ctx: click.Context, results: Path | None, data_root: Path | None, verbo
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    ctx.obj = Ctx(results or default_results_root(), data_root or default_data_root())
+    # absolute from here on: run folders, graders and jobs on other nodes must not depend on
+    # the directory the command was started in
+    ctx.obj = Ctx(
+        (results or default_results_root()).resolve(), (data_root or default_data_root()).resolve()
+    )
 
 
 # --------------------------------------------------------------------------- run

@@ -243,6 +243,8 @@ def drive_run(
         # stopped from outside (a requeue, Slurm's time-limit warning): note when this attempt
         # ended and keep whatever the stopper recorded; the next attempt or `status` goes on
         env.close()
+        if llm is not None:
+            llm.close()
         on_disk = read_state(paths)
         on_disk["attempts"][-1].update(ended_at=time.time(), **_used_resources())
         write_state(paths, on_disk)

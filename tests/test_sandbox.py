@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import socket
+import subprocess
 import sys
 import textwrap
 import time
@@ -398,3 +399,40 @@ def test_bwrap_hides_host_secrets_even_from_root(bwrap: Sandbox, tmp_path: Path)
     assert "READ" not in res.output
     for d in ("/etc/ssh", "/etc/munge"):
         assert f"{d} []" in res.output or f"{d} absent" in res.output
+
+
+def test_process_sandbox_tree_dies_with_a_killed_harness(tmp_path: Path) -> None:
+    """kill -9 of the harness leaves nothing behind: the reaper gets PDEATHSIG, kills its tree."""
+    marker = f"mlab-orphan-{os.getpid()}-{time.monotonic_ns()}"
+    harness = tmp_path / "harness.py"
+    harness.write_text(
+        "from pathlib import Path\n"
+        "from mlab_hpc.sandbox import ProcessSandbox\n"
+        "ProcessSandbox().run(['bash', '-c', '(setsid bash -c \"exec -a "
+        f"{marker} sleep 300\" &); exec -a {marker} sleep 300'], cwd=Path({str(tmp_path)!r}),\n"
+        f"    mounts=[], timeout_s=600, output_file=Path({str(tmp_path / 'out.txt')!r}))\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(harness)])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(_pids_with(marker)) < 3:
+        time.sleep(0.1)
+    # the shell that started them, the sleeper, and the setsid()'d sleeper
+    assert len(_pids_with(marker)) >= 3
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _pids_with(marker):
+        time.sleep(0.1)
+    assert _pids_with(marker) == []
+
+
+def _pids_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found

@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
 
 
 def descendants(root: int) -> list[int]:
@@ -71,8 +72,19 @@ def main() -> int:
         elif flag == "--nproc":
             nproc = int(value)
     argv = args[1:]
+
+    def on_term(signum: int, frame: object) -> None:
+        kill_all_descendants()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    # if the harness dies (even by SIGKILL), we get SIGTERM and take the command's tree with us
+    parent = os.getppid()
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the harness died before the line above
+        return 137
 
     def limit() -> None:
         if mem:
@@ -80,11 +92,6 @@ def main() -> int:
         if nproc:
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
-    def on_term(signum: int, frame: object) -> None:
-        kill_all_descendants()
-        os._exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_term)
     try:
         child = subprocess.Popen(argv, preexec_fn=limit)
     except OSError as exc:
