@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
+from .llm.chunks import summarise_long
 from .sandbox import Mount, Sandbox
 from .snapshots import EditHistory
 from .workspace import Workspace, WorkspaceError
 
 MAX_INSPECT_LINES = 100
 READ_CAP_CHARS = 1_000_000
+UNDERSTAND_CHUNK_CHARS = 12_000  # Understand File reads long files in parts of this size
 
 
 class ActionError(Exception):
@@ -445,10 +447,23 @@ def understand_file(
     _refuse_special(path, file_name)
     model = _model(ctx, "fast")
     text = path.read_text(encoding="utf-8", errors="replace")
-    answer = model.complete(
-        f"File {file_name}:\n{text}\n\nReport on: {things_to_look_for}", purpose="understand"
-    )
-    return Outcome(answer)
+
+    def ask(chunk: str) -> str:
+        return model.complete(
+            f"A part of the file {file_name}:\n{chunk}\n\nFrom this part only, report on: "
+            f"{things_to_look_for}\nSay so when this part says nothing about it.",
+            purpose="understand",
+        )
+
+    def merge(parts: list[str]) -> str:
+        joined = "\n\n".join(f"[part {i}]\n{p}" for i, p in enumerate(parts, 1))
+        return model.complete(
+            f"Reports on successive parts of the file {file_name}:\n{joined}\n\nMerge them into "
+            f"one report on: {things_to_look_for}",
+            purpose="understand",
+        )
+
+    return Outcome(summarise_long(text, ask, merge, UNDERSTAND_CHUNK_CHARS))
 
 
 @action("Edit Script (AI)", needs_model="edit")

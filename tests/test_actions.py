@@ -636,3 +636,36 @@ def test_snapshot_id_changes_only_when_files_change(sandbox: Sandbox, make_env: 
     assert not (out / "removed" / "a.txt").exists()
     assert (out / "removed" / "b.txt").read_text() == "B"
     assert [sid for _, sid in env.snapshots.snapshot_ids()] == list(dict.fromkeys(ids))
+
+
+class _ScriptedModel:
+    """A TextModel that answers from a list and keeps the prompts it was given."""
+
+    def __init__(self, answers: list[str]) -> None:
+        self.answers = answers
+        self.prompts: list[tuple[str, str]] = []
+
+    def complete(self, prompt: str, *, purpose: str) -> str:
+        self.prompts.append((purpose, prompt))
+        return self.answers.pop(0)
+
+
+def test_understand_file_reads_a_long_file_in_parts_and_merges(env: Environment) -> None:
+    lines = [f"line {i}: " + "x" * 90 for i in range(300)]  # ~30,000 characters
+    (env.workspace.root / "big.txt").write_text("\n".join(lines))
+    model = _ScriptedModel(["part one", "part two", "part three", "merged report"])
+    env.fast_model = model
+    rec = ok(act(env, "Understand File", file_name="big.txt", things_to_look_for="the lines"))
+    assert rec.observation == "merged report"
+    assert [p for p, _ in model.prompts] == ["understand"] * 4
+    chunks = [prompt for _, prompt in model.prompts[:3]]
+    assert "line 0:" in chunks[0] and "line 299:" in chunks[2]
+    assert all(len(c) < 13_000 for c in chunks)
+    assert "part one" in model.prompts[3][1] and "part three" in model.prompts[3][1]
+
+
+def test_understand_file_short_file_is_one_call(env: Environment) -> None:
+    model = _ScriptedModel(["it trains a model"])
+    env.fast_model = model
+    rec = ok(act(env, "Understand File", file_name="train.py", things_to_look_for="what it does"))
+    assert rec.observation == "it trains a model" and len(model.prompts) == 1
