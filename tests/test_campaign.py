@@ -33,7 +33,9 @@ GPU_PROFILE = REPO / "slurm" / "profiles" / "example-gpu-cluster.toml"
 def dev_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A single-node Slurm cluster with accounting and one fake GPU, for the whole session."""
     root = tmp_path_factory.mktemp("dev-slurm")
-    env = {**os.environ, "DEV_SLURM_ROOT": str(root), "FAKE_GPUS": "1"}
+    # ports of its own, so that test sessions running side by side do not collide
+    port = str(20000 + (os.getpid() % 4000) * 4)
+    env = {**os.environ, "DEV_SLURM_ROOT": str(root), "FAKE_GPUS": "1", "DEV_SLURM_PORT": port}
     start = subprocess.run(
         ["bash", str(REPO / "slurm/dev-cluster/start.sh")],
         env=env,

@@ -14,11 +14,15 @@
 #   DEV_SLURM_ROOT  state folder                    ACCOUNTING=0  no MariaDB/slurmdbd (no sacct)
 #   FAKE_GPUS=N     N fake GPUs (gres/gpu), each a distinct char device copied from /dev/null
 #   SLURM_MEM_MB    RealMemory of the node (default: 80% of what slurmd -C sees)
+#   DEV_SLURM_PORT  first of 4 TCP ports on 127.0.0.1 (slurmctld, slurmd, slurmdbd, MariaDB);
+#                   default 6817; give each cluster on one machine its own
 set -euo pipefail
 
 ROOT=${DEV_SLURM_ROOT:-/tmp/mlab-dev-slurm}
 ACCOUNTING=${ACCOUNTING:-1}
 FAKE_GPUS=${FAKE_GPUS:-0}
+PORT=${DEV_SLURM_PORT:-6817}
+CTLD_PORT=$PORT; SLURMD_PORT=$((PORT + 1)); DBD_PORT=$((PORT + 2)); DB_PORT=$((PORT + 3))
 HOST=$(hostname -s)
 export SLURM_CONF=$ROOT/etc/slurm.conf
 say() { echo "[dev-slurm] $*"; }
@@ -32,6 +36,13 @@ fi
 for daemon in munged mysqld slurmdbd slurmctld slurmd; do
   if alive "$daemon"; then
     say "$daemon is running but the cluster does not answer: run stop.sh first" >&2
+    exit 1
+  fi
+done
+
+for port in $CTLD_PORT $SLURMD_PORT $DBD_PORT $DB_PORT; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+    say "port $port on 127.0.0.1 is taken (another dev cluster?): stop it, or set DEV_SLURM_PORT" >&2
     exit 1
   fi
 done
@@ -73,11 +84,16 @@ if [[ $ACCOUNTING == 1 ]]; then
       --auth-root-authentication-method=normal --skip-test-db > "$ROOT/log/mysql-install.log" 2>&1
   fi
   setsid mariadbd --no-defaults --datadir="$DB" --user=root --bind-address=127.0.0.1 \
-    --port=3307 --socket="$DBSOCK" --log-error="$ROOT/log/mysqld.log" --skip-log-bin \
+    --port=$DB_PORT --socket="$DBSOCK" --log-error="$ROOT/log/mysqld.log" --skip-log-bin \
     --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 \
     < /dev/null > /dev/null 2>&1 &
   echo $! > "$ROOT/run/mysqld.pid"
   for _ in $(seq 300); do mariadb-admin --socket="$DBSOCK" -uroot ping >/dev/null 2>&1 && break; sleep 0.1; done
+  if ! mariadb-admin --socket="$DBSOCK" -uroot ping >/dev/null 2>&1; then
+    say "MariaDB did not start; the end of $ROOT/log/mysqld.log:" >&2
+    tail -3 "$ROOT/log/mysqld.log" >&2
+    exit 1
+  fi
   mariadb --socket="$DBSOCK" -uroot <<'SQL'
 CREATE DATABASE IF NOT EXISTS slurm_acct_db;
 CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY 'dev-only';
@@ -91,11 +107,11 @@ AuthType=auth/munge
 AuthInfo=socket=$SOCK
 DbdHost=localhost
 DbdAddr=127.0.0.1
-DbdPort=6819
+DbdPort=$DBD_PORT
 SlurmUser=root
 StorageType=accounting_storage/mysql
 StorageHost=127.0.0.1
-StoragePort=3307
+StoragePort=$DB_PORT
 StorageUser=slurm
 StoragePass=dev-only
 StorageLoc=slurm_acct_db
@@ -106,7 +122,7 @@ EOF2
   # AccountingStoragePass carries the munge socket when it is not the default one
   ACCOUNTING_CONF="AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
-AccountingStoragePort=6819
+AccountingStoragePort=$DBD_PORT
 AccountingStoragePass=$SOCK
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=30"
@@ -145,8 +161,8 @@ CredType=cred/munge
 AuthInfo=socket=$SOCK
 SlurmUser=root
 SlurmdUser=root
-SlurmctldPort=6817
-SlurmdPort=6818
+SlurmctldPort=$CTLD_PORT
+SlurmdPort=$SLURMD_PORT
 StateSaveLocation=$ROOT/state
 SlurmdSpoolDir=$ROOT/spool
 SlurmctldPidFile=$ROOT/run/slurmctld.pid
@@ -183,7 +199,7 @@ EOF2
 # ---- daemons ------------------------------------------------------------------------------
 if [[ $ACCOUNTING == 1 ]]; then
   slurmdbd
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/6819) 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$DBD_PORT) 2>/dev/null && break; sleep 0.1; done
   sacctmgr -i add cluster mlabdev > "$ROOT/log/sacctmgr.log" 2>&1 || grep -q "already exists" "$ROOT/log/sacctmgr.log" \
     || { say "sacctmgr add cluster failed:" >&2; cat "$ROOT/log/sacctmgr.log" >&2; }
 fi
