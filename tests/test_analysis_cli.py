@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -365,3 +367,53 @@ def test_import_mlagentbench(tmp_path: Path) -> None:
         ("baseline", 1, 0),
         ("research", 2, 1),
     ]
+
+
+def test_views_and_queries_from_the_duckdb_cli(tmp_path: Path) -> None:
+    """The documented command line: the `duckdb` shell, from the repository's root folder."""
+    duckdb_cli = shutil.which("duckdb")
+    if duckdb_cli is None:
+        pytest.fail("the DuckDB CLI is needed for this test: pip install -e '.[dev]' (duckdb-cli)")
+    results = tmp_path / "results"
+    one_run(results)
+    commands = [
+        duckdb_cli,
+        "-csv",
+        "-c",
+        f"SET VARIABLE mlab_results = '{results}'",
+        "-c",
+        ".read analysis/views.sql",
+        "-c",
+        "SELECT count(*) AS n, sum(n_steps) AS steps FROM run_outcomes",
+        "-c",
+        "SELECT count(*) AS calls FROM llm_calls",
+        "-c",
+        ".read analysis/queries/success_rate.sql",
+    ]
+    done = subprocess.run(
+        commands, cwd=analysis_dir().parent, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    blocks = done.stdout.strip().split("\n")
+    assert blocks[:4] == ["n,steps", "1,2", "calls", "1"]
+    assert blocks[4].startswith("task,agent,model,n_runs") and blocks[5].startswith(
+        "cartpole,alpha,"
+    )
+    # a results root without any file yet: empty views, no error
+    done = subprocess.run(
+        [
+            duckdb_cli,
+            "-csv",
+            "-c",
+            f"SET VARIABLE mlab_results = '{tmp_path / 'none'}'",
+            "-c",
+            ".read analysis/views.sql",
+            "-c",
+            "SELECT count(*) AS n FROM step_errors",
+        ],
+        cwd=analysis_dir().parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout.split()) == (0, ["n", "0"]), done.stderr
