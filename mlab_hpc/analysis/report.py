@@ -128,23 +128,25 @@ def add_intervals(
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Replace ``X__values`` / ``X__strata`` columns by bootstrap bounds ``X_lo``, ``X_hi``."""
     out_columns: list[str] = []
-    for c in columns:
+    bounds: dict[str, list[tuple[float | None, float | None]]] = {}
+    for k, c in enumerate(columns):
         if c.endswith("__values") or c.endswith("__strata"):
             base = c.rsplit("__", 1)[0]
             out_columns += [f"{base}_lo", f"{base}_hi"]
+            samples = [row[k] or [] for row in rows]
+            if c.endswith("__values"):
+                bounds[base] = stats.bootstrap_means(samples)
+            else:
+                bounds[base] = [stats.bootstrap_mean_of_means(s) for s in samples]
         else:
             out_columns.append(c)
     out_rows = []
-    for row in rows:
+    for r, row in enumerate(rows):
         record: dict[str, Any] = {}
         for c, v in zip(columns, row, strict=True):
-            if c.endswith("__values"):
-                base = c[: -len("__values")]
-                record[f"{base}_lo"], record[f"{base}_hi"] = stats.bootstrap_mean(v or [])
-            elif c.endswith("__strata"):
-                base = c[: -len("__strata")]
-                lo_hi = stats.bootstrap_mean_of_means(v or [])
-                record[f"{base}_lo"], record[f"{base}_hi"] = lo_hi
+            if c.endswith("__values") or c.endswith("__strata"):
+                base = c.rsplit("__", 1)[0]
+                record[f"{base}_lo"], record[f"{base}_hi"] = bounds[base][r]
             else:
                 record[c] = clean(v)
         out_rows.append({c: record[c] for c in out_columns})

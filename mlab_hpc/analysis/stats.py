@@ -37,10 +37,9 @@ def _weights(n: int, resamples: int, seed: int) -> np.ndarray:
     ``weights @ values`` are the resampled means.
     """
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(resamples, n))
-    counts = np.zeros((resamples, n))
-    np.add.at(counts, (np.arange(resamples)[:, None], idx), 1.0)
-    counts /= n
+    idx = rng.integers(0, n, size=(resamples, n), dtype=np.int64)
+    flat = (np.arange(resamples)[:, None] * n + idx).ravel()
+    counts = np.bincount(flat, minlength=resamples * n).reshape(resamples, n) / n
     counts.flags.writeable = False
     return counts
 
@@ -53,16 +52,39 @@ def _quantiles(means: np.ndarray, level: float) -> tuple[float, float]:
 
 
 def bootstrap_mean(
-    values: Sequence[float],
+    values: Sequence[float | None],
     resamples: int = RESAMPLES,
     seed: int = SEED,
     level: float = LEVEL,
 ) -> tuple[float | None, float | None]:
     """Percentile bootstrap interval of the mean; (None, None) for fewer than two values."""
-    x = np.asarray([v for v in values if v is not None], dtype=float)
-    if len(x) < 2:
-        return None, None
-    return _quantiles(_weights(len(x), resamples, seed) @ x, level)
+    return bootstrap_means([values], resamples, seed, level)[0]
+
+
+def bootstrap_means(
+    samples: Sequence[Sequence[float | None]],
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+) -> list[tuple[float | None, float | None]]:
+    """:func:`bootstrap_mean` of many samples at once (those of one size in one product).
+
+    None values are left out; a sample of fewer than two values gets (None, None).
+    """
+    out: list[tuple[float | None, float | None]] = [(None, None)] * len(samples)
+    arrays = [np.asarray([v for v in s if v is not None], dtype=float) for s in samples]
+    by_size: dict[int, list[int]] = {}
+    for i, x in enumerate(arrays):
+        if len(x) >= 2:
+            by_size.setdefault(len(x), []).append(i)
+    tail = (1 - level) / 2
+    for n, members in by_size.items():
+        means = _weights(n, resamples, seed) @ np.stack([arrays[i] for i in members], axis=1)
+        # inverted_cdf: each bound is a resampled mean that actually occurred
+        lo, hi = np.quantile(means, [tail, 1 - tail], axis=0, method="inverted_cdf")
+        for j, i in enumerate(members):
+            out[i] = (float(lo[j]), float(hi[j]))
+    return out
 
 
 def bootstrap_mean_of_means(
