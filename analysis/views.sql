@@ -238,8 +238,9 @@ SELECT
 FROM runs;
 
 -- The best score so far at every graded step of every run (step 0 is the starting workspace).
--- best_raw is direction-aware; invalid snapshots (raw_score NULL) never raise it;
--- best_normalized starts from the run's naive anchor only where that is recorded in scores.
+-- best_raw is direction-aware; invalid snapshots (raw_score NULL) never raise it, and it is
+-- NULL until the first valid one; best_normalized likewise, on the normalised scale;
+-- best_improvement is best_raw's change over the baseline (as improvement_final).
 CREATE OR REPLACE VIEW best_so_far AS
 SELECT
     s.run_id, s.campaign, s.task, r.agent, coalesce(r.model, '') AS model_label, s.step,
