@@ -46,3 +46,31 @@ def sandbox(request: pytest.FixtureRequest) -> Sandbox:
 def bwrap() -> Sandbox:
     require_bwrap()
     return BwrapSandbox(SandboxLimits(mem_bytes=4 << 30))
+
+
+def cli(*args: str) -> str:
+    """Run the mlab-hpc CLI in-process; it must succeed. Returns what it printed."""
+    from click.testing import CliRunner
+
+    from mlab_hpc.cli import main
+
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def query(results: Path, sql: str) -> list[tuple]:
+    """Run SQL over a results root's Parquet tables (views runs, steps, scores, llm_calls)."""
+    import duckdb
+
+    con = duckdb.connect()
+    for table in ("runs", "steps", "scores", "llm_calls"):
+        if not (results / "tables" / table).is_dir():
+            continue
+        glob = results / "tables" / table / "**" / "*.parquet"
+        order = ", file_row_number = true" if table == "llm_calls" else ""  # the log's order
+        con.execute(
+            f"CREATE VIEW {table} AS SELECT * FROM "
+            f"read_parquet('{glob}', hive_partitioning = true{order})"
+        )
+    return con.execute(sql).fetchall()

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -22,7 +21,7 @@ from mlab_hpc.paths import RunPaths
 from mlab_hpc.runner import drive_run, finalize_run
 
 from .agents_for_tests import GoodCartpoleAgent
-from .conftest import REPO
+from .conftest import REPO, cli, query
 from .llm_server import Fail, Malformed, ScriptedLLMServer
 
 pytestmark = pytest.mark.usefixtures("data_root")
@@ -95,24 +94,6 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLMServer]:
         monkeypatch.setenv("MLAB_LLM_BACKOFF_MAX_S", "0.05")
         monkeypatch.setenv("MLAB_LLM_TIMEOUT_S", "20")
         yield s
-
-
-def cli(*args: str) -> str:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def query(results: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect()
-    for table in ("runs", "steps", "scores", "llm_calls"):
-        glob = results / "tables" / table / "**" / "*.parquet"
-        order = ", file_row_number = true" if table == "llm_calls" else ""  # the log's order
-        con.execute(
-            f"CREATE VIEW {table} AS SELECT * FROM "
-            f"read_parquet('{glob}', hive_partitioning = true{order})"
-        )
-    return con.execute(sql).fetchall()
 
 
 def words(text: str) -> int:

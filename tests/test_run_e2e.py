@@ -17,25 +17,9 @@ from click.testing import CliRunner
 from mlab_hpc.cli import main
 from mlab_hpc.schema import SCHEMAS
 
-from .conftest import REPO
+from .conftest import REPO, cli, query
 
 pytestmark = pytest.mark.usefixtures("data_root")
-
-
-def cli(*args: str) -> str:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def query(results: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect()
-    for table in ("runs", "steps", "scores"):
-        glob = results / "tables" / table / "**" / "*.parquet"
-        con.execute(
-            f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true)"
-        )
-    return con.execute(sql).fetchall()
 
 
 def test_cartpole_baseline_random_policy(results: Path) -> None:
