@@ -140,7 +140,7 @@ def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option(
     "--sandbox",
-    type=click.Choice(["bwrap", "process"]),
+    type=click.Choice(["bwrap", "process", "apptainer"]),
     default=None,
     help="Where the agent's commands run (default: bwrap if it works, else process).",
 )

@@ -114,6 +114,7 @@ def sandbox_limits(task: TaskSpec) -> SandboxLimits:
         max_procs=1024,
         gpus=task.resources.gpus,
         forbidden_modules=task.forbidden_modules,
+        environment=task.environment,
     )
 
 
@@ -170,6 +171,7 @@ def create_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
         "host": socket.gethostname(),
         "started_at": time.time(),
         "harness_version": __version__,
+        "image_digest": sandbox.image_digest(),  # sha256 of the .sif (apptainer), else None
         "limits": asdict(limits),
         "attempts": [],
     }
@@ -433,7 +435,7 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
         **_attempt_columns(state),
         "sandbox": config.sandbox,
         "data_mode": config.data_mode,
-        "image_digest": None,
+        "image_digest": state.get("image_digest"),
         "harness_version": state.get("harness_version"),
         **summary,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from ..errors import SandboxUnavailable, UnknownNameError
+from .apptainer import ApptainerSandbox
 from .base import ExecResult, Mount, Sandbox, SandboxLimits
 from .bwrap import BwrapSandbox
 from .process import ProcessSandbox
@@ -14,6 +15,7 @@ __all__ = [
     "Mount",
     "Sandbox",
     "SandboxLimits",
+    "ApptainerSandbox",
     "BwrapSandbox",
     "ProcessSandbox",
     "make_sandbox",

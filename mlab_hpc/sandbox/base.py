@@ -37,6 +37,7 @@ class SandboxLimits:
     max_procs: int | None = 512
     gpus: int = 0
     forbidden_modules: tuple[str, ...] = ()  # imports refused in every Python the sandbox runs
+    environment: str = "base"  # the task family: which image a container backend runs in
 
 
 GUARD_DIR = Path(__file__).with_name("guard")
@@ -122,6 +123,10 @@ class Sandbox(ABC):
     def isolates(self) -> bool:
         """Whether mounts, network and read-only paths are enforced (False for `process`)."""
         return True
+
+    def image_digest(self) -> str | None:
+        """The digest of the image commands run in (None for backends that use the host's)."""
+        return None
 
     def policy(self) -> tuple[dict[str, str], list[Mount]]:
         """Environment variables and mounts that every command gets (the import guard)."""
