@@ -1,0 +1,129 @@
+"""Grader for the spaceship-titanic task.
+
+    python scripts/eval.py --workspace WS --answers ANS --out OUT.json
+
+Compares WS/submission.csv (columns PassengerId and Transported, one row per passenger of
+test.csv, in any order; other columns are ignored) with the answer key ANS/answer.csv and
+reports
+
+    accuracy  the share of passengers whose Transported value is right, in % (0 to 100)
+
+Transported may be written True/False (any case) or 1/0. The submission is invalid, with a
+one-line reason, when the file is missing or unreadable, lacks a column, has missing, extra
+or repeated ids, or an outcome that is empty, NaN or anything else. A missing answer key is
+the grader's own fault: it exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SUBMISSION_NAME = "submission.csv"
+ANSWER_NAME = "answer.csv"
+ID, TARGET = "PassengerId", "Transported"
+TRUTH = {"true": True, "1": True, "1.0": True, "false": False, "0": False, "0.0": False}
+
+
+class InvalidSubmission(Exception):
+    """The submission cannot be scored; the message is the one-line reason."""
+
+
+def examples(values: Any, limit: int = 3) -> str:
+    """A few values of a collection, for a reason: "a, b, c, ..."."""
+    listed = [str(value) for value in values]
+    return ", ".join(listed[:limit]) + (", ..." if len(listed) > limit else "")
+
+
+def count(number: int, noun: str) -> str:
+    """ "1 row", "2 rows"."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def read_submission(path: Path) -> pd.DataFrame:
+    """The PassengerId and Transported columns of the submission, as stripped text."""
+    if not path.is_file():
+        raise InvalidSubmission(f"{SUBMISSION_NAME} is missing from the workspace")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        reason = " ".join(str(error).split())
+        raise InvalidSubmission(f"{SUBMISSION_NAME} cannot be read as CSV: {reason}") from None
+    missing = [name for name in (ID, TARGET) if name not in table.columns]
+    if missing:
+        found = examples(table.columns, limit=5) or "none"
+        raise InvalidSubmission(
+            f"{SUBMISSION_NAME} has no {' and no '.join(missing)} column (columns: {found})"
+        )
+    return table[[ID, TARGET]].apply(lambda column: column.str.strip())
+
+
+def check_ids(ids: pd.Series, expected: pd.Series) -> None:
+    """Raise InvalidSubmission unless `ids` holds every expected id exactly once."""
+    repeated = ids[ids.duplicated()].unique()
+    if len(repeated):
+        raise InvalidSubmission(
+            f"{count(len(repeated), ID)} repeated: {examples(repeated)} (each must appear once)"
+        )
+    absent = sorted(set(expected) - set(ids))
+    extra = sorted(set(ids) - set(expected))
+    if absent or extra:
+        problems = []
+        if absent:
+            problems.append(f"{count(len(absent), 'test passenger')} missing ({examples(absent)})")
+        if extra:
+            problems.append(f"{count(len(extra), ID)} not in test.csv ({examples(extra)})")
+        raise InvalidSubmission(
+            f"{SUBMISSION_NAME} has {count(len(ids), 'row')} for the {len(expected)} test "
+            "passengers: " + "; ".join(problems)
+        )
+
+
+def score(submission: pd.DataFrame, answers: pd.DataFrame) -> dict[str, float]:
+    """Accuracy in % of a checked submission against the answer key."""
+    check_ids(submission[ID], answers[ID])
+    outcome = submission[TARGET].str.lower().map(TRUTH)
+    bad = submission.loc[outcome.isna(), [ID, TARGET]]
+    if len(bad):
+        shown = examples(f"{row[ID]}: {row[TARGET]!r}" for _, row in bad.iterrows())
+        raise InvalidSubmission(
+            f"{TARGET} is not True/False (or 1/0) in {count(len(bad), 'row')} ({shown})"
+        )
+    predicted = pd.Series(outcome.to_numpy(dtype=bool), index=submission[ID].to_numpy())
+    guess = predicted.loc[answers[ID].to_numpy()].to_numpy()
+    truth = answers[TARGET].to_numpy(dtype=bool)
+    return {"accuracy": float((guess == truth).mean() * 100)}
+
+
+def grade(workspace: Path, answers_dir: Path) -> dict[str, Any]:
+    """Grade one workspace; returns the grader's JSON document."""
+    answer_path = answers_dir / ANSWER_NAME
+    if not answer_path.is_file():
+        sys.exit(f"eval.py: the answer key {answer_path} is missing; run prepare first")
+    answers = pd.read_csv(answer_path, dtype={ID: str}, keep_default_na=False)
+    answers[TARGET] = answers[TARGET].astype(str).str.lower().map(TRUTH)
+    try:
+        metrics = score(read_submission(workspace / SUBMISSION_NAME), answers)
+    except InvalidSubmission as invalid:
+        return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
+    return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
+
+
+def main() -> None:
+    """Parse the command line, grade, write OUT.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--answers", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    result = grade(args.workspace, args.answers)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
