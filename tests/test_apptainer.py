@@ -154,3 +154,25 @@ def test_unavailable_says_the_binary_is_missing(monkeypatch):
             make_sandbox("apptainer", SandboxLimits())
     finally:
         apptainer._probe.cache_clear()
+
+
+def test_a_run_records_the_digest_of_its_image(tmp_path, monkeypatch, results, data_root):
+    """create_run with the apptainer backend stores the .sif's digest for the runs row."""
+    from mlab_hpc.runner import RunConfig, create_run, read_state
+    from mlab_hpc.sandbox import apptainer
+
+    monkeypatch.setattr(apptainer, "_probe", lambda: None)  # pretend the binary is there
+    images_root = tmp_path / "images"
+    images_root.mkdir()
+    (images_root / "base.sif").write_bytes(b"a base image")
+    monkeypatch.setenv("MLAB_IMAGES", str(images_root))
+    config = RunConfig(
+        task="house-price",
+        data_mode="generated",
+        sandbox="apptainer",
+        results=str(results),
+        data_root=str(data_root),
+    )
+    state = read_state(create_run(config))
+    assert state["config"]["sandbox"] == "apptainer"
+    assert state["image_digest"] == images.file_digest(images_root / "base.sif")
