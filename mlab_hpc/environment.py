@@ -18,7 +18,7 @@ from .actions import REGISTRY, ActionContext, ActionError, ActionSpec, Outcome, 
 from .paths import RunPaths
 from .sandbox import Mount, Sandbox
 from .snapshots import EditHistory, SnapshotStore
-from .taskspec import Limits
+from .taskspec import ForbiddenPhrase, Limits
 from .workspace import Workspace
 
 
@@ -56,6 +56,23 @@ class StepRecord:
         return cls(**{k: row.get(k) for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
 
 
+def refuse_forbidden(name: str, args: Any, phrases: tuple[ForbiddenPhrase, ...]) -> None:
+    """ActionError("forbidden") when the action's text contains every word of a phrase.
+
+    The text is the action's name and its arguments as JSON (what the agent asked for, not its
+    reasoning); the check ignores case, as the published one did ("stable" and "baseline").
+    """
+    text = f"{name} {args_json(args)}"
+    for phrase in phrases:
+        if phrase.matches(text):
+            words = " and ".join(f'"{word}"' for word in phrase.words)
+            raise ActionError(
+                "forbidden",
+                f"this action was refused and not run, because its text contains {words}. "
+                f"{phrase.message} Nothing was changed; take another action.",
+            )
+
+
 def find_action(name: str, available: dict[str, ActionSpec]) -> ActionSpec:
     """The action an agent named, forgiving case and spacing; ActionError otherwise."""
     if name in available:
@@ -89,6 +106,7 @@ class Environment:
         edit_model: TextModel | None = None,
         fast_model: TextModel | None = None,
         fsync: bool = False,
+        forbidden_phrases: tuple[ForbiddenPhrase, ...] = (),
     ) -> None:
         self.workspace = workspace
         self.sandbox = sandbox
@@ -102,6 +120,7 @@ class Environment:
         self.sandbox_env = sandbox_env or {}
         self.edit_model = edit_model
         self.fast_model = fast_model
+        self.forbidden_phrases = forbidden_phrases
         self.done = False
         self.last_overhead_s = 0.0
         self._log = jsonl.Appender(paths.steps_log, fsync=fsync)
@@ -153,6 +172,7 @@ class Environment:
         name = str(call.name)
         action_s = 0.0
         try:
+            refuse_forbidden(name, call.args, self.forbidden_phrases)
             spec = find_action(name, self.actions)
             name = spec.name
             bound = spec.bind(call.args)

@@ -234,6 +234,7 @@ def drive_run(
         start_step=len(history),
         elapsed_s=history[-1].elapsed_s if history else 0.0,
         sandbox_env={"MLAB_SEED": str(config.seed)},
+        forbidden_phrases=task.forbidden_phrases,
     )
     env.done = bool(history and history[-1].done)
     if llm is not None:
@@ -435,6 +436,7 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
         **_attempt_columns(state),
         "sandbox": config.sandbox,
         "data_mode": config.data_mode,
+        "env_id": task.rl.env_id if task.rl else None,
         "image_digest": state.get("image_digest"),
         "harness_version": state.get("harness_version"),
         **summary,

@@ -44,6 +44,7 @@ RUNS = pa.schema(
         ("requested_time_min", pa.int64()),
         ("sandbox", pa.string()),
         ("data_mode", pa.string()),  # real | generated | none
+        ("env_id", pa.string()),  # the gymnasium environment of RL tasks, else null
         ("image_digest", pa.string()),
         ("harness_version", pa.string()),
         ("metric", pa.string()),
@@ -64,6 +65,8 @@ RUNS = pa.schema(
         ("human_relative", pa.float64()),
         ("success", pa.bool_()),
         ("agent_reported", pa.float64()),
+        # agent_reported far from the graded final score (rule: scoring.reported_disagrees)
+        ("reported_disagrees", pa.bool_()),
     ]
 )
 

@@ -17,6 +17,10 @@ from .grading import Grade
 from .taskspec import TaskSpec
 
 SUCCESS_THRESHOLD = 0.10
+# How far the agent's own number may be from the graded one before the runs table flags it:
+# on the normalised scale where the human-relative metric is the task's metric, else relative.
+REPORTED_NORMALIZED_TOLERANCE = 0.05
+REPORTED_RELATIVE_TOLERANCE = 0.10
 
 
 def improvement(final: float, baseline: float, direction: str) -> float | None:
@@ -29,6 +33,36 @@ def improvement(final: float, baseline: float, direction: str) -> float | None:
 
 def better(a: float, b: float, direction: str) -> bool:
     return a > b if direction == "higher" else a < b
+
+
+def reported_disagrees(
+    task: TaskSpec,
+    reported: float | None,
+    final_score: float | None,
+    final_normalized: float | None,
+) -> bool | None:
+    """Whether the number the agent reported is far from the graded final score.
+
+    Rule: when the human-relative metric is the task's metric (every RL task), both numbers are
+    normalised and disagree when they are more than 0.05 apart on that scale (one twentieth of
+    the way from 0 to 1; an invalid final snapshot counts as its normalised naive score, as in
+    the human-relative score). Otherwise they disagree when they differ by more than 10% of the
+    graded score. None when the agent reported nothing, or there is nothing to compare with.
+    """
+    if reported is None or not math.isfinite(reported):
+        return None
+    hr = task.human_relative
+    if hr.metric == task.metric.name:
+        if final_normalized is None:
+            return None
+        claimed = hr.normalize(reported)
+        if not math.isfinite(claimed):
+            return True
+        return abs(claimed - final_normalized) > REPORTED_NORMALIZED_TOLERANCE
+    if final_score is None:
+        return None
+    scale = abs(final_score) or 1.0
+    return abs(reported - final_score) > REPORTED_RELATIVE_TOLERANCE * scale
 
 
 @dataclass
@@ -107,6 +141,9 @@ def summarize(
         "human_relative": human_relative,
         "success": bool(imp is not None and imp > SUCCESS_THRESHOLD),
         "agent_reported": final.agent_reported if final else None,
+        "reported_disagrees": reported_disagrees(
+            task, final.agent_reported if final else None, final_score, final_n
+        ),
     }
     return summary, rows
 
