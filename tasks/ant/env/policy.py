@@ -1,0 +1,29 @@
+"""The policy that is scored: `load` builds it, the grader calls it once per step.
+
+The grader imports this file, calls `load(observation_space, action_space)` once, then calls
+the returned function with each observation (a numpy array of 105 floats) and expects an
+action in the action space: an array of 8 torques, each within [-1, 1].
+Anything the policy needs, such as saved weights, can be read here with paths relative to
+this folder. If the returned object also has a `reset()` method, the grader calls it before
+every episode.
+
+The starter policy ignores the observation and acts at random.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+
+
+def load(
+    observation_space: gym.Space, action_space: gym.Space
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Return a function from an observation to an action."""
+
+    def act(observation: np.ndarray) -> np.ndarray:
+        return action_space.sample()
+
+    return act
