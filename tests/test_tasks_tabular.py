@@ -9,8 +9,10 @@ PYTHONHASHSEEDs; and a whole baseline run on the generated data.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -18,6 +20,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -108,8 +112,6 @@ def generated_twice(task: str, tmp_path: Path) -> Path:
 
 def baseline_run(task: str, results: Path) -> tuple[Any, ...]:
     """A whole baseline run on generated data; the runs-table row of it."""
-    import duckdb
-
     result = CliRunner().invoke(
         main, ["run", "--task", task, "--agent", "baseline", "--data", "generated"]
     )
@@ -287,3 +289,181 @@ def test_spaceship_baseline_run_on_generated_data(results: Path, data_root: Path
     assert (status, valid, mode) == ("completed", True, "generated")
     assert 55 < accuracy <= 100
     assert (naive, human) == (0.0, pytest.approx(99.485))
+
+
+# --- parkinsons-disease ----------------------------------------------------------------------
+
+PARKINSONS_ANSWER = """
+    prediction_id,rating
+    55_0_updrs_1_plus_0_months,0
+    55_0_updrs_1_plus_6_months,1
+    55_6_updrs_3_plus_0_months,3
+"""
+
+
+@pytest.mark.parametrize(
+    ("submission", "smapep1"),
+    [
+        # truth + 1 = 1, 2, 4; prediction + 1 = 1, 4, 2: terms 0, 2/3, 2/3 -> 4/9
+        (
+            "prediction_id,rating\n55_0_updrs_1_plus_0_months,0\n55_0_updrs_1_plus_6_months,3\n"
+            "55_6_updrs_3_plus_0_months,1\n",
+            400 / 9,
+        ),
+        # shuffled, an extra unscored id, an extra column: 1 -> 2 is 1/1.5, exact otherwise
+        (
+            "rating,prediction_id,x\n3,55_6_updrs_3_plus_0_months,a\n0.0,55_0_updrs_1_plus_6_months,b\n"
+            "0,55_0_updrs_1_plus_0_months,c\n7,55_6_updrs_4_plus_24_months,d\n",
+            100 * (2 / 3) / 3,
+        ),
+    ],
+    ids=["by-hand", "shuffled-with-extra-id"],
+)
+def test_parkinsons_smapep1_by_hand(tmp_path: Path, submission: str, smapep1: float) -> None:
+    workspace, answers = case(tmp_path, PARKINSONS_ANSWER, submission)
+
+    result = grade("parkinsons-disease", workspace, answers)
+
+    assert result["valid"], result["reason"]
+    assert result["metrics"] == {"smapep1": pytest.approx(smapep1)}
+
+
+def test_parkinsons_smape_counts_zero_over_zero_as_zero() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "parkinsons_eval", TASKS / "parkinsons-disease" / "scripts" / "eval.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    # 0/0 -> 0; |1 - 2| / 1.5 = 2/3: mean 1/3
+    assert module.smape(np.array([0.0, 2.0]), np.array([0.0, 1.0])) == pytest.approx(100 / 3)
+    assert module.smapep1(np.array([0.0]), np.array([0.0])) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("submission", "reason"),
+    [
+        (None, "submission.csv is missing from the workspace"),
+        ("", "submission.csv cannot be read as CSV"),
+        ("prediction_id,score\n55_0_updrs_1_plus_0_months,1\n", "has no rating column"),
+        (
+            "prediction_id,rating\n55_0_updrs_1_plus_0_months,0\n55_0_updrs_1_plus_6_months,1\n",
+            "submission.csv lacks 1 prediction that are scored (55_6_updrs_3_plus_0_months)",
+        ),
+        (
+            "prediction_id,rating\n55_0_updrs_1_plus_0_months,0\n55_0_updrs_1_plus_0_months,1\n"
+            "55_0_updrs_1_plus_6_months,1\n55_6_updrs_3_plus_0_months,2\n",
+            "1 prediction_id repeated: 55_0_updrs_1_plus_0_months",
+        ),
+        (
+            "prediction_id,rating\n55_0_updrs_1_plus_0_months,NaN\n55_0_updrs_1_plus_6_months,\n"
+            "55_6_updrs_3_plus_0_months,2\n",
+            "rating is empty, NaN, infinite or not a number in 2 rows",
+        ),
+        (
+            "prediction_id,rating\n55_0_updrs_1_plus_0_months,-0.5\n55_0_updrs_1_plus_6_months,1\n"
+            "55_6_updrs_3_plus_0_months,2\n",
+            "rating is negative in 1 row (55_0_updrs_1_plus_0_months)",
+        ),
+    ],
+    ids=["missing", "empty", "no-rating", "missing-row", "repeated", "nan", "negative"],
+)
+def test_parkinsons_invalid_submissions(
+    tmp_path: Path, submission: str | None, reason: str
+) -> None:
+    workspace, answers = case(tmp_path, PARKINSONS_ANSWER, submission)
+
+    result = grade("parkinsons-disease", workspace, answers)
+
+    assert not result["valid"]
+    assert reason in result["reason"]
+
+
+CLINICAL_HEADER = (
+    "visit_id,patient_id,visit_month,updrs_1,updrs_2,updrs_3,updrs_4,"
+    "upd23b_clinical_state_on_medication"
+)
+
+
+def test_parkinsons_prepare_holds_out_two_seeded_patients(tmp_path: Path, data_root: Path) -> None:
+    patients = [55, 942, 1517, 2660, 3342]
+    clinical = [CLINICAL_HEADER]
+    proteins = ["visit_id,visit_month,patient_id,UniProt,NPX"]
+    peptides = ["visit_id,visit_month,patient_id,UniProt,Peptide,PeptideAbundance"]
+    for patient in patients:
+        for month in (0, 6, 12):
+            part4 = "" if month == 6 else "1.0"
+            clinical.append(
+                f"{patient}_{month},{patient},{month},{month},2.0,{patient % 7},{part4},On"
+            )
+            proteins.append(f"{patient}_{month},{month},{patient},O00391,11254.3")
+            peptides.append(f"{patient}_{month},{month},{patient},O00391,NEQEQPLGQWHLS,11254.3")
+    held_out = sorted(random.Random(42).sample(patients, 2))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    with zipfile.ZipFile(raw / "amp-parkinsons-disease-progression-prediction.zip", "w") as zipped:
+        zipped.writestr("train_clinical_data.csv", "\n".join(clinical) + "\n")
+        zipped.writestr("train_proteins.csv", "\n".join(proteins) + "\n")
+        zipped.writestr("train_peptides.csv", "\n".join(peptides) + "\n")
+        zipped.writestr("supplemental_clinical_data.csv", CLINICAL_HEADER + "\n35_0,35,0,5,,,,\n")
+        zipped.writestr("example_test_files/test.csv", "not used\n")
+        zipped.writestr("public_timeseries_testing_util.py", "# not used\n")
+
+    root = prepare_from("parkinsons-disease", raw, data_root)
+
+    public = root / "public"
+    assert sorted(p.name for p in public.iterdir()) == [
+        "supplemental_clinical_data.csv",
+        "test_clinical_data.csv",
+        "test_peptides.csv",
+        "test_proteins.csv",
+        "train_clinical_data.csv",
+        "train_peptides.csv",
+        "train_proteins.csv",
+    ]
+    assert [p.name for p in (root / "private").iterdir()] == ["answer.csv"]
+    train = pd.read_csv(public / "train_clinical_data.csv")
+    test = pd.read_csv(public / "test_clinical_data.csv")
+    assert sorted(set(test["patient_id"])) == held_out
+    assert set(train["patient_id"]) == set(patients) - set(held_out)
+    assert list(test.columns) == ["visit_id", "patient_id", "visit_month",
+                                  "upd23b_clinical_state_on_medication"]  # fmt: skip
+    for name in ("proteins", "peptides"):
+        assert set(pd.read_csv(public / f"test_{name}.csv")["patient_id"]) == set(held_out)
+        assert set(pd.read_csv(public / f"train_{name}.csv")["patient_id"]).isdisjoint(held_out)
+    assert (public / "supplemental_clinical_data.csv").read_text().endswith("35_0,35,0,5,,,,\n")
+    answer = pd.read_csv(root / "private" / "answer.csv")
+    first = held_out[0]
+    ratings = dict(zip(answer["prediction_id"], answer["rating"], strict=True))
+    assert ratings[f"{first}_0_updrs_1_plus_6_months"] == 6
+    assert ratings[f"{first}_6_updrs_3_plus_0_months"] == first % 7
+    assert f"{first}_0_updrs_4_plus_6_months" not in ratings  # not rated at month 6
+    assert f"{first}_0_updrs_1_plus_24_months" not in ratings  # no visit at month 24
+    # per patient: parts 1-3 from month 0 (+0, +6, +12), 6 (+0, +6), 12 (+0): 6 each; part 4,
+    # rated at months 0 and 12 only: 0 (+0, +12), 6 (+6), 12 (+0): 4
+    assert len(answer) == 2 * (3 * 6 + 4)
+
+
+def test_parkinsons_generated_has_the_kaggle_schema(tmp_path: Path) -> None:
+    out = generated_twice("parkinsons-disease", tmp_path)
+
+    train = pd.read_csv(out / "public" / "train_clinical_data.csv")
+    test = pd.read_csv(out / "public" / "test_clinical_data.csv")
+    assert list(train.columns) == CLINICAL_HEADER.split(",")
+    assert test["patient_id"].nunique() == 2
+    assert train["updrs_4"].isna().any() and (train["updrs_3"].dropna() >= 0).all()
+    proteins = pd.read_csv(out / "public" / "train_proteins.csv")
+    assert list(proteins.columns) == ["visit_id", "visit_month", "patient_id", "UniProt", "NPX"]
+    answer = pd.read_csv(out / "private" / "answer.csv")
+    assert (
+        answer["prediction_id"].str.fullmatch(r"\d+_\d+_updrs_[1-4]_plus_(0|6|12|24)_months").all()
+    )
+
+
+def test_parkinsons_baseline_run_on_generated_data(results: Path, data_root: Path) -> None:
+    status, valid, smapep1, naive, human, mode = baseline_run("parkinsons-disease", results)
+
+    assert (status, valid, mode) == ("completed", True, "generated")
+    assert 0 < smapep1 < 100
+    assert (naive, human) == (100.0, pytest.approx(60.042))

@@ -1,0 +1,141 @@
+"""Grader for the parkinsons-disease task.
+
+    python scripts/eval.py --workspace WS --answers ANS --out OUT.json
+
+Compares WS/submission.csv (columns prediction_id and rating, in any order; other columns
+are ignored) with the answer key ANS/answer.csv and reports
+
+    smapep1  SMAPE of the ratings plus one, in % (0 best, 200 worst), over the predictions
+             of the answer key: mean of |f - a| / ((|a| + |f|) / 2) * 100 with a = truth + 1,
+             f = prediction + 1, a term being 0 when a and f are both 0 (the published 0/0
+             rule; it cannot arise with ratings that are not negative)
+
+Every prediction id of the answer key must be there exactly once; rows for ids the key lacks
+(visits whose later rating is unknown) are accepted and ignored. The submission is invalid,
+with a one-line reason, when the file is missing or unreadable, lacks a column, misses or
+repeats an id of the key, or has a rating there that is empty, NaN, not a finite number or
+negative (as the published metric refuses). A missing answer key is the grader's own fault:
+it exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SUBMISSION_NAME = "submission.csv"
+ANSWER_NAME = "answer.csv"
+ID, RATING = "prediction_id", "rating"
+
+
+class InvalidSubmission(Exception):
+    """The submission cannot be scored; the message is the one-line reason."""
+
+
+def examples(values: Any, limit: int = 3) -> str:
+    """A few values of a collection, for a reason: "a, b, c, ..."."""
+    listed = [str(value) for value in values]
+    return ", ".join(listed[:limit]) + (", ..." if len(listed) > limit else "")
+
+
+def count(number: int, noun: str) -> str:
+    """ "1 row", "2 rows"."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Symmetric mean absolute percentage error in %, a 0/0 term counting as 0."""
+    denominator = (np.abs(actual) + np.abs(forecast)) / 2
+    both_zero = denominator == 0
+    terms = np.abs(forecast - actual) / np.where(both_zero, 1.0, denominator)
+    return float(np.mean(np.where(both_zero, 0.0, terms)) * 100)
+
+
+def smapep1(truth: np.ndarray, prediction: np.ndarray) -> float:
+    """SMAPE of y + 1, the competition's metric."""
+    return smape(truth + 1, prediction + 1)
+
+
+def read_submission(path: Path) -> pd.DataFrame:
+    """The prediction_id and rating columns of the submission, as stripped text."""
+    if not path.is_file():
+        raise InvalidSubmission(f"{SUBMISSION_NAME} is missing from the workspace")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        reason = " ".join(str(error).split())
+        raise InvalidSubmission(f"{SUBMISSION_NAME} cannot be read as CSV: {reason}") from None
+    missing = [name for name in (ID, RATING) if name not in table.columns]
+    if missing:
+        found = examples(table.columns, limit=5) or "none"
+        raise InvalidSubmission(
+            f"{SUBMISSION_NAME} has no {' and no '.join(missing)} column (columns: {found})"
+        )
+    return table[[ID, RATING]].apply(lambda column: column.str.strip())
+
+
+def score(submission: pd.DataFrame, answers: pd.DataFrame) -> dict[str, float]:
+    """smapep1 of a checked submission against the answer key."""
+    scored = submission[submission[ID].isin(set(answers[ID]))]
+    repeated = scored[ID][scored[ID].duplicated()].unique()
+    if len(repeated):
+        raise InvalidSubmission(
+            f"{count(len(repeated), 'prediction_id')} repeated: {examples(repeated)} "
+            "(each must appear once)"
+        )
+    absent = [name for name in answers[ID] if name not in set(scored[ID])]
+    if absent:
+        raise InvalidSubmission(
+            f"{SUBMISSION_NAME} lacks {count(len(absent), 'prediction')} that are scored "
+            f"({examples(absent)})"
+        )
+    ratings = pd.to_numeric(scored[RATING], errors="coerce").astype(float)
+    bad = scored[ID][~np.isfinite(ratings)]
+    if len(bad):
+        raise InvalidSubmission(
+            f"rating is empty, NaN, infinite or not a number in {count(len(bad), 'row')} "
+            f"({examples(bad)})"
+        )
+    negative = scored[ID][ratings < 0]
+    if len(negative):
+        raise InvalidSubmission(
+            f"rating is negative in {count(len(negative), 'row')} ({examples(negative)}); "
+            "ratings must not be negative"
+        )
+    predicted = pd.Series(ratings.to_numpy(), index=scored[ID].to_numpy())
+    guess = predicted.loc[answers[ID].to_numpy()].to_numpy()
+    return {"smapep1": smapep1(answers[RATING].to_numpy(dtype=float), guess)}
+
+
+def grade(workspace: Path, answers_dir: Path) -> dict[str, Any]:
+    """Grade one workspace; returns the grader's JSON document."""
+    answer_path = answers_dir / ANSWER_NAME
+    if not answer_path.is_file():
+        sys.exit(f"eval.py: the answer key {answer_path} is missing; run prepare first")
+    answers = pd.read_csv(answer_path, dtype={ID: str, RATING: float})
+    try:
+        metrics = score(read_submission(workspace / SUBMISSION_NAME), answers)
+    except InvalidSubmission as invalid:
+        return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
+    return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
+
+
+def main() -> None:
+    """Parse the command line, grade, write OUT.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--answers", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    result = grade(args.workspace, args.answers)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
