@@ -467,3 +467,156 @@ def test_parkinsons_baseline_run_on_generated_data(results: Path, data_root: Pat
     assert (status, valid, mode) == ("completed", True, "generated")
     assert 0 < smapep1 < 100
     assert (naive, human) == (100.0, pytest.approx(60.042))
+
+
+# --- feedback ----------------------------------------------------------------------------------
+
+MEASURES = ["cohesion", "syntax", "vocabulary", "phraseology", "grammar", "conventions"]
+FEEDBACK_HEADER = "text_id,full_text," + ",".join(MEASURES)
+FEEDBACK_ANSWER = """
+    text_id,cohesion,syntax,vocabulary,phraseology,grammar,conventions
+    0016926B079C,3.0,3.0,3.0,3.0,3.0,3.0
+    0022683E9EA5,2.0,2.5,4.0,1.0,5.0,3.5
+"""
+
+
+def test_feedback_mcrmse_by_hand(tmp_path: Path) -> None:
+    # Errors only in syntax (0 and 1) and phraseology (0 and 2): RMSEs sqrt(1/2) and
+    # sqrt(4/2), the other four 0, so MCRMSE = (sqrt(1/2) + sqrt(2)) / 6 = 1 / (2 sqrt 2).
+    workspace, answers = case(
+        tmp_path,
+        FEEDBACK_ANSWER,
+        """
+        text_id,conventions,grammar,phraseology,vocabulary,syntax,cohesion,extra
+        0022683E9EA5,3.5,5,3.0,4.0,3.5,2.0,x
+        0016926B079C,3,3,3,3,3,3,y
+        """,
+    )
+
+    result = grade("feedback", workspace, answers)
+
+    assert result["valid"], result["reason"]
+    metrics = result["metrics"]
+    assert metrics["mcrmse"] == pytest.approx(1 / (2 * 2**0.5))
+    assert metrics["rmse_syntax"] == pytest.approx(0.5**0.5)
+    assert metrics["rmse_phraseology"] == pytest.approx(2**0.5)
+    assert metrics["rmse_cohesion"] == metrics["rmse_grammar"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("submission", "reason"),
+    [
+        (None, "submission.csv is missing from the workspace"),
+        ("", "submission.csv cannot be read as CSV"),
+        (
+            "text_id,cohesion,syntax,vocabulary,phraseology,grammar\n0016926B079C,1,1,1,1,1\n",
+            "submission.csv has no conventions column",
+        ),
+        (
+            "text_id," + ",".join(MEASURES) + "\n0016926B079C,3,3,3,3,3,3\n",
+            "has 1 row for the 2 test essays: 1 test essay missing (0022683E9EA5)",
+        ),
+        (
+            "text_id," + ",".join(MEASURES) + "\n0016926B079C,3,3,3,3,3,3\n"
+            "0016926B079C,3,3,3,3,3,3\n0022683E9EA5,3,3,3,3,3,3\n",
+            "1 text_id repeated: 0016926B079C",
+        ),
+        (
+            "text_id," + ",".join(MEASURES) + "\n0016926B079C,3,3,3,3,3,3\n"
+            "0022683E9EA5,3,3,3,3,3,3\nFFFFFFFFFFFF,3,3,3,3,3,3\n",
+            "1 text_id not in test.csv (FFFFFFFFFFFF)",
+        ),
+        (
+            "text_id," + ",".join(MEASURES) + "\n0016926B079C,3,3,NaN,3,3,3\n"
+            "0022683E9EA5,3,3,3,3,3,3\n",
+            "vocabulary is empty, NaN, infinite or not a number in 1 row (text_id 0016926B079C)",
+        ),
+        (
+            "text_id," + ",".join(MEASURES) + "\n0016926B079C,3,3,3,3,3,\n"
+            "0022683E9EA5,3,3,3,3,3,good\n",
+            "conventions is empty, NaN, infinite or not a number in 2 rows",
+        ),
+    ],
+    ids=["missing", "empty", "no-column", "missing-row", "repeated", "extra-row", "nan", "text"],
+)
+def test_feedback_invalid_submissions(tmp_path: Path, submission: str | None, reason: str) -> None:
+    workspace, answers = case(tmp_path, FEEDBACK_ANSWER, submission)
+
+    result = grade("feedback", workspace, answers)
+
+    assert not result["valid"]
+    assert reason in result["reason"]
+
+
+def test_feedback_prepare_makes_the_seeded_98_2_split(tmp_path: Path, data_root: Path) -> None:
+    essays = [
+        (f"{index:012X}", f'Essay {index}, "quoted".\n\nA second paragraph.', 1.0 + index % 9 / 2)
+        for index in range(50)
+    ]
+    lines = [FEEDBACK_HEADER]
+    for text_id, text, score in essays:
+        quoted = '"' + text.replace('"', '""') + '"'
+        lines.append(f"{text_id},{quoted}," + ",".join([f"{score:.1f}"] * 6))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    with zipfile.ZipFile(raw / "feedback-prize-english-language-learning.zip", "w") as zipped:
+        zipped.writestr("train.csv", "\n".join(lines) + "\n")
+        zipped.writestr("test.csv", "text_id,full_text\nFFFFFFFFFFFF,unscored\n")
+        zipped.writestr("sample_submission.csv", "text_id," + ",".join(MEASURES) + "\n")
+
+    root = prepare_from("feedback", raw, data_root)
+
+    order = np.random.default_rng(42).permutation(50)  # the seeded shuffle; floor(98%) = 49
+    ids_as_text = {"text_id": str}
+    train = pd.read_csv(root / "public" / "train.csv", dtype=ids_as_text)
+    test = pd.read_csv(root / "public" / "test.csv", dtype=ids_as_text)
+    answer = pd.read_csv(root / "private" / "answer.csv", dtype=ids_as_text)
+    assert list(train["text_id"]) == [essays[index][0] for index in order[:49]]
+    assert list(test.columns) == ["text_id", "full_text"]
+    (held_out,) = order[49:]
+    assert list(test["text_id"]) == list(answer["text_id"]) == [essays[held_out][0]]
+    assert test["full_text"][0] == essays[held_out][1]  # line breaks and quotes kept
+    assert list(answer.columns) == ["text_id", *MEASURES]
+    assert (answer[MEASURES].to_numpy() == essays[held_out][2]).all()
+    sample = pd.read_csv(root / "public" / "sample_submission.csv")
+    assert list(sample.columns) == ["text_id", *MEASURES]
+    assert (sample[MEASURES].to_numpy() == 3.0).all()
+    assert [p.name for p in (root / "private").iterdir()] == ["answer.csv"]
+
+
+def test_feedback_prepare_rejects_a_score_off_the_scale(tmp_path: Path) -> None:
+    rows = [f"{index:012X},text {index}," + ",".join(["3.0"] * 6) for index in range(5)]
+    rows[3] = "000000000003,text 3,3.0,3.0,3.0,3.0,3.0,3.2"
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "train.csv").write_text("\n".join([FEEDBACK_HEADER, *rows]) + "\n")
+    script = TASKS / "feedback" / "scripts" / "prepare.py"
+
+    done = subprocess.run(
+        [sys.executable, str(script), "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
+
+    assert done.returncode != 0
+    assert "essay 000000000003 has conventions '3.2'" in done.stderr
+
+
+def test_feedback_generated_has_the_kaggle_schema(tmp_path: Path) -> None:
+    out = generated_twice("feedback", tmp_path)
+
+    train = pd.read_csv(out / "public" / "train.csv")
+    test = pd.read_csv(out / "public" / "test.csv")
+    assert list(train.columns) == FEEDBACK_HEADER.split(",")
+    assert (len(train), len(test)) == (490, 10)
+    assert train["text_id"].str.fullmatch(r"[0-9A-F]{12}").all()
+    scores = train[MEASURES].to_numpy()
+    assert ((scores >= 1) & (scores <= 5) & (scores * 2 == np.round(scores * 2))).all()
+    assert train["full_text"].str.contains("\n\n").any()
+
+
+def test_feedback_baseline_run_on_generated_data(results: Path, data_root: Path) -> None:
+    status, valid, mcrmse, naive, human, mode = baseline_run("feedback", results)
+
+    assert (status, valid, mode) == ("completed", True, "generated")
+    assert 0 < mcrmse < 1
+    assert (naive, human) == (pytest.approx(18.44720), pytest.approx(0.55435))

@@ -1,0 +1,132 @@
+"""Grader for the feedback task.
+
+    python scripts/eval.py --workspace WS --answers ANS --out OUT.json
+
+Compares WS/submission.csv (text_id and the six measures, one row per essay of test.csv, in
+any order; other columns are ignored) with the answer key ANS/answer.csv and reports
+
+    mcrmse             the mean over the six measures of the root mean squared error
+    rmse_<measure>     the root mean squared error of each measure, for people
+
+The submission is invalid, with a one-line reason, when the file is missing or unreadable,
+lacks a column, has missing, extra or repeated text_ids, or a score that is empty, NaN, not
+a number or infinite. A missing answer key is the grader's own fault: it exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SUBMISSION_NAME = "submission.csv"
+ANSWER_NAME = "answer.csv"
+ID = "text_id"
+MEASURES = ("cohesion", "syntax", "vocabulary", "phraseology", "grammar", "conventions")
+
+
+class InvalidSubmission(Exception):
+    """The submission cannot be scored; the message is the one-line reason."""
+
+
+def examples(values: Any, limit: int = 3) -> str:
+    """A few values of a collection, for a reason: "a, b, c, ..."."""
+    listed = [str(value) for value in values]
+    return ", ".join(listed[:limit]) + (", ..." if len(listed) > limit else "")
+
+
+def count(number: int, noun: str) -> str:
+    """ "1 row", "2 rows"."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def read_submission(path: Path) -> pd.DataFrame:
+    """The text_id and score columns of the submission, as stripped text."""
+    if not path.is_file():
+        raise InvalidSubmission(f"{SUBMISSION_NAME} is missing from the workspace")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        reason = " ".join(str(error).split())
+        raise InvalidSubmission(f"{SUBMISSION_NAME} cannot be read as CSV: {reason}") from None
+    missing = [name for name in (ID, *MEASURES) if name not in table.columns]
+    if missing:
+        found = examples(table.columns, limit=8) or "none"
+        raise InvalidSubmission(
+            f"{SUBMISSION_NAME} has no {', '.join(missing)} column"
+            f"{'s' if len(missing) > 1 else ''} (columns: {found})"
+        )
+    return table[[ID, *MEASURES]].apply(lambda column: column.str.strip())
+
+
+def check_ids(ids: pd.Series, expected: pd.Series) -> None:
+    """Raise InvalidSubmission unless `ids` holds every expected id exactly once."""
+    repeated = ids[ids.duplicated()].unique()
+    if len(repeated):
+        raise InvalidSubmission(
+            f"{count(len(repeated), ID)} repeated: {examples(repeated)} (each must appear once)"
+        )
+    absent = sorted(set(expected) - set(ids))
+    extra = sorted(set(ids) - set(expected))
+    if absent or extra:
+        problems = []
+        if absent:
+            problems.append(f"{count(len(absent), 'test essay')} missing ({examples(absent)})")
+        if extra:
+            problems.append(f"{count(len(extra), ID)} not in test.csv ({examples(extra)})")
+        raise InvalidSubmission(
+            f"{SUBMISSION_NAME} has {count(len(ids), 'row')} for the {len(expected)} test "
+            "essays: " + "; ".join(problems)
+        )
+
+
+def score(submission: pd.DataFrame, answers: pd.DataFrame) -> dict[str, float]:
+    """MCRMSE and the RMSE of each measure of a checked submission."""
+    check_ids(submission[ID], answers[ID])
+    predicted = submission.set_index(ID).loc[answers[ID]]
+    metrics: dict[str, float] = {}
+    for measure in MEASURES:
+        values = pd.to_numeric(predicted[measure], errors="coerce").to_numpy(dtype=float)
+        bad = predicted.index[~np.isfinite(values)]
+        if len(bad):
+            raise InvalidSubmission(
+                f"{measure} is empty, NaN, infinite or not a number in "
+                f"{count(len(bad), 'row')} ({ID} {examples(bad)})"
+            )
+        truth = answers[measure].to_numpy(dtype=float)
+        metrics[f"rmse_{measure}"] = float(np.sqrt(np.mean((values - truth) ** 2)))
+    metrics["mcrmse"] = float(np.mean([metrics[f"rmse_{measure}"] for measure in MEASURES]))
+    return metrics
+
+
+def grade(workspace: Path, answers_dir: Path) -> dict[str, Any]:
+    """Grade one workspace; returns the grader's JSON document."""
+    answer_path = answers_dir / ANSWER_NAME
+    if not answer_path.is_file():
+        sys.exit(f"eval.py: the answer key {answer_path} is missing; run prepare first")
+    answers = pd.read_csv(answer_path, dtype={ID: str})
+    try:
+        metrics = score(read_submission(workspace / SUBMISSION_NAME), answers)
+    except InvalidSubmission as invalid:
+        return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
+    return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
+
+
+def main() -> None:
+    """Parse the command line, grade, write OUT.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--answers", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    result = grade(args.workspace, args.answers)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
