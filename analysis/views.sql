@@ -95,6 +95,7 @@ SELECT * EXCLUDE (empty) FROM (
         NULL::BIGINT AS requested_time_min,
         NULL::VARCHAR AS sandbox,
         NULL::VARCHAR AS data_mode,
+        NULL::VARCHAR AS env_id,
         NULL::VARCHAR AS image_digest,
         NULL::VARCHAR AS harness_version,
         NULL::VARCHAR AS metric,
@@ -107,11 +108,14 @@ SELECT * EXCLUDE (empty) FROM (
         NULL::VARCHAR AS hr_metric,
         NULL::DOUBLE AS naive_score,
         NULL::DOUBLE AS human_score,
+        NULL::DOUBLE AS naive_normalized,
+        NULL::DOUBLE AS human_normalized,
         NULL::DOUBLE AS final_normalized,
         NULL::DOUBLE AS best_normalized,
         NULL::DOUBLE AS human_relative,
         NULL::BOOLEAN AS success,
-        NULL::DOUBLE AS agent_reported
+        NULL::DOUBLE AS agent_reported,
+        NULL::BOOLEAN AS reported_disagrees
         -- END columns runs
     WHERE false
     UNION ALL BY NAME
@@ -191,7 +195,11 @@ SELECT * EXCLUDE (empty) FROM (
         NULL::VARCHAR AS task,
         NULL::BIGINT AS step,
         NULL::VARCHAR AS purpose,
+        NULL::VARCHAR AS role,
         NULL::VARCHAR AS model,
+        NULL::VARCHAR AS session,
+        NULL::BIGINT AS attempt,
+        NULL::TIMESTAMPTZ AS started_at,
         NULL::BIGINT AS prompt_tokens,
         NULL::BIGINT AS completion_tokens,
         NULL::DOUBLE AS cost_usd,

@@ -60,6 +60,8 @@ RUNS = pa.schema(
         ("hr_metric", pa.string()),
         ("naive_score", pa.float64()),
         ("human_score", pa.float64()),
+        ("naive_normalized", pa.float64()),  # the anchors on the normalised scale, so that
+        ("human_normalized", pa.float64()),  # any snapshot's human-relative score is computable
         ("final_normalized", pa.float64()),
         ("best_normalized", pa.float64()),
         ("human_relative", pa.float64()),
@@ -116,7 +118,11 @@ LLM_CALLS = pa.schema(
         ("task", pa.string()),
         ("step", pa.int64()),
         ("purpose", pa.string()),
+        ("role", pa.string()),  # agent | fast | edit: which of the run's models answered
         ("model", pa.string()),
+        ("session", pa.string()),  # one per attempt of the run: calls of a resumed run differ
+        ("attempt", pa.int64()),  # 1 for a call's first try, 2.. for its retries
+        ("started_at", pa.timestamp("us", tz="UTC")),
         ("prompt_tokens", pa.int64()),
         ("completion_tokens", pa.int64()),
         ("cost_usd", pa.float64()),

@@ -134,6 +134,8 @@ def summarize(
         "improvement": imp,
         "naive_score": anchors.naive,
         "human_score": anchors.human,
+        "naive_normalized": naive_n,
+        "human_normalized": human_n,
         "final_normalized": final_n,
         "best_normalized": max(best_n, naive_n)
         if best_n is not None and naive_n is not None

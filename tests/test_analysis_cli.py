@@ -417,3 +417,14 @@ def test_views_and_queries_from_the_duckdb_cli(tmp_path: Path) -> None:
         timeout=120,
     )
     assert (done.returncode, done.stdout.split()) == (0, ["n", "0"]), done.stderr
+
+
+def test_views_sql_in_the_repository_matches_the_schema() -> None:
+    """The DuckDB-shell copy of the column lists is the one mlab-hpc would generate."""
+    from mlab_hpc.analysis.db import analysis_dir, views_sql
+
+    assert (analysis_dir() / "views.sql").read_text() == views_sql(), (
+        "analysis/views.sql is behind mlab_hpc/schema.py: regenerate it with python -c "
+        "\"from mlab_hpc.analysis.db import views_sql, analysis_dir; "
+        "(analysis_dir() / 'views.sql').write_text(views_sql())\""
+    )
