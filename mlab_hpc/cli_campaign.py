@@ -67,10 +67,55 @@ def _task_list(text: str) -> list[Any]:
     show_default=True,
     help="local executor: runs at the same time.",
 )
-@click.option("--sandbox", type=click.Choice(["bwrap", "process"]), default=None)
-@click.option("--max-steps", type=int, default=None)
-@click.option("--max-time", "max_time_s", type=float, default=None)
-@click.option("--action-timeout", "action_timeout_s", type=float, default=None)
+@click.option(
+    "--sandbox",
+    type=click.Choice(["bwrap", "process", "apptainer"]),
+    default=None,
+    help="Where agents' commands run (default: bwrap if it works, else process).",
+)
+@click.option("--max-steps", type=int, default=None, help="Override the tasks' step limits.")
+@click.option(
+    "--max-time",
+    "max_time_s",
+    type=float,
+    default=None,
+    help="Override the tasks' total agent time (s).",
+)
+@click.option(
+    "--action-timeout",
+    "action_timeout_s",
+    type=float,
+    default=None,
+    help="Override the tasks' time per action (s).",
+)
+@click.option(
+    "--fast-llm",
+    default=None,
+    metavar="PROVIDER:NAME",
+    help="Model for summaries, Understand File, Reflection (default: --model).",
+)
+@click.option(
+    "--edit-llm",
+    default=None,
+    metavar="PROVIDER:NAME",
+    help="Model for Edit Script (AI) (default: --model).",
+)
+@click.option(
+    "--base-url",
+    envvar="OPENAI_BASE_URL",
+    default=None,
+    help="An OpenAI-compatible server (e.g. vLLM) for openai: models.",
+)
+@click.option("--temperature", type=float, default=None)
+@click.option(
+    "--max-tokens", type=click.IntRange(min=1), default=None, help="Token budget of each run."
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Cost budget of each run, USD.",
+)
 @click.option(
     "--dry-run", is_flag=True, help="Show the plan (runs, arrays, resources); submit nothing."
 )
@@ -90,6 +135,12 @@ def submit(
     max_steps: int | None,
     max_time_s: float | None,
     action_timeout_s: float | None,
+    fast_llm: str | None,
+    edit_llm: str | None,
+    base_url: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    max_cost: float | None,
     dry_run: bool,
 ) -> None:
     """Plan a campaign (tasks x seeds x agents x models) and launch what is not done yet."""
@@ -101,6 +152,7 @@ def submit(
     from .launch.status import active_run_ids
     from .launch.submit import group_arrays, sbatch_parameters, slurm_available, submit_arrays
     from .paths import ResultsRoot
+    from .runner import RunConfig, validate_config
     from .sandbox import BwrapSandbox
 
     if seeds < 1:
@@ -133,7 +185,27 @@ def submit(
         max_steps=max_steps,
         max_time_s=max_time_s,
         action_timeout_s=action_timeout_s,
+        fast_llm=fast_llm,
+        edit_llm=edit_llm,
+        base_url=base_url,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
     )
+    for agent, model in {(r.agent, r.model) for r in runs}:
+        validate_config(
+            RunConfig(
+                task=tasks[0].id,
+                agent=agent,
+                model=model,
+                fast_llm=fast_llm,
+                edit_llm=edit_llm,
+                base_url=base_url,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                max_cost=max_cost,
+            )
+        )
     busy = active_run_ids(paths) if executor == "slurm" else set()
     todo = [r for r in runs if not is_done(run_state(results, r.run_id)) and r.run_id not in busy]
     arrays = group_arrays(todo, prof, settings)

@@ -479,6 +479,17 @@ def _model_plan(config: RunConfig) -> ModelPlan | None:
     )
 
 
+def validate_config(config: RunConfig) -> None:
+    """Fail with one clear line if such a run could not start (task, agent, models).
+
+    ``submit`` calls it on the login node, so that a campaign with a missing API key or a
+    misspelt agent fails before anything is queued.
+    """
+    get_task(config.task)
+    _check_models(config, make_agent(config.agent))
+    _model_plan(config)
+
+
 def _check_models(config: RunConfig, agent: Any) -> None:
     """Fail before the run exists when its models cannot be used or its agent needs one."""
     if _model_plan(config) is None and getattr(agent, "requires_llm", False):

@@ -328,3 +328,55 @@ def test_local_executor_without_slurm(
     assert "running the campaign on this machine with the local executor" in " ".join(out.split())
     assert out.count("completed (final_answer)") == 2
     assert len(runs_rows(results)) == 2
+
+
+def test_run_options_reach_every_run_of_a_campaign(
+    results: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    result = CliRunner().invoke(
+        main,
+        [
+            "submit",
+            "--tasks",
+            "cartpole",
+            "--campaign",
+            "opts",
+            "--executor",
+            "debug",
+            "--fast-llm",
+            "openai:small",
+        ],
+    )
+    assert result.exit_code == 1 and "needs OPENAI_API_KEY" in result.output
+    assert not (results / "campaigns" / "opts").exists(), "checked before anything is written"
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key-never-used")  # the baseline calls no model
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-never-used")
+    submit(
+        "--tasks",
+        "cartpole",
+        "--campaign",
+        "opts",
+        "--executor",
+        "debug",
+        "--max-steps",
+        "3",
+        "--max-tokens",
+        "5000",
+        "--max-cost",
+        "0.5",
+        "--temperature",
+        "0.2",
+        "--fast-llm",
+        "openai:gpt-4o-mini",
+        "--edit-llm",
+        "anthropic:claude-3-haiku",
+    )
+    (run_json,) = (results / "runs").glob("opts.*/run.json")
+    config = json.loads(run_json.read_text())["config"]
+    assert (config["max_steps"], config["max_tokens"], config["max_cost"]) == (3, 5000, 0.5)
+    assert (config["temperature"], config["fast_llm"], config["edit_llm"]) == (
+        0.2,
+        "openai:gpt-4o-mini",
+        "anthropic:claude-3-haiku",
+    )

@@ -39,6 +39,12 @@ class JobSettings:
     max_steps: int | None = None
     max_time_s: float | None = None
     action_timeout_s: float | None = None
+    fast_llm: str | None = None
+    edit_llm: str | None = None
+    base_url: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    max_cost: float | None = None
 
 
 def discard_run(results: ResultsRoot, spec: RunSpec) -> None:
@@ -74,6 +80,12 @@ def execute(
             max_steps=settings.max_steps,
             max_time_s=settings.max_time_s,
             action_timeout_s=settings.action_timeout_s,
+            fast_llm=settings.fast_llm,
+            edit_llm=settings.edit_llm,
+            base_url=settings.base_url,
+            temperature=settings.temperature,
+            max_tokens=settings.max_tokens,
+            max_cost=settings.max_cost,
             run_id=spec.run_id,
         )
         create_run(config, progress)

@@ -177,13 +177,22 @@ def _run_here(
     array: JobArray,
     parallelism: int,
     on_done: Callable[[RunSpec, dict[str, Any] | BaseException], None] | None,
-) -> list[submitit.Job[Any]]:
-    """local: submitit's local executor, at most ``parallelism`` jobs at once; debug: in-process."""
+) -> list[Any]:
+    """local: submitit's local executor, at most ``parallelism`` jobs at once; debug: each run
+    in this process, one after the other (no debugger on failure: the error is reported)."""
     if executor_name == "debug":
-        executor: submitit.Executor = submitit.DebugExecutor(folder=folder)
-    else:
-        executor = submitit.LocalExecutor(folder=folder)
-        executor.update_parameters(timeout_min=array.time_min, gpus_per_node=array.gpus)
+        jobs = []
+        for i, fn in enumerate(fns):
+            try:
+                outcome: dict[str, Any] | BaseException = fn()
+            except Exception as exc:  # reported like a failed job, and the campaign goes on
+                outcome = exc
+            if on_done is not None:
+                on_done(fn.spec, outcome)
+            jobs.append(_InProcessJob(f"debug-{i}"))
+        return jobs
+    executor = submitit.LocalExecutor(folder=folder)
+    executor.update_parameters(timeout_min=array.time_min, gpus_per_node=array.gpus)
     done: list[submitit.Job[Any]] = []
     pending = list(fns)
     running: list[tuple[CampaignRun, submitit.Job[Any]]] = []
@@ -191,11 +200,6 @@ def _run_here(
         while pending and len(running) < max(1, parallelism):
             fn = pending.pop(0)
             running.append((fn, executor.submit(fn)))
-        if executor_name == "debug":
-            fn, job = running.pop(0)
-            _finish(fn, job, on_done)
-            done.append(job)
-            continue
         for item in list(running):
             if item[1].done():
                 running.remove(item)
@@ -203,6 +207,11 @@ def _run_here(
                 done.append(item[1])
         time.sleep(0.2)
     return done
+
+
+@dataclass
+class _InProcessJob:
+    job_id: str
 
 
 def _finish(
