@@ -5,7 +5,9 @@
 - ``reference``: the task's baselines/human/ solution graded on this machine (for anchors that
   depend on the machine, such as run times).
 
-Cached per task version in ``<results>/baselines/<task>@v<version>.json``.
+Cached per task version and kind of data in ``<results>/baselines/<task>@v<version>[.<variant>].json``:
+the starter's score on generated data, or in a smoke run, says nothing about the real task, so
+those runs keep their own cache (variant ``generated``, ``smoke``, ``generated.smoke``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from .taskspec import TaskSpec
 
 
 class BaselineCache:
-    def __init__(self, results: ResultsRoot, task: TaskSpec) -> None:
+    def __init__(self, results: ResultsRoot, task: TaskSpec, variant: str = "") -> None:
         self.task = task
-        self.path = results.baselines_dir / f"{task.id}@v{task.version}.json"
+        suffix = f".{variant}" if variant else ""
+        self.path = results.baselines_dir / f"{task.id}@v{task.version}{suffix}.json"
 
     def _load(self) -> dict[str, Any]:
         if self.path.exists():

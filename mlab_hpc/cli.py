@@ -165,6 +165,12 @@ def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     default=None,
     help="Override the task's per-action time limit (seconds).",
 )
+@click.option(
+    "--smoke",
+    is_flag=True,
+    help="Set MLAB_SMOKE=1 for the agent's commands (never the grader's): starter scripts "
+    "then train for one short epoch. For checking a task end to end, not for results.",
+)
 @llm_options
 @pass_ctx
 def run(
@@ -178,6 +184,7 @@ def run(
     max_steps: int | None,
     max_time_s: float | None,
     action_timeout_s: float | None,
+    smoke: bool,
     model: str | None,
     fast_llm: str | None,
     edit_llm: str | None,
@@ -207,6 +214,7 @@ def run(
         max_steps=max_steps,
         max_time_s=max_time_s,
         action_timeout_s=action_timeout_s,
+        smoke=smoke,
         model=model,
         fast_llm=fast_llm,
         edit_llm=edit_llm,

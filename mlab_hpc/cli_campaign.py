@@ -117,6 +117,12 @@ def _task_list(text: str) -> list[Any]:
     help="Cost budget of each run, USD.",
 )
 @click.option(
+    "--smoke",
+    is_flag=True,
+    help="Starter scripts train for one short epoch (MLAB_SMOKE=1 for the agents' commands): "
+    "with --data generated, a cheap end-to-end check of a campaign before GPU hours.",
+)
+@click.option(
     "--dry-run", is_flag=True, help="Show the plan (runs, arrays, resources); submit nothing."
 )
 @pass_ctx
@@ -141,6 +147,7 @@ def submit(
     temperature: float | None,
     max_tokens: int | None,
     max_cost: float | None,
+    smoke: bool,
     dry_run: bool,
 ) -> None:
     """Plan a campaign (tasks x seeds x agents x models) and launch what is not done yet."""
@@ -191,6 +198,7 @@ def submit(
         temperature=temperature,
         max_tokens=max_tokens,
         max_cost=max_cost,
+        smoke=smoke,
     )
     for agent, model in {(r.agent, r.model) for r in runs}:
         validate_config(

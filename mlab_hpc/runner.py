@@ -69,6 +69,21 @@ class RunConfig:
     max_time_s: float | None = None
     action_timeout_s: float | None = None
     run_id: str | None = None
+    smoke: bool = False  # MLAB_SMOKE=1 for the agent's commands: starters train minimally
+
+
+def _agent_env(config: RunConfig) -> dict[str, str]:
+    """Variables of the agent's commands (the grader never gets them)."""
+    env = {"MLAB_SEED": str(config.seed)}
+    if config.smoke:
+        env["MLAB_SMOKE"] = "1"
+    return env
+
+
+def baseline_variant(config: RunConfig) -> str:
+    """Which cache of baseline scores a run's anchors come from (see baselines.py)."""
+    parts = ["generated"] if config.data_mode == "generated" else []
+    return ".".join([*parts, "smoke"] if config.smoke else parts)
 
 
 class Progress:
@@ -233,7 +248,7 @@ def drive_run(
         snapshots=store,
         start_step=len(history),
         elapsed_s=history[-1].elapsed_s if history else 0.0,
-        sandbox_env={"MLAB_SEED": str(config.seed)},
+        sandbox_env=_agent_env(config),
         forbidden_phrases=task.forbidden_phrases,
     )
     env.done = bool(history and history[-1].done)
@@ -403,7 +418,7 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
     )
     store.close()
 
-    cache = BaselineCache(results, task)
+    cache = BaselineCache(results, task, baseline_variant(config))
     final_grade = grades[max(grades)][1]
     if config.agent == "baseline" and state.get("exit_reason") == "final_answer":
         cache.add_starter(run_id, final_grade)

@@ -20,6 +20,7 @@ from .normalize import Normalizer, NormalizeSyntaxError
 Direction = Literal["higher", "lower"]
 DELIVERABLES = ("submission", "policy", "model")
 DATA_SOURCES = ("kaggle", "huggingface", "torchvision", "ogb", "url", "generated", "none")
+FILE_SOURCES = ("huggingface", "torchvision", "ogb", "url")  # sources given as [[data.files]]
 ENVIRONMENTS = ("base", "torch", "graph", "nlp", "jax", "rl")
 
 
@@ -62,9 +63,20 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class DataFile:
+    """One file a source delivers: fetched unchanged into the raw folder, checksum checked."""
+
+    url: str
+    path: str  # where it lands under the raw folder (default: the URL's last segment)
+    sha256: str | None = None
+    md5: str | None = None  # some sources (torchvision) publish only an md5
+
+
+@dataclass(frozen=True)
 class DataSpec:
     source: str
     options: dict[str, Any] = field(default_factory=dict)
+    files: tuple[DataFile, ...] = ()
 
     @property
     def needs_preparation(self) -> bool:
@@ -123,6 +135,7 @@ class TaskSpec:
     root: Path
     rl: RLSpec | None = None
     forbidden_phrases: tuple[ForbiddenPhrase, ...] = ()
+    starter: str = "train.py"  # the script the baseline agent runs unchanged
 
     @property
     def env_dir(self) -> Path:
@@ -256,6 +269,45 @@ def _anchor(reader: _Reader, key: str, word: str) -> float | str:
     return value
 
 
+_HEX = {"sha256": 64, "md5": 32}
+
+
+def _data_files(d: _Reader, source: str) -> tuple[DataFile, ...]:
+    """The ``[[data.files]]`` of a source that is a list of files, validated."""
+    readers = d.tables("files")
+    if source not in FILE_SOURCES:
+        if readers:
+            raise d.fail("files", f"is only for sources {', '.join(FILE_SOURCES)}")
+        if source == "kaggle" and not d.get("competition", str, ""):
+            raise d.fail("competition", 'is missing: the Kaggle competition\'s name, e.g. "titanic"')
+        return ()
+    if not readers:
+        raise d.fail("files", f"is missing: source {source!r} needs [[data.files]] with a url each")
+    files = []
+    for f in readers:
+        f.reject_unknown({"url", "path", "sha256", "md5"})
+        url = f.get("url", str)
+        if not url.startswith(("https://", "http://")):
+            raise f.fail("url", f"must be an http(s) address, got {url!r}")
+        rel = f.get("path", str, url.rstrip("/").rsplit("/", 1)[-1])
+        if rel.startswith("/") or ".." in rel.split("/") or not rel:
+            raise f.fail("path", f"must be a relative path inside the raw folder, got {rel!r}")
+        sums = {}
+        for kind, length in _HEX.items():
+            value = f.get(kind, str, None)
+            if value is not None and (
+                len(value) != length or any(c not in "0123456789abcdef" for c in value.lower())
+            ):
+                raise f.fail(kind, f"must be {length} hex digits, got {value!r}")
+            sums[kind] = value.lower() if value else None
+        files.append(DataFile(url, rel, **sums))
+    paths = [f.path for f in files]
+    for rel in paths:
+        if paths.count(rel) > 1:
+            raise d.fail("files", f"two files land at {rel!r}: give one of them another path")
+    return tuple(files)
+
+
 def load_task(path: Path) -> TaskSpec:
     """Load and validate one task.toml (``path`` is the file or its folder)."""
     path = Path(path)
@@ -276,6 +328,7 @@ def load_task(path: Path) -> TaskSpec:
             "deliverable",
             "environment",
             "research_problem",
+            "starter",
             "read_only",
             "forbidden_modules",
             "forbidden_phrases",
@@ -341,7 +394,11 @@ def load_task(path: Path) -> TaskSpec:
 
     d = top.section("data", required=False)
     source = d.choice("source", DATA_SOURCES, "none")
-    data = DataSpec(source, {k: v for k, v in d.table.items() if k != "source"})
+    data = DataSpec(
+        source,
+        {k: v for k, v in d.table.items() if k not in ("source", "files")},
+        _data_files(d, source),
+    )
 
     g = top.section("grader", required=False)
     g.reject_unknown({"inputs", "timeout_s"})
@@ -382,6 +439,7 @@ def load_task(path: Path) -> TaskSpec:
         root=path.parent.resolve(),
         rl=rl,
         forbidden_phrases=tuple(phrases),
+        starter=top.get("starter", str, "train.py"),
     )
     if (spec.deliverable == "policy") != (rl is not None):
         raise TaskSpecError(
@@ -392,6 +450,8 @@ def load_task(path: Path) -> TaskSpec:
         )
     if not spec.env_dir.is_dir():
         raise TaskSpecError(path, "(folder)", f"the task has no env/ folder at {spec.env_dir}")
+    if "starter" in top.table and not (spec.env_dir / spec.starter).is_file():
+        raise top.fail("starter", f"names {spec.env_dir / spec.starter}, which does not exist")
     if not spec.eval_script.is_file():
         raise TaskSpecError(path, "(folder)", f"the task has no grader at {spec.eval_script}")
     if data.needs_preparation and not spec.prepare_script.is_file():

@@ -8,16 +8,15 @@ from __future__ import annotations
 from ..environment import ActionCall, StepRecord
 from . import AgentContext
 
-STARTER = "train.py"
-
-
 class BaselineAgent:
     name = "baseline"
 
     def __init__(self) -> None:
         self._ran = False
+        self._starter = "train.py"
 
     def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
+        self._starter = ctx.task.starter
         self._ran = any(s.action == "Execute Script" for s in history)
 
     def act(self, last: StepRecord | None) -> ActionCall:
@@ -25,7 +24,7 @@ class BaselineAgent:
             self._ran = True
             return ActionCall(
                 "Execute Script",
-                {"script_name": STARTER},
+                {"script_name": self._starter},
                 thought="Run the starter script unchanged.",
             )
         return ActionCall(

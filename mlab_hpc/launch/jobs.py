@@ -45,6 +45,7 @@ class JobSettings:
     temperature: float | None = None
     max_tokens: int | None = None
     max_cost: float | None = None
+    smoke: bool = False
 
 
 def discard_run(results: ResultsRoot, spec: RunSpec) -> None:
@@ -86,6 +87,7 @@ def execute(
             temperature=settings.temperature,
             max_tokens=settings.max_tokens,
             max_cost=settings.max_cost,
+            smoke=settings.smoke,
             run_id=spec.run_id,
         )
         create_run(config, progress)
