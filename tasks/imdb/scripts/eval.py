@@ -1,0 +1,159 @@
+"""Grader for the imdb task.
+
+    python scripts/eval.py --workspace WS --answers ANS --out OUT.json
+
+Compares WS/submission.csv (the index column idx and the columns 0 and 1, the probabilities
+of the negative and the positive class, one row per review of test.parquet; rows in any
+order, other columns ignored) with the answer key ANS/answer.csv (idx, label) and reports
+
+    accuracy  the share of test reviews whose more probable class is their label, in %
+
+A review whose two values are equal counts as negative (class 0), as numpy's argmax would
+have it. The values are not required to be normalised: only which one is larger matters.
+The submission is invalid, with a one-line reason, when the file is missing or unreadable,
+lacks a column, has an idx that is not a whole number, missing, extra or repeated idx
+values, or a value that is empty, NaN, infinite or not a number. A missing answer key is the
+grader's own fault: it exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SUBMISSION_NAME = "submission.csv"
+ANSWER_NAME = "answer.csv"
+ID = "idx"
+CLASSES = ("0", "1")
+
+
+class InvalidSubmission(Exception):
+    """The submission cannot be scored; the message is the one-line reason."""
+
+
+def examples(values: Any, limit: int = 3) -> str:
+    """A few values of a collection, for a reason: "a, b, c, ..."."""
+    listed = [str(value) for value in values]
+    return ", ".join(listed[:limit]) + (", ..." if len(listed) > limit else "")
+
+
+def count(number: int, noun: str) -> str:
+    """ "1 row", "2 rows"."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def read_submission(path: Path) -> pd.DataFrame:
+    """The idx and class columns of the submission, as stripped text."""
+    if not path.is_file():
+        raise InvalidSubmission(f"{SUBMISSION_NAME} is missing from the workspace")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        reason = " ".join(str(error).split())
+        raise InvalidSubmission(f"{SUBMISSION_NAME} cannot be read as CSV: {reason}") from None
+    table.columns = [str(name).strip() for name in table.columns]
+    missing = [name for name in (ID, *CLASSES) if name not in table.columns]
+    if missing:
+        found = examples(table.columns, limit=8) or "none"
+        raise InvalidSubmission(
+            f"{SUBMISSION_NAME} has no {', '.join(missing)} column"
+            f"{'s' if len(missing) > 1 else ''} (columns: {found})"
+        )
+    return table[[ID, *CLASSES]].apply(lambda column: column.str.strip())
+
+
+def parse_ids(texts: pd.Series) -> pd.Series:
+    """The idx values as integers; InvalidSubmission for one that is not a whole number."""
+    numbers = pd.to_numeric(texts, errors="coerce").to_numpy(dtype=float)
+    whole = np.isfinite(numbers) & (numbers == np.round(numbers))
+    if not whole.all():
+        bad = texts[~whole]
+        raise InvalidSubmission(
+            f"{ID} is not a whole number in {count(len(bad), 'row')} "
+            f"({examples(repr(value) for value in bad)})"
+        )
+    return pd.Series(numbers.astype(np.int64), index=texts.index)
+
+
+def check_ids(ids: pd.Series, expected: pd.Series) -> None:
+    """Raise InvalidSubmission unless `ids` holds every expected idx exactly once."""
+    repeated = ids[ids.duplicated()].unique()
+    if len(repeated):
+        raise InvalidSubmission(
+            f"{SUBMISSION_NAME} repeats {ID} {examples(sorted(repeated))} "
+            "(each test review must appear once)"
+        )
+    absent = sorted(set(expected) - set(ids))
+    extra = sorted(set(ids) - set(expected))
+    if absent or extra:
+        problems = []
+        if absent:
+            problems.append(
+                f"{count(len(absent), 'test review')} missing ({ID} {examples(absent)})"
+            )
+        if extra:
+            problems.append(
+                f"{count(len(extra), ID + ' value')} not in test.parquet ({examples(extra)})"
+            )
+        raise InvalidSubmission(
+            f"{SUBMISSION_NAME} has {count(len(ids), 'row')} for the {len(expected)} test "
+            "reviews: " + "; ".join(problems)
+        )
+
+
+def probabilities(submission: pd.DataFrame) -> np.ndarray:
+    """The two class columns as finite numbers, one row per review."""
+    columns = []
+    for name in CLASSES:
+        values = pd.to_numeric(submission[name], errors="coerce").to_numpy(dtype=float)
+        bad = submission.index[~np.isfinite(values)]
+        if len(bad):
+            raise InvalidSubmission(
+                f"column {name} is empty, NaN, infinite or not a number in "
+                f"{count(len(bad), 'row')} ({ID} {examples(bad)})"
+            )
+        columns.append(values)
+    return np.stack(columns, axis=1)
+
+
+def score(submission: pd.DataFrame, answers: pd.DataFrame) -> dict[str, float]:
+    """Accuracy, in %, of a checked submission."""
+    submission = submission.set_index(parse_ids(submission[ID]))
+    check_ids(submission.index.to_series(), answers[ID])
+    predicted = probabilities(submission.loc[answers[ID]]).argmax(axis=1)
+    right = predicted == answers["label"].to_numpy()
+    return {"accuracy": float(100 * right.mean())}
+
+
+def grade(workspace: Path, answers_dir: Path) -> dict[str, Any]:
+    """Grade one workspace; returns the grader's JSON document."""
+    answer_path = answers_dir / ANSWER_NAME
+    if not answer_path.is_file():
+        sys.exit(f"eval.py: the answer key {answer_path} is missing; run prepare first")
+    answers = pd.read_csv(answer_path, dtype={ID: np.int64, "label": np.int64})
+    try:
+        metrics = score(read_submission(workspace / SUBMISSION_NAME), answers)
+    except InvalidSubmission as invalid:
+        return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
+    return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
+
+
+def main() -> None:
+    """Parse the command line, grade, write OUT.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--answers", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    result = grade(args.workspace, args.answers)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
