@@ -5,9 +5,10 @@
 - ``reference``: the task's baselines/human/ solution graded on this machine (for anchors that
   depend on the machine, such as run times).
 
-Cached per task version and kind of data in ``<results>/baselines/<task>@v<version>[.<variant>].json``:
-the starter's score on generated data, or in a smoke run, says nothing about the real task, so
-those runs keep their own cache (variant ``generated``, ``smoke``, ``generated.smoke``).
+Cached per task version and kind of data in
+``<results>/baselines/<task>@v<version>[.<variant>].json``: the starter's score on generated
+data, or in a smoke run, says nothing about the real task, so those runs keep their own cache
+(variant ``generated``, ``smoke``, ``generated.smoke``).
 """
 
 from __future__ import annotations

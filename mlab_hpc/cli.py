@@ -324,7 +324,9 @@ def tasks_show(task_id: str) -> None:
     "from_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Use files already downloaded elsewhere (air-gapped sites).",
+    help="Air-gapped sites: a dataset prepared elsewhere (a folder with MANIFEST.json, "
+    "verified file by file), or the source's files as downloaded elsewhere. With several "
+    "tasks, DIR/<task id> is used where it exists.",
 )
 @click.option("--verify", is_flag=True, help="Only check prepared data against its manifest.")
 @click.option("--force", is_flag=True, help="Prepare again even when the data verifies.")
@@ -343,6 +345,7 @@ def prepare(
         if task_list == "all"
         else [get_task(t.strip()) for t in task_list.split(",") if t.strip()]
     )
+    logging.getLogger("mlab_hpc.data").setLevel(logging.INFO)  # download progress
     failed = 0
     for task in chosen:
         if not task.data.needs_preparation:
@@ -353,7 +356,10 @@ def prepare(
             click.echo(f"{task.id}: " + ("verified" if not problems else problems[0]))
             failed += bool(problems)
             continue
-        prepared = do_prepare(task, mode, obj.data_root, from_dir=from_dir, force=force)
+        source = from_dir
+        if from_dir is not None and (from_dir / task.id).is_dir():
+            source = from_dir / task.id
+        prepared = do_prepare(task, mode, obj.data_root, from_dir=source, force=force)
         click.echo(f"{task.id}: {mode} data ready in {prepared.root}")
     if failed:
         sys.exit(1)

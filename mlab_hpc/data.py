@@ -19,12 +19,16 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import DataError, PrerequisiteError
-from .taskspec import TaskSpec
+from .taskspec import FILE_SOURCES, DataFile, TaskSpec
 
 log = logging.getLogger(__name__)
 MANIFEST = "MANIFEST.json"
@@ -59,7 +63,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_manifest(task: TaskSpec, mode: str, root: Path) -> None:
+def _write_manifest(
+    task: TaskSpec, mode: str, root: Path, sources: dict[str, Any] | None = None
+) -> None:
     files = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST):
         files[path.relative_to(root).as_posix()] = {
@@ -72,6 +78,7 @@ def _write_manifest(task: TaskSpec, mode: str, root: Path) -> None:
         "mode": mode,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "files": files,
+        "sources": sources or {},  # the source's files the data was made from, with checksums
     }
     tmp = root / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
@@ -115,13 +122,22 @@ def _run_prepare_script(task: TaskSpec, args: list[str], out: Path) -> None:
 
 
 def prepare(
-    task: TaskSpec, mode: str, data_root: Path, *, from_dir: Path | None = None, force: bool = False
+    task: TaskSpec,
+    mode: str,
+    data_root: Path,
+    *,
+    from_dir: Path | None = None,
+    force: bool = False,
+    check_sources: bool = True,
 ) -> PreparedData:
     """Prepare a task's data once; a no-op when it is already there and verifies.
 
     ``mode="generated"`` makes the task's small synthetic dataset (offline). ``mode="real"``
-    downloads from the task's source (or takes the source's files from ``from_dir``, for
-    air-gapped sites) and makes the published split.
+    downloads from the task's source and makes the published split. ``from_dir`` (air-gapped
+    sites) is either a dataset prepared elsewhere (it holds a MANIFEST.json: copied and
+    verified file by file) or the source's files as they were downloaded (the split is made
+    here). ``check_sources=False`` skips the pinned checksums of the source's files, for tests
+    that lay out a miniature of the source.
     """
     if mode not in MODES:
         raise PrerequisiteError(f"unknown data mode {mode!r}; use one of {', '.join(MODES)}")
@@ -134,20 +150,10 @@ def prepare(
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     try:
-        if mode == "generated":
-            _run_prepare_script(task, ["--generated"], scratch)
+        if from_dir is not None and (from_dir / MANIFEST).is_file():
+            _import_prepared(task, mode, from_dir, scratch)
         else:
-            raw = scratch / "raw"
-            raw.mkdir()
-            if from_dir is not None:
-                shutil.copytree(from_dir, raw, dirs_exist_ok=True)
-            else:
-                download(task, raw)
-            _run_prepare_script(task, ["--raw", str(raw)], scratch)
-            shutil.rmtree(raw)
-        for sub in ("public", "private"):
-            (scratch / sub).mkdir(exist_ok=True)
-        _write_manifest(task, mode, scratch)
+            _make(task, mode, scratch, from_dir, check_sources)
         if final.exists() and not force and not verify(final, full=False):
             return PreparedData(final, mode)  # a concurrent preparation finished first
         if final.exists():
@@ -156,6 +162,87 @@ def prepare(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return PreparedData(final, mode)
+
+
+def _make(
+    task: TaskSpec, mode: str, scratch: Path, from_dir: Path | None, check_sources: bool
+) -> None:
+    """Run the task's prepare.py into ``scratch`` and write the manifest."""
+    sources: dict[str, Any] = {}
+    if mode == "generated":
+        _run_prepare_script(task, ["--generated"], scratch)
+    else:
+        raw = scratch / "raw"
+        raw.mkdir()
+        if from_dir is not None:
+            shutil.copytree(from_dir, raw, dirs_exist_ok=True)
+            sources = _check_local_sources(task, raw, from_dir, check_sources)
+        else:
+            sources = download(task, raw)
+        _run_prepare_script(task, ["--raw", str(raw)], scratch)
+        shutil.rmtree(raw)
+    for sub in ("public", "private"):
+        (scratch / sub).mkdir(exist_ok=True)
+    _write_manifest(task, mode, scratch, sources)
+
+
+def _import_prepared(task: TaskSpec, mode: str, from_dir: Path, scratch: Path) -> None:
+    """Copy a dataset prepared elsewhere; it must be this task's and verify in full."""
+    manifest = json.loads((from_dir / MANIFEST).read_text())
+    want = (task.id, str(task.version), mode)
+    have = (manifest.get("task"), str(manifest.get("version")), manifest.get("mode"))
+    if have != want:
+        raise DataError(
+            f"{from_dir / MANIFEST}: holds task {have[0]} v{have[1]} ({have[2]} data), "
+            f"not {want[0]} v{want[1]} ({want[2]}): point --from at the right folder"
+        )
+    problems = verify(from_dir, full=True)
+    if problems:
+        raise DataError(f"--from {from_dir} does not verify: {problems[0]}")
+    shutil.copytree(from_dir, scratch, dirs_exist_ok=True)
+
+
+def _check_local_sources(task: TaskSpec, raw: Path, from_dir: Path, check: bool) -> dict[str, Any]:
+    """The source's files brought with --from: present, and matching their pinned checksums."""
+    sources: dict[str, Any] = {}
+    for f in task.data.files:
+        path = raw / f.path
+        if not path.is_file():
+            raise DataError(
+                f"{from_dir} has no {f.path} (the file {f.url} delivers): put the "
+                "downloaded files there unchanged, archives unpacked by nobody"
+            )
+        sources[f.path] = _check_file(f, path, check)
+    return sources
+
+
+def _check_file(f: DataFile, path: Path, check: bool) -> dict[str, Any]:
+    """Verify one source file against its pinned checksums; its record for the manifest."""
+    sha256 = _sha256(path)
+    if check:
+        digests = {"sha256": sha256}
+        if f.md5:
+            digests["md5"] = _digest(path, "md5")
+        for kind in ("sha256", "md5"):
+            want = getattr(f, kind)
+            if want and digests[kind] != want:
+                raise DataError(
+                    f"{f.path} (from {f.url}): {kind} is {digests[kind]}, task.toml pins "
+                    f"{want}: the file is corrupt or the source changed; download it again"
+                )
+    if not (f.sha256 or f.md5):
+        log.warning(
+            '%s has no pinned checksum in task.toml; pin it with sha256 = "%s"', f.path, sha256
+        )
+    return {"url": f.url, "sha256": sha256, "pinned": bool(f.sha256 or f.md5), "checked": check}
+
+
+def _digest(path: Path, kind: str) -> str:
+    h = hashlib.new(kind)
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def resolve_data(task: TaskSpec, mode: str | None, data_root: Path) -> PreparedData | None:
@@ -181,16 +268,113 @@ def resolve_data(task: TaskSpec, mode: str | None, data_root: Path) -> PreparedD
 
 
 # --------------------------------------------------------------------------- downloads
-def download(task: TaskSpec, raw: Path) -> None:
-    """Fetch the task's source files into ``raw`` exactly as the source delivers them."""
+def download(task: TaskSpec, raw: Path) -> dict[str, Any]:
+    """Fetch the task's source files into ``raw`` exactly as the source delivers them.
+
+    Returns what the manifest records of them (url, sha256). Kaggle competitions come through
+    the kaggle client (its zips unpacked); every other source is the list of files its own
+    client fetches (torchvision, the Hugging Face Hub, OGB, plain URLs), fetched over HTTPS
+    with their checksums checked, so a login node needs no client library but kaggle's.
+    """
     source = task.data.source
     if source == "kaggle":
         _download_kaggle(str(task.data.options.get("competition", "")), raw)
-    else:
-        raise PrerequisiteError(
-            f"task {task.id}: downloading from {source!r} is not implemented "
-            "yet; put the files in a folder and use --from DIR"
-        )
+        return {}
+    if source in FILE_SOURCES:
+        sources = {}
+        for number, f in enumerate(task.data.files, start=1):
+            log.info("%s: file %d of %d: %s", task.id, number, len(task.data.files), f.url)
+            fetch_url(f.url, raw / f.path, sha256=f.sha256, md5=f.md5)
+            sources[f.path] = _check_file(f, raw / f.path, check=False)
+        return sources
+    raise PrerequisiteError(f"task {task.id}: data.source {source!r} has nothing to download")
+
+
+MIRROR_ENV = "MLAB_DOWNLOAD_MIRROR"
+RETRIES = 4
+BACKOFF_S = 2.0  # the first wait; doubled after each failure, at most 30 s
+
+
+def mirrored(url: str) -> str:
+    """``url`` through the site's mirror, when $MLAB_DOWNLOAD_MIRROR is set.
+
+    With MLAB_DOWNLOAD_MIRROR=http://mirror.example/data, https://host/a/b.zip is fetched from
+    http://mirror.example/data/host/a/b.zip (a proxy cache, or a folder served over HTTP).
+    """
+    mirror = os.environ.get(MIRROR_ENV, "").rstrip("/")
+    if not mirror:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    return f"{mirror}/{parts.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+
+
+def fetch_url(
+    url: str,
+    dest: Path,
+    *,
+    sha256: str | None = None,
+    md5: str | None = None,
+    timeout_s: float = 60.0,
+) -> Path:
+    """Download ``url`` to ``dest`` (through a ``.part`` file), checking any checksum given.
+
+    Transient failures (connection errors, time-outs, HTTP 5xx and 429) are retried with
+    backoff; other HTTP errors and checksum mismatches fail at once with the URL in the
+    message. Progress goes to the log every 10 seconds. An existing ``dest`` whose pinned
+    checksum matches is kept.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_file() and (sha256 or md5):
+        kind, want = ("sha256", sha256) if sha256 else ("md5", md5)
+        if _digest(dest, kind) == want:
+            return dest
+    source = mirrored(url)
+    part = dest.with_name(dest.name + ".part")
+    for attempt in range(1, RETRIES + 1):
+        try:
+            _fetch_once(source, part, timeout_s)
+            break
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500 and exc.code != 429:
+                part.unlink(missing_ok=True)
+                raise DataError(
+                    f"download of {source} failed: HTTP {exc.code} {exc.reason}"
+                ) from None
+            problem = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            problem = str(getattr(exc, "reason", exc))
+        if attempt == RETRIES:
+            part.unlink(missing_ok=True)
+            raise DataError(f"download of {source} failed after {RETRIES} attempts: {problem}")
+        wait = min(BACKOFF_S * 2 ** (attempt - 1), 30.0)
+        log.warning("download of %s: %s; retrying in %.0f s", source, problem, wait)
+        time.sleep(wait)
+    for kind, want in (("sha256", sha256), ("md5", md5)):
+        if want and (got := _digest(part, kind)) != want:
+            part.unlink()
+            raise DataError(
+                f"download of {source}: {kind} {got} differs from the pinned {want}: the "
+                "file is corrupt or the source changed"
+            )
+    part.replace(dest)
+    return dest
+
+
+def _fetch_once(url: str, part: Path, timeout_s: float) -> None:
+    request = urllib.request.Request(url, headers={"User-Agent": "mlab-hpc"})
+    with urllib.request.urlopen(request, timeout=timeout_s) as response, part.open("wb") as out:
+        total = int(response.headers.get("Content-Length") or 0)
+        done, last = 0, time.monotonic()
+        while chunk := response.read(1 << 20):
+            out.write(chunk)
+            done += len(chunk)
+            if time.monotonic() - last > 10:
+                last = time.monotonic()
+                share = f" of {total / 1e6:.0f} MB" if total else ""
+                log.info("%s: %.0f MB%s", url, done / 1e6, share)
+        if total and done != total:
+            raise OSError(f"connection closed after {done} of {total} bytes")
 
 
 def _download_kaggle(competition: str, raw: Path) -> None:

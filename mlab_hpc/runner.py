@@ -542,7 +542,7 @@ def _anchors(
     hr = task.human_relative
     naive = hr.naive if isinstance(hr.naive, float) else cache.starter_mean(hr.metric)
     human: float | None
-    if isinstance(hr.human, float):
+    if hr.human is None or isinstance(hr.human, float):
         human = hr.human
     else:
         ref = cache.reference()

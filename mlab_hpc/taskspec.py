@@ -36,14 +36,17 @@ class HumanRelative:
     """How the human-relative score is computed: which metric, its normalisation, the anchors.
 
     ``naive`` is a number or ``"starter"`` (the mean score of the baseline agent); ``human`` is a
-    number or ``"reference"`` (the task's baselines/human/ solution graded on this machine).
+    number or ``"reference"`` (the task's baselines/human/ solution graded on this machine), or
+    None for tasks without a published human score (no [human_relative] section): their
+    human-relative score stays empty, and the normalised score is the metric turned "higher is
+    better".
     """
 
     metric: str
     direction: Direction
     normalize: Normalizer
     naive: float | str
-    human: float | str
+    human: float | str | None
     naive_source: str = ""
     human_source: str = ""
 
@@ -279,7 +282,9 @@ def _data_files(d: _Reader, source: str) -> tuple[DataFile, ...]:
         if readers:
             raise d.fail("files", f"is only for sources {', '.join(FILE_SOURCES)}")
         if source == "kaggle" and not d.get("competition", str, ""):
-            raise d.fail("competition", 'is missing: the Kaggle competition\'s name, e.g. "titanic"')
+            raise d.fail(
+                "competition", 'is missing: the Kaggle competition\'s name, e.g. "titanic"'
+            )
         return ()
     if not readers:
         raise d.fail("files", f"is missing: source {source!r} needs [[data.files]] with a url each")
@@ -306,6 +311,33 @@ def _data_files(d: _Reader, source: str) -> tuple[DataFile, ...]:
         if paths.count(rel) > 1:
             raise d.fail("files", f"two files land at {rel!r}: give one of them another path")
     return tuple(files)
+
+
+def _human_relative(top: _Reader, metric: Metric) -> HumanRelative:
+    """The [human_relative] section, or the metric itself when the task has none."""
+    if "human_relative" not in top.table:
+        flip = "s" if metric.direction == "higher" else "0 - s"
+        return HumanRelative(metric.name, metric.direction, Normalizer(flip), "starter", None)
+    h = top.section("human_relative")
+    h.reject_unknown(
+        {"metric", "direction", "normalize", "naive", "human", "naive_source", "human_source"}
+    )
+    hr_metric = h.get("metric", str, metric.name)
+    default_direction = metric.direction if hr_metric == metric.name else ...
+    expression = h.get("normalize", str, "s")
+    try:
+        normalizer = Normalizer(expression)
+    except NormalizeSyntaxError as exc:
+        raise h.fail("normalize", f"{exc} in {expression!r}") from None
+    return HumanRelative(
+        metric=hr_metric,
+        direction=h.choice("direction", ("higher", "lower"), default_direction),  # type: ignore[arg-type]
+        normalize=normalizer,
+        naive=_anchor(h, "naive", "starter"),
+        human=_anchor(h, "human", "reference"),
+        naive_source=h.get("naive_source", str, ""),
+        human_source=h.get("human_source", str, ""),
+    )
 
 
 def load_task(path: Path) -> TaskSpec:
@@ -356,26 +388,7 @@ def load_task(path: Path) -> TaskSpec:
         m.get("unit", str, ""),
     )
 
-    h = top.section("human_relative")
-    h.reject_unknown(
-        {"metric", "direction", "normalize", "naive", "human", "naive_source", "human_source"}
-    )
-    hr_metric = h.get("metric", str, metric.name)
-    default_direction = metric.direction if hr_metric == metric.name else ...
-    expression = h.get("normalize", str, "s")
-    try:
-        normalizer = Normalizer(expression)
-    except NormalizeSyntaxError as exc:
-        raise h.fail("normalize", f"{exc} in {expression!r}") from None
-    human_relative = HumanRelative(
-        metric=hr_metric,
-        direction=h.choice("direction", ("higher", "lower"), default_direction),  # type: ignore[arg-type]
-        normalize=normalizer,
-        naive=_anchor(h, "naive", "starter"),
-        human=_anchor(h, "human", "reference"),
-        naive_source=h.get("naive_source", str, ""),
-        human_source=h.get("human_source", str, ""),
-    )
+    human_relative = _human_relative(top, metric)
 
     lim = top.section("limits")
     lim.reject_unknown({"max_steps", "max_time_s", "action_timeout_s"})
