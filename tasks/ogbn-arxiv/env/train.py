@@ -71,13 +71,12 @@ class SAGE(nn.Module):
     def __init__(self, in_size: int, hidden: int, classes: int, layers: int = 2) -> None:
         super().__init__()
         sizes = [in_size] + [hidden] * (layers - 1) + [classes]
-        self.own = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
-        self.neighbours = nn.ModuleList(
-            nn.Linear(a, b, bias=False) for a, b in zip(sizes, sizes[1:])
-        )
+        pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
+        self.own = nn.ModuleList(nn.Linear(a, b) for a, b in pairs)
+        self.neighbours = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in pairs)
 
     def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
-        for index, (own, neighbours) in enumerate(zip(self.own, self.neighbours)):
+        for index, (own, neighbours) in enumerate(zip(self.own, self.neighbours, strict=True)):
             x = own(x) + neighbours(torch.sparse.mm(adj, x))
             if index < len(self.own) - 1:
                 x = F.relu(x)
@@ -117,8 +116,8 @@ def main() -> None:
             logits = model(x, adj)
         train_acc = accuracy(logits[train], y[train])
         valid_acc = accuracy(logits[graph["valid"]], y[graph["valid"]])
-        print(f"Epoch {epoch}: loss {loss.item():.4f}, train {train_acc:.2f}%, "
-              f"valid {valid_acc:.2f}%")
+        print(f"Epoch {epoch}: loss {loss.item():.4f}, train {train_acc:.2f}%, ", end="")
+        print(f"valid {valid_acc:.2f}%")
     # ******************************************************************************
 
     print(f"Train accuracy: {train_acc:.2f}%")

@@ -67,7 +67,7 @@ def read_submission(path: Path) -> pd.DataFrame:
 
 def whole_numbers(column: pd.Series) -> np.ndarray:
     """The values as floats; NaN where a value is empty, not a number or not whole."""
-    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    values = np.array(pd.to_numeric(column, errors="coerce"), dtype=float)  # a writable copy
     values[~np.isfinite(values) | (values != np.round(values))] = np.nan
     return values
 

@@ -179,7 +179,9 @@ def split(files: dict[str, bytes], out: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     write_csv(out / "public" / "sample_submission.csv", ("node", "label"), ((n, 0) for n in test))
-    write_csv(out / "private" / "answer.csv", ("node", "label"), zip(test, labels[test]))
+    write_csv(
+        out / "private" / "answer.csv", ("node", "label"), zip(test, labels[test], strict=True)
+    )
 
 
 # --- --generated ------------------------------------------------------------------------------
