@@ -5,9 +5,10 @@
 
 RAW holds the archive torchvision downloads, cifar-10-python.tar.gz, as delivered (not
 unpacked). In its folder cifar-10-batches-py/ the python pickles data_batch_1 .. data_batch_5
-(the training set, in this order) and test_batch (the official test set) each hold b"data",
+(the training set, in this order) and test_batch (the official test set) each hold "data",
 uint8 rows of 3072 values (the 1024 red, then green, then blue values of a 32x32 image, row
-by row), and b"labels", class numbers 0 to 9.
+by row), and "labels", class numbers 0 to 9. They were written by Python 2; like torchvision
+we read them with the latin1 encoding.
 
 The published split is kept. DIR/public/data/ gets
 
@@ -70,20 +71,20 @@ class ArrayUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self.ALLOWED:
-            raise PrepareError(f"a CIFAR batch refers to {module}.{name}, which is not allowed")
+            raise PrepareError(f"it refers to {module}.{name}, which is not allowed")
         return super().find_class(module, name)
 
 
 def load_batch(name: str, content: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Images (n, 3, 32, 32) uint8 and labels (n,) int64 of one pickled batch."""
     try:
-        batch = ArrayUnpickler(io.BytesIO(content), encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
+        batch = ArrayUnpickler(io.BytesIO(content), encoding="latin1").load()
+    except (PrepareError, pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
         raise PrepareError(f"{name} is not a readable CIFAR batch: {error}") from None
-    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        raise PrepareError(f"{name} has no b'data' and b'labels' entries")
-    data = np.asarray(batch[b"data"])
-    labels = np.asarray(batch[b"labels"])
+    if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
+        raise PrepareError(f"{name} has no 'data' and 'labels' entries")
+    data = np.asarray(batch["data"])
+    labels = np.asarray(batch["labels"])
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != ROW_LENGTH:
         raise PrepareError(f"{name}: data is {data.dtype} {data.shape}, not uint8 (n, 3072)")
     if labels.shape != (len(data),):
