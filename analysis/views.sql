@@ -95,6 +95,7 @@ SELECT * EXCLUDE (empty) FROM (
         NULL::BIGINT AS requested_time_min,
         NULL::VARCHAR AS sandbox,
         NULL::VARCHAR AS data_mode,
+        NULL::BOOLEAN AS smoke,
         NULL::VARCHAR AS env_id,
         NULL::VARCHAR AS image_digest,
         NULL::VARCHAR AS harness_version,

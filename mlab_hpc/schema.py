@@ -44,6 +44,7 @@ RUNS = pa.schema(
         ("requested_time_min", pa.int64()),
         ("sandbox", pa.string()),
         ("data_mode", pa.string()),  # real | generated | none
+        ("smoke", pa.bool_()),  # run with --smoke (starters trained minimally): not a result
         ("env_id", pa.string()),  # the gymnasium environment of RL tasks, else null
         ("image_digest", pa.string()),
         ("harness_version", pa.string()),

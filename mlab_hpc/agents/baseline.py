@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..environment import ActionCall, StepRecord
 from . import AgentContext
 
+
 class BaselineAgent:
     name = "baseline"
 
