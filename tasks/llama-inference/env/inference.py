@@ -188,7 +188,9 @@ class Decoder(nn.Module):
 
     def __init__(self, config: dict) -> None:
         super().__init__()
-        self.embed_tokens = nn.Embedding(config["vocab_size"], config["hidden_size"])
+        shape = (config["vocab_size"], config["hidden_size"])
+        # _weight: no random initialisation (the checkpoint's weights replace it)
+        self.embed_tokens = nn.Embedding(*shape, _weight=torch.empty(shape))
         self.layers = nn.ModuleList(Block(config) for _ in range(config["num_hidden_layers"]))
         self.norm = RMSNorm(config["hidden_size"], config.get("rms_norm_eps", 1e-6))
 

@@ -183,7 +183,10 @@ def logit_gaps(logits: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor
 
 
 def reference_check(
-    reference: ModuleType, model_dir: Path, prompts: np.ndarray, outputs: list[np.ndarray],
+    reference: ModuleType,
+    model_dir: Path,
+    prompts: np.ndarray,
+    outputs: list[np.ndarray],
     device: str,
 ) -> tuple[float, float]:
     """(exact_token_fraction, max_logit_gap) of the outputs; InvalidSubmission if off."""

@@ -21,7 +21,8 @@ generation on prompts the agent has never seen, so outputs cannot be looked up.
 
 --generated writes a tiny random Llama (2 layers, width 64, 4 query and 2 key/value heads,
 vocabulary 256) as float16 safetensors with the same tensor names and config keys as the Hub's
-checkpoints, and random prompts. The output is byte-identical on every run.
+checkpoints, and random prompts (40 public, 16 private: the grader's warm-up batch and 3 timed
+batches). The output is byte-identical on every run.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ import numpy as np
 CONTEXT_LENGTH = 128
 PUBLIC_PROMPTS = 400  # the published script's 100 batches of 4
 PRIVATE_PROMPTS = 44  # the grader's warm-up batch and 10 timed batches of 4
-GENERATED_PUBLIC_PROMPTS = 40
+GENERATED_PUBLIC_PROMPTS = 40  # the starter's 10 batches
+GENERATED_PRIVATE_PROMPTS = 16  # the grader's warm-up batch and 3 timed batches
 GENERATED_SEED = 20_230_705
 MODEL_FOLDER = "llama-7b"
 WIKITEXT_TEST = "wikitext-103-v1/test-00000-of-00001.parquet"
@@ -280,7 +282,7 @@ def prepare_generated(out: Path) -> None:
     rng = np.random.default_rng(GENERATED_SEED)
     config = GENERATED_CONFIG
     weights = generated_weights(config, rng)
-    n_prompts = GENERATED_PUBLIC_PROMPTS + PRIVATE_PROMPTS
+    n_prompts = GENERATED_PUBLIC_PROMPTS + GENERATED_PRIVATE_PROMPTS
     prompts = rng.integers(3, config["vocab_size"], size=(n_prompts, CONTEXT_LENGTH))
     prompts[:, 0] = config["bos_token_id"]
 

@@ -1,0 +1,498 @@
+"""The llama-inference task: speed up greedy generation with a Llama model, output unchanged.
+
+The safetensors writer (prepare.py) and reader (the starter) on hand-made tensors; the
+grader's logit-gap rule on hand-made logits; the grader run as the harness runs it on the
+starter, on a slowed-down starter (its throughput bounded by hand) and on a KV-cache rewrite;
+invalid workspaces with their one-line reasons; prepare.py on a miniature of the Hub's files
+(model shards, tokenizer.json, the wikitext parquet) through mlab_hpc.data.prepare; --generated
+byte-identical across runs; a whole baseline run with --smoke.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import duckdb
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from mlab_hpc.cli import main
+from mlab_hpc.data import MANIFEST, prepare, verify
+from mlab_hpc.taskspec import load_task
+
+TASK = "llama-inference"
+TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / TASK
+STARTER = (TASK_DIR / "env" / "inference.py").read_text()
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """Import a task script as a module, without running its main."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+PREPARE = load_module(TASK_DIR / "scripts" / "prepare.py", "llama_inference_prepare")
+INFERENCE = load_module(TASK_DIR / "env" / "inference.py", "llama_inference_starter")
+EVAL = load_module(TASK_DIR / "scripts" / "eval.py", "llama_inference_eval")
+
+
+def run_prepare_generated(out: Path, hash_seed: str = "0") -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(TASK_DIR / "scripts" / "prepare.py"),
+            "--generated",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": hash_seed},
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def answers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The private/ folder of the generated data (the grader's model and hidden prompts)."""
+    out = tmp_path_factory.mktemp("generated")
+    run_prepare_generated(out)
+    return out / "private"
+
+
+def workspace_with(tmp_path: Path, source: str | None) -> Path:
+    """A workspace holding `source` as inference.py (nothing when None)."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    if source is not None:
+        (workspace / "inference.py").write_text(source)
+    return workspace
+
+
+def grade(workspace: Path, answers: Path) -> dict[str, Any]:
+    """Run the grader on `workspace` as the harness does; return its OUT.json."""
+    out = workspace.parent / "out.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(TASK_DIR / "scripts" / "eval.py"),
+            "--workspace",
+            str(workspace),
+            "--answers",
+            str(answers),
+            "--out",
+            str(out),
+        ],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **ONE_THREAD},
+    )
+    assert completed.returncode == 0, completed.stderr
+    result: dict[str, Any] = json.loads(out.read_text())
+    assert result["agent_reported"] is None
+    if not result["valid"]:
+        assert result["metrics"] == {}
+        assert result["reason"] and "\n" not in result["reason"]
+    assert not list(workspace.rglob("__pycache__")), "the grader wrote into the workspace"
+    return result
+
+
+def grade_here(workspace: Path, answers: Path) -> dict[str, Any]:
+    """The grader's grade() in this process (cheaper than a subprocess per invalid case)."""
+    old, threads = Path.cwd(), torch.get_num_threads()
+    sys.path.insert(0, str(workspace))
+    try:
+        os.chdir(workspace)
+        torch.set_num_threads(1)  # as in the subprocesses: one thread on a shared machine
+        return EVAL.grade(workspace, answers)
+    finally:
+        torch.set_num_threads(threads)
+        os.chdir(old)
+        sys.path.remove(str(workspace))
+        sys.modules.pop("agent_inference", None)
+
+
+# --- safetensors and the logit-gap rule, by hand -----------------------------------------------
+
+
+def test_safetensors_written_by_prepare_read_by_the_starter(tmp_path: Path) -> None:
+    tensors = {
+        "b": np.array([[1.5, -2.0], [0.25, 4.0]], dtype=np.float16),
+        "a": np.array([1, 2, 3], dtype=np.int64),
+    }
+    path = tmp_path / "x.safetensors"
+
+    PREPARE.write_safetensors(path, tensors)
+
+    raw = path.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    assert length % 8 == 0
+    # name order: a (3 int64 = 24 bytes) then b (4 float16 = 8 bytes)
+    assert header["a"] == {"dtype": "I64", "shape": [3], "data_offsets": [0, 24]}
+    assert header["b"] == {"dtype": "F16", "shape": [2, 2], "data_offsets": [24, 32]}
+    assert len(raw) == 8 + length + 32
+    read = INFERENCE.read_safetensors(path)
+    assert read["a"].tolist() == [1, 2, 3]
+    assert read["b"].dtype == torch.float16
+    assert read["b"].tolist() == [[1.5, -2.0], [0.25, 4.0]]
+
+
+def test_logit_gaps_by_hand() -> None:
+    logits = torch.tensor([[[0.0, 1.0, 0.9, -1.0], [2.0, 0.0, 0.0, 0.0], [0.0, 0.0, 3.0, 0.5]]])
+    tokens = torch.tensor([[2, 0, 3]])
+
+    gaps, is_best = EVAL.logit_gaps(logits, tokens)
+
+    assert gaps[0].tolist() == pytest.approx([0.1, 0.0, 2.5])
+    assert is_best[0].tolist() == [False, True, False]
+
+
+# --- the grader on whole workspaces -----------------------------------------------------------
+
+SLEEPY = (
+    STARTER
+    + """
+
+import time as _time
+_original_generate = generate
+
+
+def generate(model, prompt_ids, max_new_tokens):
+    _time.sleep(0.25)
+    return _original_generate(model, prompt_ids, max_new_tokens)
+"""
+)
+
+KV_CACHE = (
+    STARTER
+    + '''
+
+def _block_with_cache(layer, x, cache, start):
+    """One decoder layer on the new positions x, attending to the cached keys and values."""
+    attn = layer.self_attn
+    h = layer.input_layernorm(x)
+    batch, length, _ = h.shape
+    shape = (batch, length, -1, attn.head_dim)
+    q = attn.q_proj(h).view(shape).transpose(1, 2)
+    k = attn.k_proj(h).view(shape).transpose(1, 2)
+    v = attn.v_proj(h).view(shape).transpose(1, 2)
+    positions = torch.arange(start, start + length, device=x.device)
+    cos, sin = rotary_tables(positions, attn.head_dim, attn.theta, h.dtype)
+    q = q * cos + rotate_half(q) * sin
+    k = k * cos + rotate_half(k) * sin
+    if cache is not None:
+        k = torch.cat([cache[0], k], dim=2)
+        v = torch.cat([cache[1], v], dim=2)
+    repeat = attn.n_heads // attn.n_kv_heads
+    keys, values = k.repeat_interleave(repeat, 1), v.repeat_interleave(repeat, 1)
+    scores = (q @ keys.transpose(-2, -1)) / attn.head_dim**0.5
+    total = keys.shape[2]
+    future = torch.arange(total, device=x.device)[None, :] > positions[:, None]
+    weights = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
+    out = (weights @ values).transpose(1, 2).reshape(batch, length, -1)
+    x = x + attn.o_proj(out)
+    return x + layer.mlp(layer.post_attention_layernorm(x)), (k, v)
+
+
+@torch.no_grad()
+def generate(model, prompt_ids, max_new_tokens):
+    device = next(model.parameters()).device
+    step_ids = torch.as_tensor(prompt_ids, dtype=torch.long).to(device)
+    caches = [None] * len(model.model.layers)
+    start, new = 0, []
+    for _ in range(max_new_tokens):
+        x = model.model.embed_tokens(step_ids)
+        for index, layer in enumerate(model.model.layers):
+            x, caches[index] = _block_with_cache(layer, x, caches[index], start)
+        next_ids = model.lm_head(model.model.norm(x[:, -1])).argmax(dim=-1)
+        start += step_ids.shape[1]
+        step_ids = next_ids[:, None]
+        new.append(next_ids)
+    return torch.stack(new, dim=1)
+'''
+)
+
+
+def test_the_starter_is_valid_and_unchanged(tmp_path: Path, answers: Path) -> None:
+    result = grade(workspace_with(tmp_path, STARTER), answers)
+
+    assert result["valid"], result["reason"]
+    metrics = result["metrics"]
+    assert metrics["exact_token_fraction"] == 1.0
+    assert metrics["max_logit_gap"] < 1e-4
+    assert metrics["ms_per_token"] == pytest.approx(1000 / metrics["tokens_per_s"])
+    assert metrics["load_s"] >= 0
+
+
+def test_throughput_of_a_slowed_starter(tmp_path: Path, answers: Path) -> None:
+    # 3 timed batches (after the warm-up) of 4 prompts x 16 new tokens = 192 tokens; each call
+    # sleeps 0.25 s, so at most 192 / 0.75 = 256 tokens per second, at least 3.906 ms per token.
+    result = grade(workspace_with(tmp_path, SLEEPY), answers)
+
+    assert result["valid"], result["reason"]
+    assert 0 < result["metrics"]["tokens_per_s"] <= 256
+    assert result["metrics"]["ms_per_token"] >= 1000 * 0.75 / 192
+
+
+def test_a_kv_cache_keeps_the_output(tmp_path: Path, answers: Path) -> None:
+    result = grade(workspace_with(tmp_path, KV_CACHE), answers)
+
+    assert result["valid"], result["reason"]
+    assert result["metrics"]["exact_token_fraction"] == 1.0
+    assert result["metrics"]["max_logit_gap"] < 1e-3
+
+
+def wrapped(body: str) -> str:
+    """The starter with generate replaced by one whose body is `body` (original: _generate)."""
+    indented = "\n".join("    " + line for line in body.strip().splitlines())
+    return (
+        STARTER
+        + "\n\n_generate = generate\n\n\n"
+        + "def generate(model, prompt_ids, max_new_tokens):\n"
+        + indented
+        + "\n"
+    )
+
+
+NEAR_TIES = """
+ids = prompt_ids.clone()
+for _ in range(max_new_tokens):
+    top = model(ids)[:, -1].topk(2)
+    near = (top.values[:, 0] - top.values[:, 1]) < 0.2
+    pick = torch.where(near, top.indices[:, 1], top.indices[:, 0])
+    ids = torch.cat([ids, pick[:, None]], dim=1)
+return ids[:, prompt_ids.shape[1]:]
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (None, "inference.py is missing from the workspace"),
+        ("import no_such_module\n", "importing inference.py raised ModuleNotFoundError"),
+        (STARTER.replace("def load_model(", "def load(", 1), "defines no load_model function"),
+        (
+            wrapped("raise RuntimeError('out of ideas')"),
+            "generate raised RuntimeError: out of ideas",
+        ),
+        (
+            wrapped("return [row[:-1] for row in _generate(model, prompt_ids, max_new_tokens)]"),
+            "generate returned shape (4, 15) for a batch of 4 prompts; expected (4, 16)",
+        ),
+        (
+            wrapped("return torch.full((len(prompt_ids), max_new_tokens), float('nan'))"),
+            "generate returned float32 values, not integer token ids",
+        ),
+        (
+            wrapped("return torch.full((len(prompt_ids), max_new_tokens), 256)"),
+            "token id 256, outside the vocabulary 0..255",
+        ),
+        (
+            wrapped(
+                "out = torch.tensor(_generate(model, prompt_ids, max_new_tokens))\n"
+                "out[:, -1] = (out[:, -1] + 1) % 256\n"
+                "return out"
+            ),
+            "the output changed: prompt 0, new token 15",
+        ),
+        (wrapped(NEAR_TIES), "generated tokens are the exact greedy choice (at least 95%"),
+    ],
+    ids=[
+        "missing",
+        "import-error",
+        "no-load_model",
+        "raises",
+        "wrong-shape",
+        "nan",
+        "out-of-vocab",
+        "changed",
+        "near-ties",
+    ],
+)
+def test_invalid_workspaces(tmp_path: Path, answers: Path, source: str | None, reason: str) -> None:
+    result = grade_here(workspace_with(tmp_path, source), answers)
+
+    assert not result["valid"]
+    assert result["metrics"] == {}
+    assert reason in result["reason"], result["reason"]
+    assert "\n" not in result["reason"]
+
+
+def test_the_grader_keeps_a_pristine_starter() -> None:
+    reference = TASK_DIR / "scripts" / "reference_inference.py"
+    assert reference.read_text() == STARTER
+
+
+# --- prepare ------------------------------------------------------------------------------------
+
+WORDS = [f"w{index}" for index in range(40)]
+MINI_CONFIG = {**PREPARE.GENERATED_CONFIG, "vocab_size": 3 + len(WORDS), "torch_dtype": "float16"}
+
+
+def mini_source(raw: Path) -> list[list[str]]:
+    """The Hub's files in miniature under `raw`; returns the qualifying lines' words."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    model_dir = raw / "llama-7b"
+    model_dir.mkdir(parents=True)
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2} | {word: 3 + i for i, word in enumerate(WORDS)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.save(str(model_dir / "tokenizer.json"))
+    (model_dir / "config.json").write_text(json.dumps(MINI_CONFIG))
+    weights = PREPARE.generated_weights(MINI_CONFIG, np.random.default_rng(0))
+    first = {name: w for name, w in weights.items() if name.startswith("model.layers.0.")}
+    second = {name: w for name, w in weights.items() if name not in first}
+    PREPARE.write_safetensors(model_dir / "model-00001-of-00002.safetensors", first)
+    PREPARE.write_safetensors(model_dir / "model-00002-of-00002.safetensors", second)
+    weight_map = {name: "model-00001-of-00002.safetensors" for name in first} | {
+        name: "model-00002-of-00002.safetensors" for name in second
+    }
+    (model_dir / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+
+    rng = np.random.default_rng(7)
+    texts, qualifying = [], []
+    for index in range(600):
+        if index % 10 == 0:
+            texts.append("")  # wikitext's empty lines
+        elif index % 10 == 5:
+            texts.append(" = Title = \n")  # a heading: too short
+        else:
+            words = [
+                WORDS[i] for i in rng.integers(0, len(WORDS), size=int(rng.integers(127, 200)))
+            ]
+            texts.append(" " + " ".join(words) + " \n")
+            qualifying.append(words)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (raw / "wikitext-103-v1").mkdir()
+    pq.write_table(pa.table({"text": texts}), raw / "wikitext-103-v1/test-00000-of-00001.parquet")
+    return qualifying
+
+
+def test_prepare_from_the_hub_files(tmp_path: Path, data_root: Path) -> None:
+    pytest.importorskip("tokenizers", reason="real-mode prepare tokenizes with `tokenizers`")
+    raw = tmp_path / "raw"
+    qualifying = mini_source(raw)
+
+    prepared = prepare(load_task(TASK_DIR), "real", data_root, from_dir=raw)
+
+    root = prepared.root
+    assert verify(root) == []
+    manifest = json.loads((root / MANIFEST).read_text())
+    assert not any(name.startswith("raw/") for name in manifest["files"])
+    # BOS (1), then the first 127 words of a line, each word its vocabulary id (3 + its index)
+    expected = np.array([[1] + [3 + int(w[1:]) for w in words[:127]] for words in qualifying])
+    public = np.load(root / "public" / "prompts.npy")
+    private = np.load(root / "private" / "prompts.npy")
+    assert public.dtype == private.dtype == np.int64
+    assert (public == expected[:400]).all()
+    assert (private == expected[400:444]).all()
+    names = sorted(p.name for p in (root / "public" / "model").iterdir())
+    assert names == [
+        "config.json",
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+        "model.safetensors.index.json",
+    ]
+    for name in names:
+        source = (raw / "llama-7b" / name).read_bytes()
+        assert (root / "public" / "model" / name).read_bytes() == source
+        assert (root / "private" / "model" / name).read_bytes() == source
+    assert sorted(p.name for p in (root / "private").iterdir()) == ["model", "prompts.npy"]
+    assert sorted(p.name for p in (root / "public").iterdir()) == ["model", "prompts.npy"]
+
+
+def test_prepare_says_what_is_missing(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    (raw / "llama-7b").mkdir(parents=True)
+    (raw / "llama-7b" / "config.json").write_text(json.dumps(MINI_CONFIG))
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(TASK_DIR / "scripts" / "prepare.py"),
+            "--raw",
+            str(raw),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+
+    assert done.returncode == 1
+    assert "prepare.py: error: no .safetensors file in llama-7b/" in done.stderr
+
+
+def test_generated_is_byte_identical_and_loads(tmp_path: Path) -> None:
+    run_prepare_generated(tmp_path / "first", "1")
+    run_prepare_generated(tmp_path / "second", "4242")
+
+    files = sorted(p.relative_to(tmp_path / "first") for p in (tmp_path / "first").rglob("*"))
+    second = sorted(p.relative_to(tmp_path / "second") for p in (tmp_path / "second").rglob("*"))
+    assert files == second
+    for rel in files:
+        if (tmp_path / "first" / rel).is_file():
+            assert (tmp_path / "first" / rel).read_bytes() == (
+                tmp_path / "second" / rel
+            ).read_bytes()
+    public = tmp_path / "first" / "public"
+    prompts = np.load(public / "prompts.npy")
+    assert prompts.shape == (40, 128) and (prompts[:, 0] == 1).all()
+    assert np.load(tmp_path / "first" / "private" / "prompts.npy").shape == (16, 128)
+    model = INFERENCE.load_model(public / "model", "cpu")
+    assert len(model.model.layers) == 2
+    with torch.no_grad():
+        assert model(torch.from_numpy(prompts[:2])).shape == (2, 128, 256)
+
+
+# --- a whole run --------------------------------------------------------------------------------
+
+
+def test_task_spec() -> None:
+    task = load_task(TASK_DIR)
+
+    assert (task.starter, task.environment, task.resources.gpus) == ("inference.py", "torch", 1)
+    assert (task.metric.name, task.metric.direction) == ("tokens_per_s", "higher")
+    assert (task.limits.max_steps, task.limits.max_time_s) == (50, 18000)
+    assert [f.path for f in task.data.files][-1] == "wikitext-103-v1/test-00000-of-00001.parquet"
+
+
+def test_baseline_run_on_generated_data(results: Path, data_root: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["run", "--task", TASK, "--agent", "baseline", "--data", "generated", "--smoke"]
+    )
+
+    assert result.exit_code == 0, result.output
+    glob = results / "tables" / "runs" / "**" / "*.parquet"
+    (row,) = (
+        duckdb.connect()
+        .execute(
+            "SELECT status, final_valid, final_score, data_mode "
+            f"FROM read_parquet('{glob}', hive_partitioning = true)"
+        )
+        .fetchall()
+    )
+    status, valid, tokens_per_s, mode = row
+    assert (status, valid, mode) == ("completed", True, "generated")
+    assert tokens_per_s > 1
