@@ -9,6 +9,8 @@ across runs and PYTHONHASHSEEDs, with a learnable signal; a baseline run with --
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
 import struct
@@ -43,6 +45,26 @@ def grade(workspace: Path, answers: Path) -> dict[str, Any]:
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     result: dict[str, Any] = json.loads(out.read_text())
+    return checked(result)
+
+
+@functools.cache
+def grader_module() -> Any:
+    """scripts/eval.py imported, for the many small cases (one process start saved each)."""
+    spec = importlib.util.spec_from_file_location("fathomnet_eval", TASK / "scripts" / "eval.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def grade_here(workspace: Path, answers: Path) -> dict[str, Any]:
+    """The grader's document for `workspace`, computed in this process."""
+    return checked(json.loads(json.dumps(grader_module().grade(workspace, answers))))
+
+
+def checked(result: dict[str, Any]) -> dict[str, Any]:
+    """`result`, after checking the shape of an invalid one."""
     if not result["valid"]:
         assert result["metrics"] == {}
         assert result["reason"] and "\n" not in result["reason"]
@@ -104,7 +126,7 @@ def test_ties_count_half_and_only_twenty_ranks_count(tmp_path: Path) -> None:
         ccc,,0.1
     """)  # fmt: skip
 
-    metrics = grade(workspace, answers)["metrics"]
+    metrics = grade_here(workspace, answers)["metrics"]
 
     assert metrics["auc"] == pytest.approx(0.75)
     assert metrics["map20"] == pytest.approx(1 / 6)
@@ -114,9 +136,11 @@ def test_ties_count_half_and_only_twenty_ranks_count(tmp_path: Path) -> None:
 @pytest.mark.parametrize("ranking", ["1 2 3 4 5", "1 1 1 1 1", "1 2 1 3 1"])
 def test_a_repeated_category_scores_once(tmp_path: Path, ranking: str) -> None:
     answer = "id,categories,osd\nx,1,0\ny,1,1\n"
-    workspace, answers = case(tmp_path, answer, f"id,categories,osd\nx,{ranking},0\ny,{ranking},1\n")
+    workspace, answers = case(
+        tmp_path, answer, f"id,categories,osd\nx,{ranking},0\ny,{ranking},1\n"
+    )
 
-    metrics = grade(workspace, answers)["metrics"]
+    metrics = grade_here(workspace, answers)["metrics"]
 
     assert metrics["map20"] == pytest.approx(1.0)
     assert metrics["score"] == pytest.approx(1.0)
@@ -139,10 +163,23 @@ def test_a_repeated_category_scores_once(tmp_path: Path, ranking: str) -> None:
 def test_invalid_submissions(tmp_path: Path, submission: str | None, reason: str) -> None:
     workspace, answers = case(tmp_path, ANSWER, submission)
 
-    result = grade(workspace, answers)
+    result = grade(workspace, answers) if submission is None else grade_here(workspace, answers)
 
     assert not result["valid"]
     assert reason in result["reason"]
+
+
+def test_an_answer_key_without_both_classes_is_the_graders_fault(tmp_path: Path) -> None:
+    workspace, answers = case(tmp_path, "id,categories,osd\nx,1,0\ny,2,0\n", "id,categories,osd\n")
+
+    done = subprocess.run(
+        [sys.executable, str(TASK / "scripts" / "eval.py"), "--workspace", str(workspace),
+         "--answers", str(answers), "--out", str(tmp_path / "out.json")],
+        cwd=workspace, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode != 0
+    assert "needs both in-sample and out-of-sample images" in done.stderr
 
 
 # --- prepare on the Kaggle layout ----------------------------------------------------------
@@ -170,7 +207,7 @@ def kaggle_raw(raw: Path) -> tuple[list[int], list[list[int]]]:
             labels[index].append(3)
     labels[train[10]].append(7)  # position 10: also 2
     labels[train[12]].append(7)  # position 12: also 3
-    for index, extra in zip(test, (7, 2, 3)):
+    for index, extra in zip(test, (7, 2, 3), strict=True):
         labels[index].append(extra)
 
     (raw / "multilabel_classification").mkdir(parents=True)
@@ -195,8 +232,9 @@ def kaggle_raw(raw: Path) -> tuple[list[int], list[list[int]]]:
         (raw / "images" / name).write_bytes(f"image {index}".encode())
     categories = [{"id": c, "name": f"Taxon {c}", "supercategory": "x"} for c in range(1, 9)]
     (raw / "object_detection" / "train.json").write_text(
-        json.dumps({"info": {"v": 1}, "images": images, "annotations": notes,
-                    "categories": categories})  # fmt: skip
+        json.dumps(
+            {"info": {"v": 1}, "images": images, "annotations": notes, "categories": categories}
+        )  # fmt: skip
     )
     unlabelled = [{"id": 1, "file_name": "eeee.png", "coco_url": "https://example.invalid/e"}]
     (raw / "object_detection" / "eval.json").write_text(
@@ -255,7 +293,10 @@ def test_prepare_splits_98_2_and_holds_out_a_category(tmp_path: Path, data_root:
     )
     assert (public / "images" / f"{uuid(test[0])}.png").read_bytes() == f"image {test[0]}".encode()
     assert (public / "category_key.csv").read_bytes() == (raw / "category_key.csv").read_bytes()
-    assert sorted(p.name for p in private.iterdir()) == ["answer.csv", "out_of_sample_categories.csv"]
+    assert sorted(p.name for p in private.iterdir()) == [
+        "answer.csv",
+        "out_of_sample_categories.csv",
+    ]
     assert not any(p.name == "answer.csv" for p in public.rglob("*"))
 
 
@@ -310,7 +351,9 @@ def generated_twice(tmp_path: Path) -> Path:
     assert first == second
     for rel in first:
         if (tmp_path / "first" / rel).is_file():
-            assert (tmp_path / "first" / rel).read_bytes() == (tmp_path / "second" / rel).read_bytes()
+            assert (tmp_path / "first" / rel).read_bytes() == (
+                tmp_path / "second" / rel
+            ).read_bytes()
     return tmp_path / "first"
 
 
@@ -388,7 +431,8 @@ def test_generated_images_carry_a_learnable_signal(tmp_path: Path) -> None:
 
 def test_baseline_run_on_generated_data(results: Path, data_root: Path) -> None:
     result = CliRunner().invoke(
-        main, ["run", "--task", "fathomnet", "--agent", "baseline", "--data", "generated", "--smoke"]
+        main,
+        ["run", "--task", "fathomnet", "--agent", "baseline", "--data", "generated", "--smoke"],
     )
     assert result.exit_code == 0, result.output
     glob = results / "tables" / "runs" / "**" / "*.parquet"

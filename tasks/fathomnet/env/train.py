@@ -99,7 +99,7 @@ def predict(model: nn.Module, images: np.ndarray) -> np.ndarray:
 def map_at_k(labels: np.ndarray, probabilities: np.ndarray, k: int = TOP_K) -> float:
     """Mean average precision at k of the probability rankings against 0/1 labels."""
     precisions = []
-    for truth, scores in zip(labels, probabilities):
+    for truth, scores in zip(labels, probabilities, strict=True):
         ranked = np.argsort(-scores, kind="stable")[:k]
         hits = np.cumsum(truth[ranked])
         precision = (hits / np.arange(1, len(ranked) + 1)) * truth[ranked]
@@ -120,7 +120,9 @@ def train(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
         for start in range(0, len(order), BATCH_SIZE):
             batch = order[start : start + BATCH_SIZE]
             optimizer.zero_grad()
-            loss = loss_fn(model(to_tensor(images[batch])), torch.from_numpy(labels[batch]).to(DEVICE))
+            loss = loss_fn(
+                model(to_tensor(images[batch])), torch.from_numpy(labels[batch]).to(DEVICE)
+            )
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
@@ -136,7 +138,9 @@ def main() -> None:
         train_df = train_df.iloc[:SMOKE_IMAGES]
     with open("object_detection/train.json") as file:
         train_images = json.load(file)["images"]
-    by_stem = {os.path.splitext(image["file_name"])[0]: image["file_name"] for image in train_images}
+    by_stem = {
+        os.path.splitext(image["file_name"])[0]: image["file_name"] for image in train_images
+    }
     images = np.stack([load_image(os.path.join("images", by_stem[i])) for i in train_df["id"]])
     labels = label_matrix(train_df["categories"], category_ids)
 
@@ -162,7 +166,7 @@ def main() -> None:
         names = [image["file_name"] for image in json.load(file)["images"]]
     probabilities = predict(model, np.stack([load_image(os.path.join("images", n)) for n in names]))
     rows = []
-    for name, scores in zip(names, probabilities):
+    for name, scores in zip(names, probabilities, strict=True):
         ranked = np.argsort(-scores, kind="stable")[:TOP_K]
         categories = " ".join(str(category_ids[index]) for index in ranked)
         rows.append((os.path.splitext(name)[0], categories, OSD))

@@ -109,7 +109,7 @@ def parse_ranking(text: str, image_id: str) -> list[int]:
 
 
 def average_precision(truth: set[int], ranking: Sequence[int], k: int = TOP_K) -> float:
-    """Average precision at k: precision at each first hit within the top k, over min(|truth|, k)."""
+    """Average precision at k: the precisions at first hits in the top k over min(|truth|, k)."""
     hits, total, seen = 0, 0.0, set()
     for rank, category in enumerate(ranking[:k], start=1):
         if category in truth and category not in seen:
@@ -140,7 +140,9 @@ def score(submission: pd.DataFrame, answers: pd.DataFrame) -> dict[str, float]:
             f"(id {examples(bad)})"
         )
     precisions = []
-    for image_id, truth_text, cell in zip(answers["id"], answers["categories"], predicted["categories"]):
+    for image_id, truth_text, cell in zip(
+        answers["id"], answers["categories"], predicted["categories"], strict=True
+    ):
         truth = {int(token) for token in str(truth_text).split()}
         precisions.append(average_precision(truth, parse_ranking(cell, image_id)))
     auc = roc_auc(answers["osd"].to_numpy(dtype=int), osd)

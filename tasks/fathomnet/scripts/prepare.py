@@ -204,7 +204,9 @@ def split(raw: Path, out: Path) -> None:
     entries = image_entries(train_doc, "train.json")
     absent = [row[0] for row in rows if row[0] not in entries]
     if absent:
-        raise PrepareError(f"{len(absent)} ids of train.csv have no image in train.json: {absent[0]}")
+        raise PrepareError(
+            f"{len(absent)} ids of train.csv have no image in train.json: {absent[0]}"
+        )
 
     order = [int(i) for i in np.random.default_rng(SPLIT_SEED).permutation(len(rows))]
     n_train = len(rows) * TRAIN_PERCENT // 100
@@ -243,7 +245,11 @@ def split(raw: Path, out: Path) -> None:
               ((rows[i][0], "1", "0.5") for i in test))  # fmt: skip
 
     answers = (
-        (rows[i][0], " ".join(str(c) for c in sorted(labels[i])), str(int(bool(labels[i] & set(held_out)))))
+        (
+            rows[i][0],
+            " ".join(str(c) for c in sorted(labels[i])),
+            str(int(bool(labels[i] & set(held_out)))),
+        )
         for i in test
     )
     write_csv(out / "private" / "answer.csv", ("id", "categories", "osd"), answers)
@@ -285,10 +291,14 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     stream = b"\x78\x01" + b"".join(blocks) + struct.pack(">I", zlib.adler32(scanlines))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream) + chunk(b"IEND", b"")
+    )
 
 
 def draw(canvas: np.ndarray, shape: str, color: np.ndarray, y: int, x: int, r: int) -> None:
@@ -337,16 +347,16 @@ def write_generated_raw(raw: Path) -> None:
     """Write a synthetic competition folder (the Kaggle layout plus images/) into `raw`."""
     rng = np.random.default_rng(GENERATED_SEED)
     ids, labels, pngs = generated_images(rng)
-    write_csv(raw / "category_key.csv", ("id", "name", "supercat"),
-              ((str(i + 1), f"{name} sp. {i + 1}", name) for i, name in enumerate(SUPERCATS)))  # fmt: skip
+    key = ((str(i + 1), f"{name} sp. {i + 1}", name) for i, name in enumerate(SUPERCATS))
+    write_csv(raw / "category_key.csv", ("id", "name", "supercat"), key)
     cells = ("[" + ", ".join(f"{c:.1f}" for c in sorted(cats)) + "]" for cats in labels)
-    write_csv(raw / KAGGLE_FILES[1], ("id", "categories"), zip(ids, cells))
+    write_csv(raw / KAGGLE_FILES[1], ("id", "categories"), zip(ids, cells, strict=True))
     categories = [
         {"id": i + 1, "name": f"{name} sp. {i + 1}", "supercategory": name}
         for i, name in enumerate(SUPERCATS)
     ]
     images, annotations = [], []
-    for number, (image_id, cats) in enumerate(zip(ids, labels), start=1):
+    for number, (image_id, cats) in enumerate(zip(ids, labels, strict=True), start=1):
         name = f"{image_id}.png"
         images.append({
             "id": number, "width": GENERATED_SIZE, "height": GENERATED_SIZE, "file_name": name,
