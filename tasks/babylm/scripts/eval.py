@@ -118,7 +118,7 @@ def token_ids(model: Any, line: str, number: int) -> list[int]:
     encoded = call(f"encode (test line {number})", model.encode, line)
     try:
         array = np.asarray(encoded.tolist() if hasattr(encoded, "tolist") else list(encoded))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         kind = type(encoded).__name__
         raise InvalidModel(f"encode must return a list of ints, got {kind}") from None
     if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
