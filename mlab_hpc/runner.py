@@ -192,7 +192,11 @@ def create_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
     }
     write_state(paths, state)
     workspace = Workspace.create(
-        paths.workspace, task.env_dir, data.public if data else None, task.read_only
+        paths.workspace,
+        task.env_dir,
+        data.public if data else None,
+        task.read_only,
+        link_protected_data=sandbox.isolates,  # protected files are bound read-only there
     )
     store = SnapshotStore(paths.snapshots, workspace, _exclude_read_only(workspace))
     state["initial_snapshot"] = store.take(0)

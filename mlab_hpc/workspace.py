@@ -29,6 +29,18 @@ def glob_match(rel: str, globs: Sequence[str]) -> bool:
     return False
 
 
+LINK_MIN_BYTES = 1 << 20  # protected data files at least this large may be hard-linked
+
+
+def _hard_link(src: Path, dest: Path) -> bool:
+    """Hard-link ``dest`` to ``src``; False where the filesystem cannot (then copy)."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        return False
+    return True
+
+
 class WorkspaceError(Exception):
     """An agent-supplied path that cannot be used; ``kind`` goes into the trace."""
 
@@ -47,18 +59,42 @@ class Workspace:
 
     @classmethod
     def create(
-        cls, root: Path, env_dir: Path, data_dir: Path | None, read_only: Sequence[str]
+        cls,
+        root: Path,
+        env_dir: Path,
+        data_dir: Path | None,
+        read_only: Sequence[str],
+        *,
+        link_protected_data: bool = False,
     ) -> Workspace:
         """Lay out a new workspace: the task's env/ files, then the public data files.
 
-        Data files are copied (never linked), so nothing the agent's scripts do can reach the
-        prepared data; read-only files are made 0444 as a second line of defence.
+        Data files are copied, so nothing the agent's scripts do can reach the prepared data;
+        read-only files are made 0444 as a second line of defence. With
+        ``link_protected_data`` (for sandboxes that bind protected files read-only, where a
+        script cannot write them), large protected files are hard-linked instead when the data
+        root is on the same filesystem: a run of a task with hundreds of GB of data then costs
+        no copy. Small or unprotected files are always copied.
         """
         root.mkdir(parents=True, exist_ok=False)
         shutil.copytree(env_dir, root, dirs_exist_ok=True, symlinks=False)
-        if data_dir is not None:
-            shutil.copytree(data_dir, root, dirs_exist_ok=True, symlinks=False)
         ws = cls(root, read_only)
+        if data_dir is not None:
+            for src in sorted(data_dir.rglob("*")):
+                rel = src.relative_to(data_dir)
+                dest = root / rel
+                if src.is_dir():
+                    dest.mkdir(parents=True, exist_ok=True)
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if (
+                    link_protected_data
+                    and src.stat().st_size >= LINK_MIN_BYTES
+                    and ws.is_read_only_rel(rel.as_posix())
+                    and _hard_link(src, dest)
+                ):
+                    continue
+                shutil.copy2(src, dest)
         for path in ws.read_only_files():
             path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
         return ws

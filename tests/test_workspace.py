@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlab_hpc.sandbox import Mount, Sandbox
-from mlab_hpc.workspace import Workspace, WorkspaceError, glob_match
+from mlab_hpc.workspace import LINK_MIN_BYTES, Workspace, WorkspaceError, glob_match
 
 
 @pytest.fixture
@@ -239,3 +239,43 @@ def test_protected_folder_is_bound_whole_under_bwrap(bwrap: Sandbox, tmp_path: P
     assert res.output.count("refused") == 3 and "CHANGED" not in res.output
     assert sorted(p.name for p in (ws.root / "data").iterdir()) == ["a.csv"]
     assert (ws.root / "free.txt").read_text() == "ok"
+
+
+def test_large_protected_data_is_linked_only_where_asked(bwrap: Sandbox, tmp_path: Path) -> None:
+    """Large protected data files are hard links for isolating sandboxes (no copy per run), and
+    a script there still cannot change them; small or unprotected files are always copies."""
+    env_dir, data = tmp_path / "env", tmp_path / "data"
+    env_dir.mkdir()
+    (data / "images").mkdir(parents=True)
+    big = os.urandom(LINK_MIN_BYTES)
+    (data / "images" / "big.npy").write_bytes(big)
+    (data / "small.csv").write_text("1\n")
+    (data / "scratch.bin").write_bytes(big)  # large but not protected
+    protected = ["images/", "small.csv"]
+
+    copied = Workspace.create(tmp_path / "copied", env_dir, data, protected)
+    assert all(p.stat().st_nlink == 1 for p in copied.files())
+
+    ws = Workspace.create(tmp_path / "ws", env_dir, data, protected, link_protected_data=True)
+    assert os.path.samefile(ws.root / "images" / "big.npy", data / "images" / "big.npy")
+    assert (ws.root / "small.csv").stat().st_nlink == 1
+    assert (ws.root / "scratch.bin").stat().st_nlink == 1
+    mounts = [Mount(ws.root, writable=True), *(Mount(p) for p in ws.read_only_mounts())]
+    code = (
+        "import os\n"
+        "for op in (lambda: open('images/big.npy', 'r+b').write(b'x'),\n"
+        "           lambda: os.remove('images/big.npy')):\n"
+        "    try:\n"
+        "        op(); print('CHANGED')\n"
+        "    except OSError as exc:\n"
+        "        print('refused', exc.errno)\n"
+    )
+    res = bwrap.run(
+        [bwrap.python, "-c", code],
+        cwd=ws.root,
+        mounts=mounts,
+        timeout_s=30,
+        output_file=tmp_path / "out.txt",
+    )
+    assert res.output.count("refused") == 2 and "CHANGED" not in res.output, res.output
+    assert (data / "images" / "big.npy").read_bytes() == big  # the prepared data is intact
