@@ -213,49 +213,58 @@ def split(raw: Path, out: Path) -> None:
     train, test = order[:n_train], order[n_train:]
     held_out = choose_out_of_sample(labels, train, test)
     kept = [i for i in train if not labels[i] & set(held_out)]
-    needed = [entries[rows[i][0]] for i in kept + test]
+    kept_entries = [entries[rows[i][0]] for i in kept]
+    test_entries = [entries[rows[i][0]] for i in test]
 
-    images = raw / "images"
-    if not images.is_dir():
-        fetch_images(needed, images)
-    for entry in needed:
-        source = images / entry["file_name"]
-        if not source.is_file():
-            raise PrepareError(f"image {entry['file_name']} is missing from {images}")
-        target = out / "public" / "images" / entry["file_name"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-
+    copy_images(raw / "images", kept_entries + test_entries, out / "public" / "images")
     public = out / "public"
     shutil.copyfile(raw / KAGGLE_FILES[0], public / "category_key.csv")
     write_csv(public / KAGGLE_FILES[1], header, (rows[i] for i in kept))
-    kept_ids = {entries[rows[i][0]]["id"] for i in kept}
-    train_out = dict(train_doc)
-    train_out["images"] = [entry for entry in train_doc["images"] if entry["id"] in kept_ids]
-    train_out["annotations"] = [
-        note for note in train_doc.get("annotations", []) if note.get("image_id") in kept_ids
-    ]
-    write_json(public / KAGGLE_FILES[2], train_out)
-    eval_out = dict(eval_doc)
-    eval_out["images"] = [entries[rows[i][0]] for i in test]
-    if "annotations" in eval_out:
-        eval_out["annotations"] = []
-    write_json(public / KAGGLE_FILES[3], eval_out)
-    write_csv(public / "sample_submission.csv", ("id", "categories", "osd"),
-              ((rows[i][0], "1", "0.5") for i in test))  # fmt: skip
+    kept_ids = {entry["id"] for entry in kept_entries}
+    in_file_order = [entry for entry in train_doc["images"] if entry["id"] in kept_ids]
+    write_json(public / KAGGLE_FILES[2], only_images(train_doc, in_file_order))
+    write_json(public / KAGGLE_FILES[3], only_images(eval_doc, test_entries, annotated=False))
+    sample = ((rows[i][0], "1", "0.5") for i in test)
+    write_csv(public / "sample_submission.csv", ("id", "categories", "osd"), sample)
 
+    outside = set(held_out)
     answers = (
-        (
-            rows[i][0],
-            " ".join(str(c) for c in sorted(labels[i])),
-            str(int(bool(labels[i] & set(held_out)))),
-        )
+        (rows[i][0], " ".join(map(str, sorted(labels[i]))), "1" if labels[i] & outside else "0")
         for i in test
     )
     write_csv(out / "private" / "answer.csv", ("id", "categories", "osd"), answers)
     names = category_names(raw / KAGGLE_FILES[0])
-    write_csv(out / "private" / "out_of_sample_categories.csv", ("id", "name"),
-              ((str(c), names.get(c, "")) for c in sorted(held_out)))  # fmt: skip
+    named = ((str(c), names.get(c, "")) for c in sorted(held_out))
+    write_csv(out / "private" / "out_of_sample_categories.csv", ("id", "name"), named)
+
+
+def copy_images(source: Path, entries: Sequence[dict[str, Any]], target: Path) -> None:
+    """Copy the images of `entries` from `source` (downloaded first if it does not exist)."""
+    if not source.is_dir():
+        fetch_images(entries, source)
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in entries:
+        path = source / entry["file_name"]
+        if not path.is_file():
+            raise PrepareError(
+                f"image {entry['file_name']} is missing from {source} "
+                "(complete the folder, or remove it to download the images)"
+            )
+        shutil.copyfile(path, target / entry["file_name"])
+
+
+def only_images(
+    document: dict[str, Any], entries: Sequence[dict[str, Any]], *, annotated: bool = True
+) -> dict[str, Any]:
+    """`document` (other keys unchanged) with `entries` as its images, and their annotations
+    (none unless `annotated`) when it has an annotations list."""
+    ids = {entry["id"] for entry in entries}
+    result = dict(document)
+    result["images"] = list(entries)
+    if "annotations" in result:
+        notes = result["annotations"] if annotated else []
+        result["annotations"] = [note for note in notes if note.get("image_id") in ids]
+    return result
 
 
 def category_names(path: Path) -> dict[int, str]:
@@ -301,8 +310,8 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     )
 
 
-def draw(canvas: np.ndarray, shape: str, color: np.ndarray, y: int, x: int, r: int) -> None:
-    """Paint one animal: `shape` of radius `r` centred at (y, x)."""
+def draw(canvas: np.ndarray, shape: str, color: np.ndarray, y: int, x: int, r: int) -> list[float]:
+    """Paint one animal: `shape` of radius `r` centred at (y, x); its COCO box [x, y, w, h]."""
     size = canvas.shape[0]
     yy, xx = np.mgrid[0:size, 0:size]
     dy, dx = yy - y, xx - x
@@ -314,15 +323,23 @@ def draw(canvas: np.ndarray, shape: str, color: np.ndarray, y: int, x: int, r: i
         "bar": (abs(dy) <= r // 3) & (abs(dx) <= r * 1.3),
     }
     canvas[masks[shape]] = color
+    rows, columns = np.nonzero(masks[shape])
+    left, top = int(columns.min()), int(rows.min())
+    return [float(left), float(top), float(columns.max() + 1 - left), float(rows.max() + 1 - top)]
 
 
-def generated_images(rng: np.random.Generator) -> tuple[list[str], list[set[int]], list[bytes]]:
-    """Ids, category sets and PNG bytes of the synthetic images."""
+Boxes = list[tuple[int, list[float]]]  # (category id, COCO box) of each animal of an image
+
+
+def generated_images(rng: np.random.Generator) -> tuple[list[str], list[Boxes], list[bytes]]:
+    """Ids, animals and PNG bytes of the synthetic images."""
     n_cat = len(SUPERCATS)
     colors = rng.integers(60, 256, size=(n_cat, 3))
     weights = 1.0 / np.arange(1, n_cat + 1) ** 0.7
     weights /= weights.sum()
-    ids, labels, pngs = [], [], []
+    ids: list[str] = []
+    animals: list[Boxes] = []
+    pngs: list[bytes] = []
     for _ in range(GENERATED_IMAGES):
         hexes = "".join(rng.choice(list("0123456789abcdef"), size=32))
         ids.append(f"{hexes[:8]}-{hexes[8:12]}-4{hexes[13:16]}-{hexes[16:20]}-{hexes[20:]}")
@@ -332,41 +349,43 @@ def generated_images(rng: np.random.Generator) -> tuple[list[str], list[set[int]
         canvas = np.empty((GENERATED_SIZE, GENERATED_SIZE, 3), dtype=np.float64)
         canvas[...] = np.array([10.0, 40.0, 70.0]) * depth
         canvas += rng.normal(0, 12, size=canvas.shape)
-        for cat in cats:
+        boxes: Boxes = []
+        for cat in (int(c) for c in cats):
             for _ in range(int(rng.integers(1, 3))):
                 y, x = (int(v) for v in rng.integers(8, GENERATED_SIZE - 8, size=2))
                 color = colors[cat - 1] * rng.uniform(0.75, 1.0)
-                draw(canvas, SHAPES[(cat - 1) % len(SHAPES)], color, y, x, int(rng.integers(4, 8)))
-        pixels = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
-        labels.append({int(c) for c in cats})
-        pngs.append(png_bytes(pixels))
-    return ids, labels, pngs
+                shape = SHAPES[(cat - 1) % len(SHAPES)]
+                boxes.append((cat, draw(canvas, shape, color, y, x, int(rng.integers(4, 8)))))
+        animals.append(boxes)
+        pngs.append(png_bytes(np.clip(np.rint(canvas), 0, 255).astype(np.uint8)))
+    return ids, animals, pngs
 
 
 def write_generated_raw(raw: Path) -> None:
     """Write a synthetic competition folder (the Kaggle layout plus images/) into `raw`."""
     rng = np.random.default_rng(GENERATED_SEED)
-    ids, labels, pngs = generated_images(rng)
+    ids, animals, pngs = generated_images(rng)
+    labels = [sorted({cat for cat, _ in boxes}) for boxes in animals]
     key = ((str(i + 1), f"{name} sp. {i + 1}", name) for i, name in enumerate(SUPERCATS))
     write_csv(raw / "category_key.csv", ("id", "name", "supercat"), key)
-    cells = ("[" + ", ".join(f"{c:.1f}" for c in sorted(cats)) + "]" for cats in labels)
+    cells = ("[" + ", ".join(f"{c:.1f}" for c in cats) + "]" for cats in labels)
     write_csv(raw / KAGGLE_FILES[1], ("id", "categories"), zip(ids, cells, strict=True))
     categories = [
         {"id": i + 1, "name": f"{name} sp. {i + 1}", "supercategory": name}
         for i, name in enumerate(SUPERCATS)
     ]
     images, annotations = [], []
-    for number, (image_id, cats) in enumerate(zip(ids, labels, strict=True), start=1):
+    for number, (image_id, boxes) in enumerate(zip(ids, animals, strict=True), start=1):
         name = f"{image_id}.png"
         images.append({
             "id": number, "width": GENERATED_SIZE, "height": GENERATED_SIZE, "file_name": name,
             "license": 0, "flickr_url": f"https://example.invalid/{name}",
             "coco_url": f"https://example.invalid/{name}", "date_captured": "2023-03-01 00:00:00",
         })  # fmt: skip
-        for cat in sorted(cats):
+        for cat, box in boxes:
             annotations.append({
                 "id": len(annotations) + 1, "image_id": number, "category_id": cat,
-                "bbox": [0.0, 0.0, 16.0, 16.0], "area": 256.0, "iscrowd": 0, "segmentation": [],
+                "bbox": box, "area": box[2] * box[3], "iscrowd": 0, "segmentation": [],
             })  # fmt: skip
         (raw / "images").mkdir(parents=True, exist_ok=True)
         (raw / "images" / name).write_bytes(pngs[number - 1])
