@@ -10,6 +10,7 @@ across runs and PYTHONHASHSEEDs, with a learnable signal; a baseline run with --
 from __future__ import annotations
 
 import functools
+import http.server
 import importlib.util
 import json
 import os
@@ -17,6 +18,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -329,9 +331,39 @@ def test_prepare_rejects_a_missing_image(tmp_path: Path) -> None:
     assert f"image {uuid(order[-1])}.png is missing" in done.stderr
 
 
-def run_prepare(*args: str, hash_seed: str = "0") -> subprocess.CompletedProcess[str]:
-    """Run prepare.py with `args` under PYTHONHASHSEED `hash_seed`."""
-    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+def test_prepare_downloads_the_images_when_raw_has_none(tmp_path: Path) -> None:
+    # The coco_urls point at example.invalid; the site mirror serves that host's files here.
+    raw = tmp_path / "raw"
+    order, labels = kaggle_raw(raw)
+    served = tmp_path / "mirror"
+    served.mkdir()
+    (raw / "images").rename(served / "example.invalid")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        mirror = f"http://127.0.0.1:{server.server_address[1]}"
+        done = run_prepare(
+            "--raw", str(raw), "--out", str(tmp_path / "out"), env={"MLAB_DOWNLOAD_MIRROR": mirror}
+        )
+    finally:
+        server.shutdown()
+        thread.join()
+
+    assert done.returncode == 0, done.stderr
+    kept = [i for i in order if 7 not in labels[i] or i in order[147:]]
+    fetched = sorted(path.name for path in (raw / "images").iterdir())
+    assert fetched == sorted(f"{uuid(i)}.png" for i in kept)  # only the images of the split
+    copied = tmp_path / "out" / "public" / "images" / f"{uuid(order[0])}.png"
+    assert copied.read_bytes() == f"image {order[0]}".encode()
+
+
+def run_prepare(
+    *args: str, hash_seed: str = "0", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run prepare.py with `args` under PYTHONHASHSEED `hash_seed` and the extra `env`."""
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed, **(env or {})}
     return subprocess.run(
         [sys.executable, str(TASK / "scripts" / "prepare.py"), *args],
         capture_output=True, text=True, env=env, timeout=120,
