@@ -268,7 +268,10 @@ def tasks_list(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
-    table = Table("id", "metric", "better", "gpus", "data", "steps", "time (s)", "title")
+    table = Table(box=None, pad_edge=False)
+    for name in ("id", "metric", "better", "gpus", "data", "steps", "time (s)"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("title", overflow="ellipsis", no_wrap=True)
     for r in rows:
         table.add_row(
             r["id"],
@@ -280,7 +283,10 @@ def tasks_list(as_json: bool) -> None:
             f"{r['max_time_s']:.0f}",
             r["title"],
         )
-    Console().print(table)
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=200)  # piped: whole lines, not an 80-column wrap
+    out.print(table)
 
 
 @tasks.command("show")
