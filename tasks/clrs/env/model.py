@@ -33,7 +33,7 @@ def init_params(rng: np.random.Generator, hidden: int = HIDDEN) -> dict[str, np.
         "edge_in": (2, hidden),  # A, adj
         "msg": (3 * hidden, hidden),  # sender, receiver, edge
         "node_up": (2 * hidden, hidden),  # node, aggregated messages
-        "edge_up": (3 * hidden, hidden),  # edge, its two end nodes
+        "edge_up": (3 * hidden + 2, hidden),  # edge, its two end nodes, A and adj again
         "dec": (3 * hidden, hidden),  # edge (i, k), edge (k, j), edge (i, j)
         "dec_out": (hidden, 1),
     }
@@ -56,8 +56,14 @@ def normalize(x: jax.Array) -> jax.Array:
     return (x - mean) / jnp.sqrt(jnp.var(x, axis=-1, keepdims=True) + 1e-5)
 
 
-def process(params: Params, h: jax.Array, e: jax.Array, adj: jax.Array) -> tuple[jax.Array, ...]:
-    """One round of message passing along the edges of the graph (and the self-loops)."""
+def process(
+    params: Params, h: jax.Array, e: jax.Array, A: jax.Array, adj: jax.Array
+) -> tuple[jax.Array, ...]:
+    """One round of message passing along the edges of the graph (and the self-loops).
+
+    Nodes take the maximum of their incoming messages; edges are then updated from their
+    state, their two end nodes and the raw inputs A and adj.
+    """
     senders = jnp.broadcast_to(h[:, :, None, :], e.shape)
     receivers = jnp.broadcast_to(h[:, None, :, :], e.shape)
     messages = jax.nn.relu(dense(params, "msg", jnp.concatenate([senders, receivers, e], -1)))
@@ -66,9 +72,9 @@ def process(params: Params, h: jax.Array, e: jax.Array, adj: jax.Array) -> tuple
     h = normalize(jax.nn.relu(dense(params, "node_up", jnp.concatenate([h, aggregated], -1))))
     senders = jnp.broadcast_to(h[:, :, None, :], e.shape)
     receivers = jnp.broadcast_to(h[:, None, :, :], e.shape)
-    e = normalize(
-        jax.nn.relu(dense(params, "edge_up", jnp.concatenate([e, senders, receivers], -1)))
-    )
+    inputs = jnp.stack([A, adj], -1)  # the raw edge inputs, seen again in every round
+    edge_in = jnp.concatenate([e, senders, receivers, inputs], -1)
+    e = normalize(jax.nn.relu(dense(params, "edge_up", edge_in)))
     return h, e
 
 
@@ -78,7 +84,7 @@ def logits(params: Params, pos: jax.Array, A: jax.Array, adj: jax.Array) -> jax.
     e = jax.nn.relu(dense(params, "edge_in", jnp.stack([A, adj], -1)))
 
     def step(carry: tuple[jax.Array, jax.Array], _: None) -> tuple[tuple[jax.Array, ...], None]:
-        return process(params, *carry, adj), None
+        return process(params, *carry, A, adj), None
 
     (h, e), _ = jax.lax.scan(step, (h, e), None, length=pos.shape[1])
     nodes = pos.shape[1]
