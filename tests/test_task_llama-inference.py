@@ -114,19 +114,16 @@ def grade(workspace: Path, answers: Path) -> dict[str, Any]:
     return result
 
 
-def grade_here(workspace: Path, answers: Path) -> dict[str, Any]:
-    """The grader's grade() in this process (cheaper than a subprocess per invalid case)."""
-    old, threads = Path.cwd(), torch.get_num_threads()
-    sys.path.insert(0, str(workspace))
+def grade_here(workspace: Path, answers: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The grader's grade() in this process (it still runs inference.py in a child)."""
+    for name, value in ONE_THREAD.items():
+        monkeypatch.setenv(name, value)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the reference check, here, on a shared machine
     try:
-        os.chdir(workspace)
-        torch.set_num_threads(1)  # as in the subprocesses: one thread on a shared machine
         return EVAL.grade(workspace, answers)
     finally:
         torch.set_num_threads(threads)
-        os.chdir(old)
-        sys.path.remove(str(workspace))
-        sys.modules.pop("agent_inference", None)
 
 
 # --- safetensors and the logit-gap rule, by hand -----------------------------------------------
@@ -163,6 +160,15 @@ def test_logit_gaps_by_hand() -> None:
 
     assert gaps[0].tolist() == pytest.approx([0.1, 0.0, 2.5])
     assert is_best[0].tolist() == [False, True, False]
+
+
+def test_fresh_prompts_change_only_the_token_after_bos() -> None:
+    prompts = np.arange(4 * 6).reshape(4, 6)
+
+    fresh = EVAL.fresh_prompts(prompts, 10)
+
+    assert (np.delete(fresh, 1, axis=1) == np.delete(prompts, 1, axis=1)).all()
+    assert ((fresh[:, 1] >= 3) & (fresh[:, 1] < 10)).all()
 
 
 # --- the grader on whole workspaces -----------------------------------------------------------
@@ -283,6 +289,29 @@ return ids[:, prompt_ids.shape[1]:]
 """
 
 
+# Answers computed in load_model from the grader's own prompts.npy (which the agent's code can
+# read while it is graded): useless, since a token of every prompt is drawn at grading time.
+LOOKUP = (
+    STARTER
+    + """
+
+_load_model, _generate = load_model, generate
+
+
+def load_model(model_dir, device):
+    model = _load_model(model_dir, device)
+    prompts = torch.from_numpy(np.load(Path(model_dir).parent / "prompts.npy"))
+    answers = _generate(model, prompts, GENERATION_LENGTH)
+    model.answers = {tuple(p[2:].tolist()): a for p, a in zip(prompts, answers)}
+    return model
+
+
+def generate(model, prompt_ids, max_new_tokens):
+    return [model.answers[tuple(p[2:].tolist())] for p in prompt_ids]
+"""
+)
+
+
 @pytest.mark.parametrize(
     ("source", "reason"),
     [
@@ -311,8 +340,9 @@ return ids[:, prompt_ids.shape[1]:]
                 "out[:, -1] = (out[:, -1] + 1) % 256\n"
                 "return out"
             ),
-            "the output changed: prompt 0, new token 15",
+            "new token 15",
         ),
+        (LOOKUP, "the output changed: prompt "),
         (wrapped(NEAR_TIES), "generated tokens are the exact greedy choice (at least 95%"),
     ],
     ids=[
@@ -324,11 +354,18 @@ return ids[:, prompt_ids.shape[1]:]
         "nan",
         "out-of-vocab",
         "changed",
+        "lookup",
         "near-ties",
     ],
 )
-def test_invalid_workspaces(tmp_path: Path, answers: Path, source: str | None, reason: str) -> None:
-    result = grade_here(workspace_with(tmp_path, source), answers)
+def test_invalid_workspaces(
+    tmp_path: Path,
+    answers: Path,
+    source: str | None,
+    reason: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result = grade_here(workspace_with(tmp_path, source), answers, monkeypatch)
 
     assert not result["valid"]
     assert result["metrics"] == {}

@@ -2,14 +2,19 @@
 
     python scripts/eval.py --workspace WS --answers ANS --out OUT.json
 
-Imports the workspace's inference.py as a module (its main does not run) and uses its two
-entry points on the grader's own data in ANS (model/, the model as published, and
-prompts.npy, prompts the agent has never seen):
+Runs the workspace's inference.py in a child process and uses its two entry points on the
+grader's own data in ANS (model/, the model as published, and prompts.npy, prompts the agent
+has never seen):
 
     model = load_model(ANS/model, device)                      # not timed
     new_ids = generate(model, prompt_ids, GENERATION_LENGTH)   # timed, batch by batch
 
-One untimed warm-up batch, then the timed batches, BATCH_SIZE prompts each. Metrics:
+The grader sends one batch of BATCH_SIZE prompts at a time and times, from its own process,
+the round trip until the new tokens are back: one untimed warm-up batch, then the timed ones.
+The agent's code thus never shares a process with the clock, the grader's state or the reference
+model. Before a batch is sent, the token after BOS of each prompt is replaced by a token drawn
+from the operating system's randomness at grading time: the agent's code can read ANS, but it
+cannot compute answers before it sees the batch. Metrics:
 
     tokens_per_s          generated tokens / seconds spent in generate (the score, higher)
     ms_per_token          the same as milliseconds per generated token
@@ -17,26 +22,29 @@ One untimed warm-up batch, then the timed batches, BATCH_SIZE prompts each. Metr
     max_logit_gap         largest (best logit - logit of the generated token) seen
     load_s                seconds load_model took
 
-The output must stay the same. After timing, the agent's model is freed and the reference
-model (scripts/reference_inference.py, a pristine copy of the starter, in float32 with TF32
-off) scores every prompt followed by the agent's tokens in one pass. Each generated token must
-be the reference's greedy choice up to LOGIT_TOLERANCE (its logit at most that far below the
-best one at that position, given the same preceding tokens), and at least MIN_EXACT_FRACTION
-of all generated tokens must be exactly the reference's choice.
+The output must stay the same. After the child has exited, the reference model
+(scripts/reference_inference.py, a pristine copy of the starter, in float32 with TF32 off)
+scores every prompt followed by the agent's tokens in one pass. Each generated token must be
+the reference's greedy choice up to LOGIT_TOLERANCE (its logit at most that far below the best
+one at that position, given the same preceding tokens), and at least MIN_EXACT_FRACTION of all
+generated tokens must be exactly the reference's choice.
 
 Invalid, with a one-line reason: inference.py missing or failing to import, load_model or
 generate missing or raising, output of the wrong shape, not integer ids, ids outside the
-vocabulary, tokens that are not the greedy continuation, generation slower than the budget.
-agent_reported is always null: the grader sees only the workspace's .py files.
+vocabulary, tokens that are not the greedy continuation, the child process dying, loading or
+generation slower than the budgets. agent_reported is always null: the grader sees only the
+workspace's .py files.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib.util
 import json
 import os
+import secrets
+import select
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -51,8 +59,10 @@ SCRIPT_NAME = "inference.py"
 REFERENCE = Path(__file__).resolve().with_name("reference_inference.py")
 LOGIT_TOLERANCE = 0.25
 MIN_EXACT_FRACTION = 0.95
+LOAD_BUDGET_S = 1200.0  # load_model (importing included) beyond this is invalid
 GENERATION_BUDGET_S = 1800.0  # timed generation beyond this is invalid (the starter: ~1-2 min)
 WARMUP_BATCHES = 1
+FIRST_SPECIAL_IDS = 3  # ids 0, 1, 2 are unknown, BOS and EOS: never drawn as a replacement
 
 T = TypeVar("T")
 
@@ -67,16 +77,6 @@ def one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def call_agent(what: str, function: Callable[..., T], *args: Any) -> T:
-    """Call agent code; any exception it raises makes the submission invalid."""
-    try:
-        return function(*args)
-    except (Exception, SystemExit) as error:  # agent code may raise anything
-        raise InvalidSubmission(
-            one_line(f"{what} raised {type(error).__name__}: {error}")
-        ) from None
-
-
 def import_file(path: Path, name: str) -> ModuleType:
     """Import the Python file `path` as module `name` (its __main__ block does not run)."""
     spec = importlib.util.spec_from_file_location(name, path)
@@ -86,6 +86,57 @@ def import_file(path: Path, name: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def synchronize(device: str) -> None:
+    """Wait for queued GPU work, so that wall times cover it."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+# --- the child process: the agent's code ----------------------------------------------------------
+
+
+def write_message(fd: int, message: dict[str, Any]) -> None:
+    """Send one JSON message: its length (8 bytes, little-endian), then its bytes."""
+    data = json.dumps(message).encode()
+    view = memoryview(len(data).to_bytes(8, "little") + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def read_exactly(fd: int, size: int, deadline: float) -> bytes:
+    """`size` bytes from `fd`; TimeoutError past `deadline`, EOFError if the writer is gone."""
+    chunks, left = [], size
+    while left:
+        if deadline != float("inf"):
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_message(fd: int, timeout_s: float = float("inf")) -> dict[str, Any]:
+    """Receive one message written by write_message (JSON only: nothing executable)."""
+    deadline = time.monotonic() + timeout_s
+    size = int.from_bytes(read_exactly(fd, 8, deadline), "little")
+    message: dict[str, Any] = json.loads(read_exactly(fd, size, deadline))
+    return message
+
+
+def call_agent(what: str, function: Callable[..., T], *args: Any) -> T:
+    """Call agent code; any exception it raises makes the submission invalid."""
+    try:
+        return function(*args)
+    except (Exception, SystemExit) as error:  # agent code may raise anything
+        raise InvalidSubmission(
+            one_line(f"{what} raised {type(error).__name__}: {error}")
+        ) from None
 
 
 def load_agent_module(workspace: Path) -> ModuleType:
@@ -100,14 +151,8 @@ def load_agent_module(workspace: Path) -> ModuleType:
     return module
 
 
-def synchronize(device: str) -> None:
-    """Wait for queued GPU work, so that wall times cover it."""
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def as_token_array(output: object, shape: tuple[int, int], vocab_size: int) -> np.ndarray:
-    """The agent's output as an int64 array of `shape`; InvalidSubmission if it is not one."""
+def to_nested_ints(output: object) -> list:
+    """The agent's generate output as nested lists of ints (for the reply)."""
     if isinstance(output, torch.Tensor):
         output = output.detach().cpu().numpy()
     try:
@@ -116,6 +161,101 @@ def as_token_array(output: object, shape: tuple[int, int], vocab_size: int) -> n
         raise InvalidSubmission(
             one_line(f"generate returned {type(output).__name__}, not token ids ({error})")
         ) from None
+    if array.dtype.kind not in "iu":
+        raise InvalidSubmission(f"generate returned {array.dtype} values, not integer token ids")
+    return array.tolist()
+
+
+def serve(read_fd: int, write_fd: int, workspace: Path, model_dir: Path, device: str) -> None:
+    """The child: load the agent's model, then answer generate requests until "stop"."""
+    sys.dont_write_bytecode = True  # the workspace is read-only: leave no __pycache__ there
+    sys.path.insert(0, str(workspace))  # inference.py may import its neighbours
+    os.chdir(workspace)
+    try:
+        module = load_agent_module(workspace)
+        model = call_agent("load_model", module.load_model, str(model_dir), device)
+        synchronize(device)
+        write_message(write_fd, {"status": "ready"})
+        while True:
+            request = read_message(read_fd)
+            if request.get("stop"):
+                return
+            batch = torch.tensor(request["prompts"], dtype=torch.long)
+            with torch.no_grad():
+                output = call_agent("generate", module.generate, model, batch, request["n"])
+            tokens = to_nested_ints(output)
+            synchronize(device)
+            write_message(write_fd, {"status": "ok", "tokens": tokens})
+    except InvalidSubmission as invalid:
+        write_message(write_fd, {"status": "invalid", "reason": str(invalid)})
+
+
+# --- the parent: timing and checking --------------------------------------------------------------
+
+
+class AgentProcess:
+    """The agent's inference.py in a child process, spoken to over two pipes."""
+
+    def __init__(self, workspace: Path, model_dir: Path, device: str) -> None:
+        to_child, self._to_child = os.pipe()
+        self._from_child, from_child = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--serve", str(to_child),
+             str(from_child), str(workspace), str(model_dir), device],
+            pass_fds=(to_child, from_child),
+            cwd=workspace,
+        )  # fmt: skip
+        os.close(to_child)
+        os.close(from_child)
+
+    def receive(self, what: str, timeout_s: float) -> dict[str, Any]:
+        """The child's next reply; InvalidSubmission if it fails, times out or dies."""
+        try:
+            reply = read_message(self._from_child, timeout_s)
+        except TimeoutError:
+            raise InvalidSubmission(f"{what} took over {timeout_s:.0f} s") from None
+        except EOFError:
+            code = self.process.wait()
+            raise InvalidSubmission(f"the process running {SCRIPT_NAME} ended (exit code {code})"
+                                    f" during {what}") from None  # fmt: skip
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidSubmission(f"the process running {SCRIPT_NAME} sent garbage") from None
+        if reply.get("status") == "invalid":
+            raise InvalidSubmission(one_line(str(reply.get("reason"))))
+        return reply
+
+    def wait_ready(self) -> float:
+        """Seconds until load_model returned in the child."""
+        start = time.perf_counter()
+        self.receive("load_model", LOAD_BUDGET_S)
+        return time.perf_counter() - start
+
+    def generate(self, batch: np.ndarray, n: int, timeout_s: float) -> tuple[Any, float]:
+        """The child's generate output for `batch` and the round trip's wall time."""
+        start = time.perf_counter()
+        write_message(self._to_child, {"prompts": batch.tolist(), "n": n})
+        reply = self.receive("generate", timeout_s)
+        return reply.get("tokens"), time.perf_counter() - start
+
+    def close(self) -> None:
+        """Ask the child to stop; kill it if it does not."""
+        try:
+            write_message(self._to_child, {"stop": True})
+            self.process.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        finally:
+            os.close(self._to_child)
+            os.close(self._from_child)
+
+
+def as_token_array(tokens: object, shape: tuple[int, int], vocab_size: int) -> np.ndarray:
+    """The reply's tokens as an int64 array of `shape`; InvalidSubmission if they are not."""
+    try:
+        array = np.asarray(tokens)
+    except (TypeError, ValueError):  # ragged rows
+        raise InvalidSubmission("generate returned rows of different lengths") from None
     if array.shape != shape:
         raise InvalidSubmission(
             f"generate returned shape {array.shape} for a batch of {shape[0]} prompts; "
@@ -124,51 +264,42 @@ def as_token_array(output: object, shape: tuple[int, int], vocab_size: int) -> n
     if array.dtype.kind not in "iu":
         raise InvalidSubmission(f"generate returned {array.dtype} values, not integer token ids")
     if array.min() < 0 or array.max() >= vocab_size:
+        bad = int(array.min() if array.min() < 0 else array.max())
         raise InvalidSubmission(
-            f"generate returned token id {int(array.min() if array.min() < 0 else array.max())}"
-            f", outside the vocabulary 0..{vocab_size - 1}"
+            f"generate returned token id {bad}, outside the vocabulary 0..{vocab_size - 1}"
         )
     return array.astype(np.int64)
 
 
+def fresh_prompts(prompts: np.ndarray, vocab_size: int) -> np.ndarray:
+    """`prompts` with the token after BOS replaced by one drawn at grading time."""
+    rng = np.random.default_rng(secrets.randbits(128))
+    fresh = prompts.copy()
+    fresh[:, 1] = rng.integers(FIRST_SPECIAL_IDS, vocab_size, size=len(prompts))
+    return fresh
+
+
 def run_agent(
-    module: ModuleType, model_dir: Path, prompts: np.ndarray, settings: ModuleType, device: str
+    workspace: Path, model_dir: Path, prompts: np.ndarray, settings: ModuleType, device: str
 ) -> tuple[list[np.ndarray], float, float]:
-    """Load the agent's model, generate for every batch; (outputs, timed seconds, load s)."""
+    """Generate for every batch in the agent's process; (outputs, timed seconds, load s)."""
     vocab_size = json.loads((model_dir / "config.json").read_text())["vocab_size"]
     batch_size, new_tokens = settings.BATCH_SIZE, settings.GENERATION_LENGTH
-    start = time.perf_counter()
-    model = call_agent("load_model", module.load_model, str(model_dir), device)
-    synchronize(device)
-    load_s = time.perf_counter() - start
-
-    outputs: list[np.ndarray] = []
-    timed_s = 0.0
-    for index in range(len(prompts) // batch_size):
-        batch = torch.from_numpy(prompts[index * batch_size : (index + 1) * batch_size].copy())
-        synchronize(device)
-        start = time.perf_counter()
-        with torch.no_grad():
-            raw = call_agent("generate", module.generate, model, batch, new_tokens)
-        tokens = as_token_array(raw, (len(batch), new_tokens), vocab_size)
-        synchronize(device)
-        if index >= WARMUP_BATCHES:
-            timed_s += time.perf_counter() - start
-        outputs.append(tokens)
-        if timed_s > GENERATION_BUDGET_S:
-            raise InvalidSubmission(
-                f"generation took over {GENERATION_BUDGET_S:.0f} s after {index} timed "
-                "batches: far slower than the starter"
-            )
-    del model
+    agent = AgentProcess(workspace, model_dir, device)
+    try:
+        load_s = agent.wait_ready()
+        outputs: list[np.ndarray] = []
+        timed_s = 0.0
+        for index in range(len(prompts) // batch_size):
+            batch = prompts[index * batch_size : (index + 1) * batch_size]
+            left = GENERATION_BUDGET_S - timed_s
+            tokens, seconds = agent.generate(batch, new_tokens, left)
+            outputs.append(as_token_array(tokens, (len(batch), new_tokens), vocab_size))
+            if index >= WARMUP_BATCHES:
+                timed_s += seconds
+    finally:
+        agent.close()
     return outputs, timed_s, load_s
-
-
-def release_memory(device: str) -> None:
-    """Drop what the agent's model left behind before the reference model loads."""
-    gc.collect()
-    if device == "cuda":
-        torch.cuda.empty_cache()
 
 
 def logit_gaps(logits: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,12 +323,7 @@ def reference_check(
     """(exact_token_fraction, max_logit_gap) of the outputs; InvalidSubmission if off."""
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    try:
-        model = reference.load_model(model_dir, device)
-    except torch.cuda.OutOfMemoryError:  # the agent's code may hold GPU memory: use the CPU
-        release_memory(device)
-        device = "cpu"
-        model = reference.load_model(model_dir, device)
+    model = reference.load_model(model_dir, device)
     batch_size = reference.BATCH_SIZE
     worst, exact, total = 0.0, 0, 0
     for index, tokens in enumerate(outputs):
@@ -233,13 +359,12 @@ def grade(workspace: Path, answers: Path) -> dict[str, Any]:
     model_dir, prompts_path = answers / "model", answers / "prompts.npy"
     if not (model_dir / "config.json").is_file() or not prompts_path.is_file():
         sys.exit(f"eval.py: {answers} lacks model/ or prompts.npy; run prepare first")
-    prompts = np.load(prompts_path)
+    vocab_size = json.loads((model_dir / "config.json").read_text())["vocab_size"]
+    prompts = fresh_prompts(np.load(prompts_path), vocab_size)
     reference = import_file(REFERENCE, "reference_inference")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        module = load_agent_module(workspace)
-        outputs, timed_s, load_s = run_agent(module, model_dir, prompts, reference, device)
-        release_memory(device)
+        outputs, timed_s, load_s = run_agent(workspace, model_dir, prompts, reference, device)
         fraction, worst = reference_check(reference, model_dir, prompts, outputs, device)
     except InvalidSubmission as invalid:
         return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
@@ -255,17 +380,18 @@ def grade(workspace: Path, answers: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Parse the command line, grade, write OUT.json."""
+    """Parse the command line, grade, write OUT.json (or, with --serve, be the child)."""
+    if sys.argv[1:2] == ["--serve"]:
+        read_fd, write_fd, workspace, model_dir, device = sys.argv[2:7]
+        serve(int(read_fd), int(write_fd), Path(workspace), Path(model_dir), device)
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, required=True)
     parser.add_argument("--answers", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     workspace, answers, out = args.workspace.resolve(), args.answers.resolve(), args.out.resolve()
-
-    sys.dont_write_bytecode = True  # the workspace is read-only: leave no __pycache__ there
-    sys.path.insert(0, str(workspace))  # inference.py may import its neighbours
-    os.chdir(workspace)
+    sys.dont_write_bytecode = True
     result = grade(workspace, answers)
     out.write_text(json.dumps(result, indent=2) + "\n")
 
