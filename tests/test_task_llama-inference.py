@@ -16,6 +16,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -343,6 +344,10 @@ def generate(model, prompt_ids, max_new_tokens):
             "new token 15",
         ),
         (LOOKUP, "the output changed: prompt "),
+        (
+            wrapped("import os\nos._exit(3)"),
+            "the process running inference.py ended (exit code 3) during generate",
+        ),
         (wrapped(NEAR_TIES), "generated tokens are the exact greedy choice (at least 95%"),
     ],
     ids=[
@@ -355,6 +360,7 @@ def generate(model, prompt_ids, max_new_tokens):
         "out-of-vocab",
         "changed",
         "lookup",
+        "exits",
         "near-ties",
     ],
 )
@@ -371,6 +377,22 @@ def test_invalid_workspaces(
     assert result["metrics"] == {}
     assert reason in result["reason"], result["reason"]
     assert "\n" not in result["reason"]
+
+
+def test_generation_over_the_budget(
+    tmp_path: Path, answers: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(EVAL, "GENERATION_BUDGET_S", 1.0)
+    slow = wrapped(
+        "import time\ntime.sleep(30)\nreturn _generate(model, prompt_ids, max_new_tokens)"
+    )
+
+    started = time.monotonic()
+    result = grade_here(workspace_with(tmp_path, slow), answers, monkeypatch)
+
+    assert not result["valid"]
+    assert result["reason"] == "generate took over 1 s"
+    assert time.monotonic() - started < 20, "the stuck child is killed, not waited for"
 
 
 def test_the_grader_keeps_a_pristine_starter() -> None:

@@ -237,9 +237,11 @@ class AgentProcess:
         reply = self.receive("generate", timeout_s)
         return reply.get("tokens"), time.perf_counter() - start
 
-    def close(self) -> None:
-        """Ask the child to stop; kill it if it does not."""
+    def close(self, kill: bool = False) -> None:
+        """Ask the child to stop (kill it at once with `kill`, or if it does not stop)."""
         try:
+            if kill:
+                raise OSError("no stop request: kill")
             write_message(self._to_child, {"stop": True})
             self.process.wait(timeout=60)
         except (OSError, subprocess.TimeoutExpired):
@@ -297,8 +299,10 @@ def run_agent(
             outputs.append(as_token_array(tokens, (len(batch), new_tokens), vocab_size))
             if index >= WARMUP_BATCHES:
                 timed_s += seconds
-    finally:
-        agent.close()
+    except InvalidSubmission:
+        agent.close(kill=True)  # it may be stuck in its own code
+        raise
+    agent.close()
     return outputs, timed_s, load_s
 
 
