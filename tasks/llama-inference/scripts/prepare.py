@@ -34,6 +34,7 @@ import shutil
 import struct
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -228,7 +229,7 @@ def prepare_real(raw: Path, out: Path) -> None:
 
 # --- generated data ---------------------------------------------------------------------------
 
-GENERATED_CONFIG = {
+GENERATED_CONFIG: dict[str, Any] = {
     "architectures": ["LlamaForCausalLM"],
     "bos_token_id": 1,
     "eos_token_id": 2,
