@@ -172,6 +172,27 @@ def test_fresh_prompts_change_only_the_token_after_bos() -> None:
     assert ((fresh[:, 1] >= 3) & (fresh[:, 1] < 10)).all()
 
 
+def test_the_starter_model_matches_transformers(answers: Path) -> None:
+    transformers = pytest.importorskip("transformers", reason="a check against the Hub's Llama")
+    model_dir = answers / "model"
+    theirs = transformers.LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32)
+    ours = INFERENCE.load_model(model_dir, "cpu")
+    prompts = torch.from_numpy(np.load(answers / "prompts.npy")[:4])
+
+    with torch.no_grad():
+        expected = theirs.eval()(prompts).logits
+        greedy = theirs.generate(
+            prompts,
+            attention_mask=torch.ones_like(prompts),
+            max_new_tokens=16,
+            do_sample=False,
+            eos_token_id=None,  # ours never stops early: always 16 new tokens
+            pad_token_id=0,
+        )[:, 128:]
+        assert torch.allclose(ours(prompts), expected, atol=1e-4)
+    assert INFERENCE.generate(ours, prompts, 16) == greedy.tolist()
+
+
 # --- the grader on whole workspaces -----------------------------------------------------------
 
 SLEEPY = (
