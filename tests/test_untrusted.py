@@ -26,6 +26,7 @@ seen = {}
 for name, op in [
     ("read_answer", lambda: open(os.environ["ANSWERS"] + "/answer.txt").read()),
     ("list_answers", lambda: os.listdir(os.environ["ANSWERS"])),
+    ("read_key_file", lambda: open(os.environ["KEY"]).read()),
     ("write_out", lambda: open(os.environ["OUT"] + "/planted.json", "w").write("{}")),
     ("write_workspace", lambda: open("planted.txt", "w").write("x")),
     ("write_scratch", lambda: open(os.environ["TMPDIR"] + "/ok.txt", "w").write("x")),
@@ -44,9 +45,12 @@ from pathlib import Path
 from mlab_untrusted import untrusted_command
 answers, out, ws = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 child = untrusted_command(
-    [sys.executable, str(ws / "child.py")], hide=[answers, out], scratch=out / "scratch", cwd=ws
+    [sys.executable, str(ws / "child.py")],
+    hide=[answers, out, ws / "key.txt"],
+    scratch=out / "scratch",
+    cwd=ws,
 )
-env = {**child.env, "ANSWERS": str(answers), "OUT": str(out)}
+env = {**child.env, "ANSWERS": str(answers), "OUT": str(out), "KEY": str(ws / "key.txt")}
 done = subprocess.run(child.argv, input="the inputs", capture_output=True, text=True, env=env)
 (out / "OUT.json").write_text(json.dumps({"hidden": child.hidden, "child": done.stdout,
                                           "err": done.stderr[-2000:]}))
@@ -59,6 +63,7 @@ def test_the_child_cannot_see_answers_or_write_the_result(bwrap: Sandbox, tmp_pa
         folder.mkdir()
     (answers / "answer.txt").write_text("the secret labels")
     (ws / "child.py").write_text(textwrap.dedent(CHILD))
+    (ws / "key.txt").write_text("a hidden file beside readable ones")
     (ws / "grader.py").write_text(textwrap.dedent(GRADER))
     result = bwrap.run(
         [bwrap.python, str(ws / "grader.py"), str(answers), str(out), str(ws)],
@@ -74,6 +79,7 @@ def test_the_child_cannot_see_answers_or_write_the_result(bwrap: Sandbox, tmp_pa
     seen = json.loads(report["child"])
     assert seen["read_answer"].startswith("refused") or "secret" not in seen["read_answer"]
     assert seen["list_answers"] == "[]"
+    assert seen["read_key_file"] in ("''", "refused 13")  # empty, or not readable at all
     # the output folder is an empty tmpfs to the child: what it writes there goes nowhere
     assert not (out / "planted.json").exists()
     assert seen["write_workspace"].startswith("refused")

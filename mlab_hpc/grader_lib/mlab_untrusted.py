@@ -4,7 +4,8 @@ Graders of tasks whose deliverable is code (a model to load, an inference script
 must run that code, and they run with the answer folder mounted. A child started through
 ``untrusted_command`` sees the same files as the grader except that:
 
-- every folder in ``hide`` (the answer folder, the grader's output folder) is an empty tmpfs;
+- every folder in ``hide`` (the answer folder, the grader's output folder) is an empty tmpfs,
+  and every file in it is masked (empty or unreadable);
 - the whole file system is read-only, except one scratch folder (its TMPDIR);
 - it has no network and its own user namespace.
 
@@ -84,8 +85,9 @@ def untrusted_command(
     cmd = [exe, *_BASE]
     if Path("/proc/self").exists():
         cmd += ["--ro-bind", "/proc", "/proc"]
-    for folder in hide:
-        cmd += ["--tmpfs", str(Path(folder).resolve())]
+    for path in hide:
+        target = str(Path(path).resolve())
+        cmd += ["--ro-bind", "/dev/null", target] if Path(path).is_file() else ["--tmpfs", target]
     cmd += ["--bind", str(scratch.resolve()), str(scratch.resolve())]
     if cwd is not None:
         cmd += ["--chdir", str(Path(cwd).resolve())]
