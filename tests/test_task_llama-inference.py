@@ -87,7 +87,8 @@ def workspace_with(tmp_path: Path, source: str | None) -> Path:
 
 def grade(workspace: Path, answers: Path) -> dict[str, Any]:
     """Run the grader on `workspace` as the harness does; return its OUT.json."""
-    out = workspace.parent / "out.json"
+    out = workspace.parent / "grader-out" / "out.json"  # a folder of its own, as in the harness
+    out.parent.mkdir(exist_ok=True)
     completed = subprocess.run(
         [
             sys.executable,
@@ -122,7 +123,9 @@ def grade_here(workspace: Path, answers: Path, monkeypatch: pytest.MonkeyPatch) 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the reference check, here, on a shared machine
     try:
-        return EVAL.grade(workspace, answers)
+        out_dir = workspace.parent / "grader-out"
+        out_dir.mkdir(exist_ok=True)
+        return EVAL.grade(workspace, answers, out_dir)
     finally:
         torch.set_num_threads(threads)
 
@@ -268,6 +271,7 @@ def test_the_starter_is_valid_and_unchanged(tmp_path: Path, answers: Path) -> No
     assert metrics["max_logit_gap"] < 1e-4
     assert metrics["ms_per_token"] == pytest.approx(1000 / metrics["tokens_per_s"])
     assert metrics["load_s"] >= 0
+    assert metrics["answers_hidden"] == 1.0  # bwrap works here: the prompts were hidden
 
 
 def test_throughput_of_a_slowed_starter(tmp_path: Path, answers: Path) -> None:
@@ -364,7 +368,9 @@ def generate(model, prompt_ids, max_new_tokens):
             ),
             "new token 15",
         ),
-        (LOOKUP, "the output changed: prompt "),
+        # the prompts file is hidden from the agent's process (mlab_untrusted), so reading it
+        # fails; were it readable, the fresh token after BOS would still defeat the lookup
+        (LOOKUP, "load_model raised PermissionError"),
         (
             wrapped("import os\nos._exit(3)"),
             "the process running inference.py ended (exit code 3) during generate",

@@ -55,6 +55,11 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+try:
+    from mlab_untrusted import untrusted_command
+except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
+    from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
+
 SCRIPT_NAME = "inference.py"
 REFERENCE = Path(__file__).resolve().with_name("reference_inference.py")
 LOGIT_TOLERANCE = 0.25
@@ -196,15 +201,22 @@ def serve(read_fd: int, write_fd: int, workspace: Path, model_dir: Path, device:
 class AgentProcess:
     """The agent's inference.py in a child process, spoken to over two pipes."""
 
-    def __init__(self, workspace: Path, model_dir: Path, device: str) -> None:
+    def __init__(
+        self, workspace: Path, model_dir: Path, device: str, hide: list[Path], scratch: Path
+    ) -> None:
         to_child, self._to_child = os.pipe()
         self._from_child, from_child = os.pipe()
-        self.process = subprocess.Popen(
+        child = untrusted_command(
             [sys.executable, str(Path(__file__).resolve()), "--serve", str(to_child),
              str(from_child), str(workspace), str(model_dir), device],
-            pass_fds=(to_child, from_child),
+            hide=hide,
+            scratch=scratch,
             cwd=workspace,
         )  # fmt: skip
+        self.answers_hidden = child.hidden
+        self.process = subprocess.Popen(
+            child.argv, pass_fds=(to_child, from_child), cwd=workspace, env=child.env
+        )
         os.close(to_child)
         os.close(from_child)
 
@@ -282,12 +294,21 @@ def fresh_prompts(prompts: np.ndarray, vocab_size: int) -> np.ndarray:
 
 
 def run_agent(
-    workspace: Path, model_dir: Path, prompts: np.ndarray, settings: ModuleType, device: str
-) -> tuple[list[np.ndarray], float, float]:
-    """Generate for every batch in the agent's process; (outputs, timed seconds, load s)."""
+    workspace: Path,
+    model_dir: Path,
+    prompts: np.ndarray,
+    settings: ModuleType,
+    device: str,
+    hide: list[Path],
+    scratch: Path,
+) -> tuple[list[np.ndarray], float, float, bool]:
+    """Generate for every batch in the agent's process.
+
+    Returns (outputs, timed seconds, load seconds, whether `hide` was hidden from it).
+    """
     vocab_size = json.loads((model_dir / "config.json").read_text())["vocab_size"]
     batch_size, new_tokens = settings.BATCH_SIZE, settings.GENERATION_LENGTH
-    agent = AgentProcess(workspace, model_dir, device)
+    agent = AgentProcess(workspace, model_dir, device, hide, scratch)
     try:
         load_s = agent.wait_ready()
         outputs: list[np.ndarray] = []
@@ -303,7 +324,7 @@ def run_agent(
         agent.close(kill=True)  # it may be stuck in its own code
         raise
     agent.close()
-    return outputs, timed_s, load_s
+    return outputs, timed_s, load_s, agent.answers_hidden
 
 
 def logit_gaps(logits: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -358,8 +379,12 @@ def reference_check(
     return fraction, worst
 
 
-def grade(workspace: Path, answers: Path) -> dict[str, Any]:
-    """Grade one workspace; returns the grader's JSON document."""
+def grade(workspace: Path, answers: Path, out_dir: Path) -> dict[str, Any]:
+    """Grade one workspace; returns the grader's JSON document.
+
+    The agent's process sees neither the prompts file nor `out_dir` (mlab_untrusted); it
+    reads the model, as published, from ANS/model.
+    """
     model_dir, prompts_path = answers / "model", answers / "prompts.npy"
     if not (model_dir / "config.json").is_file() or not prompts_path.is_file():
         sys.exit(f"eval.py: {answers} lacks model/ or prompts.npy; run prepare first")
@@ -368,7 +393,15 @@ def grade(workspace: Path, answers: Path) -> dict[str, Any]:
     reference = import_file(REFERENCE, "reference_inference")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        outputs, timed_s, load_s = run_agent(workspace, model_dir, prompts, reference, device)
+        outputs, timed_s, load_s, hidden = run_agent(
+            workspace,
+            model_dir,
+            prompts,
+            reference,
+            device,
+            hide=[prompts_path, out_dir],
+            scratch=out_dir / "untrusted-scratch",
+        )
         fraction, worst = reference_check(reference, model_dir, prompts, outputs, device)
     except InvalidSubmission as invalid:
         return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
@@ -379,6 +412,7 @@ def grade(workspace: Path, answers: Path) -> dict[str, Any]:
         "exact_token_fraction": fraction,
         "max_logit_gap": worst,
         "load_s": load_s,
+        "answers_hidden": float(hidden),
     }
     return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
 
@@ -396,7 +430,7 @@ def main() -> None:
     args = parser.parse_args()
     workspace, answers, out = args.workspace.resolve(), args.answers.resolve(), args.out.resolve()
     sys.dont_write_bytecode = True
-    result = grade(workspace, answers)
+    result = grade(workspace, answers, out.parent)
     out.write_text(json.dumps(result, indent=2) + "\n")
 
 
