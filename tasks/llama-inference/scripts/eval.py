@@ -13,8 +13,9 @@ The grader sends one batch of BATCH_SIZE prompts at a time and times, from its o
 the round trip until the new tokens are back: one untimed warm-up batch, then the timed ones.
 The agent's code thus never shares a process with the clock, the grader's state or the reference
 model. Before a batch is sent, the token after BOS of each prompt is replaced by a token drawn
-from the operating system's randomness at grading time: the agent's code can read ANS, but it
-cannot compute answers before it sees the batch. Metrics:
+from the operating system's randomness at grading time, and the child runs through
+mlab_untrusted, which masks prompts.npy and the output folder: the agent's code cannot compute
+answers before it sees the batch. Metrics:
 
     tokens_per_s          generated tokens / seconds spent in generate (the score, higher)
     ms_per_token          the same as milliseconds per generated token
