@@ -50,7 +50,8 @@ def load_prepare() -> ModuleType:
 
 def grade(workspace: Path, answers: Path, **env: str) -> dict[str, Any]:
     """Run the grader on `workspace` as the harness does; return its OUT.json."""
-    out = workspace.parent / "out.json"
+    out = workspace.parent / "grader-out" / "out.json"  # a folder of its own, as in the harness
+    out.parent.mkdir(exist_ok=True)
     completed = subprocess.run(
         [
             sys.executable,
@@ -124,7 +125,27 @@ def test_score_by_hand(tmp_path: Path) -> None:
     assert result["valid"], result["reason"]
     assert result["metrics"]["score"] == pytest.approx((7 + 9) / 18)
     assert result["metrics"]["graphs_exact"] == pytest.approx(1 / 2)
+    assert result["metrics"]["answers_hidden"] == 1.0  # bwrap works here: the key was masked
     assert result["agent_reported"] is None
+
+
+def test_a_model_cannot_read_the_answer_key(tmp_path: Path) -> None:
+    """A model that knows where the answer key is and copies its pointers: the key is masked
+    from the model's process, so the attempt fails and the submission is invalid."""
+    answers_file = tmp_path / "answers" / "test.npz"
+    cheat = f"""
+        import numpy as np
+
+        def predict(params, inputs):
+            with np.load({str(answers_file)!r}) as key:
+                return key["pi"][:1]  # graph 0's true pointers, were the key readable
+        """
+    workspace, answers = case(tmp_path, cheat, {"guess": GUESS})
+
+    result = grade(workspace, answers)
+
+    assert not result["valid"]
+    assert "the model failed" in result["reason"] and "test.npz" in result["reason"]
 
 
 def test_all_wrong_and_float_pointers(tmp_path: Path) -> None:

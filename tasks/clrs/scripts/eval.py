@@ -31,6 +31,11 @@ from typing import Any
 
 import numpy as np
 
+try:
+    from mlab_untrusted import untrusted_command
+except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
+    from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
+
 ANSWER_NAME = "test.npz"
 MODEL_NAME = "model.py"
 PARAMS_NAME = "checkpoints/params.npz"
@@ -68,8 +73,15 @@ def one_line(text: str, limit: int = 300) -> str:
     return last if len(last) <= limit else last[: limit - 3] + "..."
 
 
-def run_model(workspace: Path, inputs: dict[str, np.ndarray], budget_s: float) -> list[Any]:
-    """The model's prediction for every test graph, computed in a child process."""
+def run_model(
+    workspace: Path, inputs: dict[str, np.ndarray], budget_s: float, hide: list[Path]
+) -> tuple[list[Any], bool]:
+    """The model's prediction for every test graph, computed in a child process.
+
+    The child runs through mlab_untrusted: `hide` (the answer folder, the grader's output
+    folder) is masked from it and it may write only its scratch folder, which holds the
+    inputs (no pointers) and receives the predictions. Also returns whether the masking held.
+    """
     for name in (MODEL_NAME, PARAMS_NAME):
         if not (workspace / name).is_file():
             raise InvalidSubmission(f"{name} is missing from the workspace")
@@ -77,10 +89,16 @@ def run_model(workspace: Path, inputs: dict[str, np.ndarray], budget_s: float) -
         inputs_path = Path(scratch) / "inputs.npz"
         out_path = Path(scratch) / "predictions.npz"
         np.savez(inputs_path, **inputs)
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        child = untrusted_command(
+            [sys.executable, "-c", CHILD, str(inputs_path), str(out_path)],
+            hide=hide,
+            scratch=Path(scratch),
+            cwd=workspace,
+        )
+        env = {**child.env, "PYTHONDONTWRITEBYTECODE": "1"}
         try:
             done = subprocess.run(
-                [sys.executable, "-c", CHILD, str(inputs_path), str(out_path)],
+                child.argv,
                 cwd=workspace,
                 capture_output=True,
                 text=True,
@@ -96,9 +114,10 @@ def run_model(workspace: Path, inputs: dict[str, np.ndarray], budget_s: float) -
             raise InvalidSubmission(f"the model failed (exit {done.returncode}): {reason}")
         try:
             with np.load(out_path, allow_pickle=False) as saved:
-                return [saved[f"graph_{g}"] for g in range(len(inputs["pos"]))]
+                predictions = [saved[f"graph_{g}"] for g in range(len(inputs["pos"]))]
         except (OSError, KeyError, ValueError) as error:
             raise InvalidSubmission(f"the model's predictions cannot be read: {error}") from None
+    return predictions, child.hidden
 
 
 def check_prediction(graph: int, predicted: np.ndarray, nodes: int) -> np.ndarray:
@@ -133,7 +152,9 @@ def score(predictions: list[np.ndarray], truth: np.ndarray) -> dict[str, float]:
     }
 
 
-def grade(workspace: Path, answers_dir: Path, budget_s: float = TIME_BUDGET_S) -> dict[str, Any]:
+def grade(
+    workspace: Path, answers_dir: Path, out_dir: Path, budget_s: float = TIME_BUDGET_S
+) -> dict[str, Any]:
     """Grade one workspace; returns the grader's JSON document."""
     answer_path = answers_dir / ANSWER_NAME
     if not answer_path.is_file():
@@ -142,7 +163,8 @@ def grade(workspace: Path, answers_dir: Path, budget_s: float = TIME_BUDGET_S) -
         inputs = {key: answers[key].astype(np.float32) for key in INPUTS}
         truth = answers["pi"].astype(np.int64)
     try:
-        metrics = score(run_model(workspace, inputs, budget_s), truth)
+        predictions, hidden = run_model(workspace, inputs, budget_s, [answers_dir, out_dir])
+        metrics = {**score(predictions, truth), "answers_hidden": float(hidden)}
     except InvalidSubmission as invalid:
         return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
     return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
@@ -155,7 +177,8 @@ def main() -> None:
     parser.add_argument("--answers", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    result = grade(args.workspace.resolve(), args.answers.resolve())
+    out = args.out.resolve()
+    result = grade(args.workspace.resolve(), args.answers.resolve(), out.parent)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
 
 
