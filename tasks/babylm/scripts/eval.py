@@ -2,27 +2,34 @@
 
     python scripts/eval.py --workspace WS --answers ANS --out OUT.json
 
-Imports WS/output/model.py, calls its `load(output_dir)` with the absolute path of WS/output
-(cwd is WS) and scores a fixed sample of lines of the hidden test set, ANS/babylm_test/*.test:
-the non-blank lines of the files in name order (split at "\\n", kept byte for byte), of which
-at most MAX_LINES are drawn with numpy default_rng(SAMPLE_SEED) when there are more.
+Runs WS/output/model.py in a child process (cwd WS, output/ first on its import path) started
+through mlab_untrusted: the child sees neither ANS nor the folder of OUT.json, and may write
+only a scratch folder beside OUT.json. It calls `load(output_dir)` with the absolute path of
+WS/output, then answers this process's requests over a pipe: encode a line, decode ids, give
+the log_probs matrix of ids. This process reads the hidden test set, ANS/babylm_test/*.test
+(the non-blank lines of the files in name order, split at "\\n", kept byte for byte, of which
+at most MAX_LINES are drawn with numpy default_rng(SAMPLE_SEED) when there are more), sends
+the lines one by one, and does every check and all the scoring itself.
 
 The model scores each line through its own tokenizer (the format, model_format.txt in the
 agent's workspace): ids = encode(line) must decode back to the line exactly, and
 log_probs(ids) must be a (len(ids) + 1) x vocab_size matrix of natural-log probabilities whose
 every row sums to 1 (within NORMALISATION_TOLERANCE in log space). The line's log-probability
-is the sum of the entries of its tokens and, in the last row, of eos_id (a torch tensor is
-reduced with torch on its own device, anything else with numpy). Reported:
+is the sum of the entries of its tokens and, in the last row, of eos_id. On CAUSALITY_LINES
+lines drawn with default_rng(CAUSALITY_SEED), the rows up to a random cut k must not change
+when the tokens from k on are replaced: row t may depend on ids[:t] only. Reported:
 
     perplexity           exp(-(total log-probability) / (whitespace-separated words)), the score
     perplexity_<domain>  the same over the sampled lines of one test file, for people
     bits_per_byte        -(total log-probability) / ln 2 / (UTF-8 bytes + one line end a line)
     log_prob, lines, words, bytes   the totals behind them
+    answers_hidden       1 if the child really could not see ANS and OUT's folder, else 0
 
 Invalid, with a one-line reason: no output/model.py, an import, load or call that raises, a
 missing attribute, ids out of range, a decode that does not give the line back, a matrix of the
-wrong shape, NaN, a row that does not sum to 1, a token given probability 0. A missing answer
-key is the grader's own fault: it exits non-zero.
+wrong shape, NaN, a row that does not sum to 1, a token given probability 0, a row that looks at
+later tokens, a child that dies or runs past BUDGET_S. A missing answer key is the grader's own
+fault: it exits non-zero.
 """
 
 from __future__ import annotations
@@ -31,28 +38,90 @@ import argparse
 import importlib.util
 import json
 import math
+import os
+import select
+import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+try:
+    from mlab_untrusted import untrusted_command
+except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
+    from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
+
 MODEL_FILE = Path("output") / "model.py"
 TEST_FOLDER = "babylm_test"
 MAX_LINES = 2000
 SAMPLE_SEED = 0
 NORMALISATION_TOLERANCE = 1e-3  # |log of the sum of a row's probabilities|
+BUDGET_S = 3300.0  # loading and scoring together (the harness stops the grader at 3600 s)
+CAUSALITY_LINES = 20
+CAUSALITY_SEED = 1
+CAUSALITY_TOLERANCE = 0.01  # nats, on the entries of probability CAUSALITY_FLOOR or more
+CAUSALITY_FLOOR = 1e-5
 
 
 class InvalidModel(Exception):
     """The model cannot be scored; the message is the one-line reason."""
 
 
-def one_line(error: BaseException, limit: int = 300) -> str:
-    """ "ValueError: message" on one line, at most `limit` characters."""
-    text = " ".join(f"{type(error).__name__}: {error}".split())
+def one_line(error: BaseException | str, limit: int = 300) -> str:
+    """ "ValueError: message" (or the text) on one line, at most `limit` characters."""
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- the pipe: a JSON header and a binary payload per message ---------------------------------
+
+
+def send(fd: int, header: dict[str, Any], payload: bytes | memoryview = b"") -> None:
+    """Write the sizes of the header and the payload (8 bytes each), then both."""
+    data = json.dumps(header).encode()
+    for part in (len(data).to_bytes(8, "little") + len(payload).to_bytes(8, "little"), data):
+        view = memoryview(part)
+        while view:
+            view = view[os.write(fd, view) :]
+    view = memoryview(payload).cast("B")
+    while view:
+        view = view[os.write(fd, view[: 1 << 24]) :]
+
+
+def read_into(fd: int, buffer: bytearray, deadline: float) -> None:
+    """Fill `buffer` from `fd`; TimeoutError past `deadline`, EOFError if the writer is gone."""
+    view, done = memoryview(buffer), 0
+    while done < len(buffer):
+        if deadline != math.inf:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError
+        got = os.readv(fd, [view[done:]])
+        if not got:
+            raise EOFError
+        done += got
+
+
+def receive(fd: int, deadline: float = math.inf) -> tuple[dict[str, Any], bytearray]:
+    """One message written by send: (header, payload)."""
+    sizes = bytearray(16)
+    read_into(fd, sizes, deadline)
+    header = bytearray(int.from_bytes(sizes[:8], "little"))
+    payload = bytearray(int.from_bytes(sizes[8:], "little"))
+    read_into(fd, header, deadline)
+    read_into(fd, payload, deadline)
+    message = json.loads(header)
+    if not isinstance(message, dict):
+        raise ValueError("not a message")
+    return message, payload
+
+
+# --- the child: the agent's code -----------------------------------------------------------------
 
 
 def call(what: str, function: Any, *args: Any) -> Any:
@@ -68,8 +137,6 @@ def call(what: str, function: Any, *args: Any) -> Any:
 def import_model(workspace: Path) -> ModuleType:
     """The agent's output/model.py as a module (its folder first on sys.path)."""
     path = workspace / MODEL_FILE
-    if not path.is_file():
-        raise InvalidModel(f"{MODEL_FILE} is missing from the workspace")
     sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location("model", path)
     assert spec is not None and spec.loader is not None
@@ -79,21 +146,180 @@ def import_model(workspace: Path) -> ModuleType:
     return module
 
 
-def load_model(workspace: Path) -> Any:
-    """The object returned by the agent's load(), with its interface checked."""
-    module = import_model(workspace)
-    if not callable(getattr(module, "load", None)):
-        raise InvalidModel(f"{MODEL_FILE} has no function load(output_dir)")
-    model = call("load(output_dir)", module.load, str(workspace / MODEL_FILE.parent))
-    for name in ("encode", "decode", "log_probs"):
-        if not callable(getattr(model, name, None)):
-            raise InvalidModel(f"the loaded model has no method {name}")
-    vocab_size, eos_id = getattr(model, "vocab_size", None), getattr(model, "eos_id", None)
-    if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 1:
-        raise InvalidModel(f"the model's vocab_size must be a positive int, got {vocab_size!r}")
-    if not isinstance(eos_id, int) or isinstance(eos_id, bool) or not 0 <= eos_id < vocab_size:
-        raise InvalidModel(f"the model's eos_id must be an int in [0, vocab_size), got {eos_id!r}")
-    return model
+def int_or_repr(value: Any) -> dict[str, Any]:
+    """An attribute for the parent to check: the int itself if it is one, and its repr."""
+    plain = isinstance(value, int) and not isinstance(value, bool)
+    return {"value": int(value) if plain else None, "repr": repr(value)}
+
+
+def encoded_ids(encoded: Any) -> list[Any]:
+    """What encode returned, as a JSON-able list (the parent checks it)."""
+    try:
+        array = np.asarray(encoded.tolist() if hasattr(encoded, "tolist") else list(encoded))
+    except (TypeError, ValueError, OverflowError):
+        kind = type(encoded).__name__
+        raise InvalidModel(f"encode must return a list of ints, got {kind}") from None
+    values = array.tolist()
+    return values if isinstance(values, list) else [values]
+
+
+def matrix_message(output: Any) -> tuple[dict[str, Any], bytes]:
+    """A log_probs output as (shape, dtype) and, if it is a float matrix, its raw values."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(output, torch.Tensor):
+        shape, dtype = tuple(output.shape), str(output.dtype).removeprefix("torch.")
+        if "float" in dtype and len(shape) == 2:
+            wide = output.dtype == torch.float64
+            output = output.detach().to(torch.float64 if wide else torch.float32).cpu().numpy()
+    else:
+        shape = tuple(getattr(output, "shape", ()))
+        dtype = str(getattr(output, "dtype", type(output).__name__))
+        if not hasattr(output, "shape") and isinstance(output, list | tuple):
+            try:
+                output = np.asarray(output, dtype=np.float64)
+                shape, dtype = output.shape, "float64"
+            except (TypeError, ValueError):
+                pass
+    header = {"shape": [int(size) for size in shape], "dtype": dtype, "data": None}
+    if "float" not in dtype or len(shape) != 2:
+        return header, b""
+    array = np.asarray(output)
+    array = np.ascontiguousarray(array, np.float64 if array.dtype.itemsize >= 8 else np.float32)
+    header["data"] = array.dtype.name
+    return header, array.tobytes()
+
+
+def serve(read_fd: int, write_fd: int, workspace: Path) -> None:
+    """The child: load the agent's model, then answer requests until "stop"."""
+    sys.dont_write_bytecode = True  # leave no __pycache__ in the workspace
+    os.chdir(workspace)
+    try:
+        module = import_model(workspace)
+        if not callable(getattr(module, "load", None)):
+            raise InvalidModel(f"{MODEL_FILE} has no function load(output_dir)")
+        model = call("load(output_dir)", module.load, str(workspace / MODEL_FILE.parent))
+        send(
+            write_fd,
+            {
+                "status": "ready",
+                "methods": {n: callable(getattr(model, n, None)) for n in ("encode", "decode",
+                                                                           "log_probs")},
+                "vocab_size": int_or_repr(getattr(model, "vocab_size", None)),
+                "eos_id": int_or_repr(getattr(model, "eos_id", None)),
+            },
+        )  # fmt: skip
+        while True:
+            request, _ = receive(read_fd)
+            op, what = request.get("op"), request.get("what", "")
+            if op == "encode":
+                encoded = call(what, model.encode, request["line"])
+                send(write_fd, {"status": "ok", "ids": encoded_ids(encoded)})
+            elif op == "decode":
+                decoded = call(what, model.decode, request["ids"])
+                send(write_fd, {"status": "ok", "text": decoded if type(decoded) is str else None})
+            elif op == "log_probs":
+                output = call(what, model.log_probs, request["ids"])
+                header, payload = call(f"reading the output of {what}", matrix_message, output)
+                send(write_fd, {"status": "ok", **header}, payload)
+            else:
+                return
+    except InvalidModel as invalid:
+        send(write_fd, {"status": "invalid", "reason": str(invalid)})
+
+
+# --- the parent: the test set, the checks, the score -------------------------------------------
+
+
+class ModelProcess:
+    """The agent's model in a child process that sees neither answers nor results."""
+
+    def __init__(self, workspace: Path, hide: list[Path], scratch: Path) -> None:
+        to_child, self._to_child = os.pipe()
+        self._from_child, from_child = os.pipe()
+        child = untrusted_command(
+            [sys.executable, str(Path(__file__).resolve()), "--serve", str(to_child),
+             str(from_child), str(workspace)],
+            hide=hide,
+            scratch=scratch,
+            cwd=workspace,
+        )  # fmt: skip
+        self.hidden = child.hidden
+        self.deadline = time.monotonic() + BUDGET_S
+        self.process = subprocess.Popen(
+            child.argv,
+            pass_fds=(to_child, from_child),
+            cwd=workspace,
+            env={**child.env, "PYTHONDONTWRITEBYTECODE": "1"},
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(to_child)
+        os.close(from_child)
+        self.vocab_size, self.eos_id = self._interface()
+
+    def _receive(self, what: str) -> tuple[dict[str, Any], bytearray]:
+        try:
+            reply, payload = receive(self._from_child, self.deadline)
+        except TimeoutError:
+            raise InvalidModel(
+                f"{what} was still running when the grading budget of {BUDGET_S:.0f} s "
+                "(loading and scoring together) ran out"
+            ) from None
+        except EOFError:
+            try:
+                code: int | str = self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                code = "none: it closed its pipe"
+            raise InvalidModel(
+                f"the process running the model ended (exit code {code}) during {what}"
+            ) from None
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidModel(
+                f"the process running the model sent garbage during {what}"
+            ) from None
+        if reply.get("status") == "invalid":
+            raise InvalidModel(one_line(str(reply.get("reason"))))
+        if reply.get("status") not in ("ok", "ready"):
+            raise InvalidModel(f"the process running the model sent garbage during {what}")
+        return reply, payload
+
+    def request(self, what: str, **fields: Any) -> tuple[dict[str, Any], bytearray]:
+        """Send one request; the child's reply and its payload."""
+        try:
+            send(self._to_child, {"what": what, **fields})
+        except OSError:  # the child is gone: its exit code is read below
+            pass
+        return self._receive(what)
+
+    def _interface(self) -> tuple[int, int]:
+        """(vocab_size, eos_id) once load returned, with the interface checked."""
+        reply, _ = self._receive("load(output_dir)")
+        methods = reply.get("methods") or {}
+        for name in ("encode", "decode", "log_probs"):
+            if methods.get(name) is not True:
+                raise InvalidModel(f"the loaded model has no method {name}")
+        vocab, eos = reply.get("vocab_size") or {}, reply.get("eos_id") or {}
+        vocab_size, eos_id = vocab.get("value"), eos.get("value")
+        if type(vocab_size) is not int or vocab_size < 1:
+            got = one_line(str(vocab.get("repr")))
+            raise InvalidModel(f"the model's vocab_size must be a positive int, got {got}")
+        if type(eos_id) is not int or not 0 <= eos_id < vocab_size:
+            got = one_line(str(eos.get("repr")))
+            raise InvalidModel(f"the model's eos_id must be an int in [0, vocab_size), got {got}")
+        return vocab_size, eos_id
+
+    def close(self, kill: bool = False) -> None:
+        """Ask the child to stop (kill it at once with `kill`, or if it does not stop)."""
+        try:
+            if kill:
+                raise OSError("no stop request: kill")
+            send(self._to_child, {"op": "stop"})
+            self.process.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        finally:
+            os.close(self._to_child)
+            os.close(self._from_child)
 
 
 def test_lines(answers: Path) -> list[tuple[str, str]]:
@@ -113,14 +339,13 @@ def test_lines(answers: Path) -> list[tuple[str, str]]:
     return lines
 
 
-def token_ids(model: Any, line: str, number: int) -> list[int]:
+def token_ids(model: ModelProcess, line: str, number: int) -> list[int]:
     """The model's ids of one test line, checked for type, range and a faithful decode."""
-    encoded = call(f"encode (test line {number})", model.encode, line)
+    reply, _ = model.request(f"encode (test line {number})", op="encode", line=line)
     try:
-        array = np.asarray(encoded.tolist() if hasattr(encoded, "tolist") else list(encoded))
-    except (TypeError, ValueError, OverflowError):
-        kind = type(encoded).__name__
-        raise InvalidModel(f"encode must return a list of ints, got {kind}") from None
+        array = np.asarray(reply.get("ids"))
+    except (TypeError, ValueError):
+        array = np.asarray([[]])
     if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
         raise InvalidModel(f"encode must return a flat list of ints (test line {number})")
     ids = [int(value) for value in array]
@@ -129,8 +354,8 @@ def token_ids(model: Any, line: str, number: int) -> list[int]:
         raise InvalidModel(
             f"encode gave id {bad[0]} outside [0, {model.vocab_size}) (test line {number})"
         )
-    decoded = call(f"decode (test line {number})", model.decode, ids)
-    if decoded != line:
+    reply, _ = model.request(f"decode (test line {number})", op="decode", ids=ids)
+    if reply.get("text") != line:
         raise InvalidModel(
             f"decode(encode(line)) does not give test line {number} back: the tokenizer must "
             "keep every character"
@@ -138,21 +363,28 @@ def token_ids(model: Any, line: str, number: int) -> list[int]:
     return ids
 
 
-def row_reductions(output: Any, targets: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """(log of the probability sum of each row, each row's entry of its target), as float64.
-
-    A torch tensor is reduced with torch on its own device (torch is already imported then:
-    the model made the tensor), anything else with numpy. NaN propagates into both.
-    """
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(output, torch.Tensor):
-        matrix = output.detach().double()
-        index = torch.tensor(targets, device=matrix.device)[:, None]
-        return (
-            torch.logsumexp(matrix, dim=1).cpu().numpy(),
-            matrix.gather(1, index)[:, 0].cpu().numpy(),
+def log_probs(model: ModelProcess, ids: list[int], what: str) -> np.ndarray:
+    """The model's log_probs matrix of `ids`, checked for shape and type."""
+    header, payload = model.request(f"log_probs ({what})", op="log_probs", ids=ids)
+    expected = (len(ids) + 1, model.vocab_size)
+    shape, dtype = tuple(header.get("shape") or ()), str(header.get("dtype"))
+    if shape != expected or "float" not in dtype:
+        raise InvalidModel(
+            f"log_probs gave a {'x'.join(map(str, shape)) or 'scalar'} {dtype} array for "
+            f"{what}, expected {expected[0]}x{expected[1]} floats"
         )
-    matrix = np.asarray(output, dtype=np.float64)
+    try:
+        data_type = np.dtype({"float32": np.float32, "float64": np.float64}[header["data"]])
+        return np.frombuffer(payload, data_type).reshape(expected).astype(np.float64)
+    except (KeyError, TypeError, ValueError):
+        raise InvalidModel(f"the process running the model sent garbage for {what}") from None
+
+
+def row_reductions(matrix: np.ndarray, targets: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(log of the probability sum of each row, each row's entry of its target).
+
+    NaN propagates into both.
+    """
     peak = matrix.max(axis=1)
     shift = np.where(np.isfinite(peak), peak, 0.0)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -160,28 +392,9 @@ def row_reductions(output: Any, targets: list[int]) -> tuple[np.ndarray, np.ndar
     return sums, matrix[np.arange(len(targets)), targets]
 
 
-def check_matrix(output: Any, expected: tuple[int, int], number: int) -> None:
-    """Raise InvalidModel unless `output` is a float matrix of the expected shape."""
-    shape = tuple(getattr(output, "shape", ()))
-    dtype = str(getattr(output, "dtype", type(output).__name__)).removeprefix("torch.")
-    if not hasattr(output, "shape") and isinstance(output, list | tuple):
-        try:
-            array = np.asarray(output, dtype=np.float64)
-            shape, dtype = array.shape, "float64"
-        except (TypeError, ValueError):
-            pass
-    if shape != expected or "float" not in dtype:
-        raise InvalidModel(
-            f"log_probs gave a {'x'.join(map(str, shape)) or 'scalar'} {dtype} array for test "
-            f"line {number}, expected {expected[0]}x{expected[1]} floats"
-        )
-
-
-def line_log_prob(model: Any, ids: list[int], number: int) -> float:
+def line_log_prob(matrix: np.ndarray, ids: list[int], eos_id: int, number: int) -> float:
     """The natural-log probability of one tokenised line and its end, checks included."""
-    output = call(f"log_probs (test line {number})", model.log_probs, ids)
-    check_matrix(output, (len(ids) + 1, model.vocab_size), number)
-    row_sums, picked = call("reducing log_probs", row_reductions, output, [*ids, model.eos_id])
+    row_sums, picked = row_reductions(matrix, [*ids, eos_id])
     if np.isnan(row_sums).any():
         raise InvalidModel(f"log_probs gave NaN for test line {number}")
     worst = int(np.argmax(np.abs(row_sums)))
@@ -201,13 +414,47 @@ def line_log_prob(model: Any, ids: list[int], number: int) -> float:
     return float(picked.sum())
 
 
-def score(model: Any, lines: list[tuple[str, str]]) -> dict[str, float]:
+def check_causality(
+    model: ModelProcess,
+    ids: list[int],
+    matrix: np.ndarray,
+    number: int,
+    rng: np.random.Generator,
+) -> None:
+    """Rows 0..k of log_probs(ids) must not change when the tokens from a random k on do."""
+    if not ids or model.vocab_size < 2:
+        return
+    cut = int(rng.integers(0, len(ids)))
+    shift = rng.integers(1, model.vocab_size, size=len(ids) - cut)
+    other = [*ids[:cut], *((np.asarray(ids[cut:]) + shift) % model.vocab_size).tolist()]
+    changed = log_probs(model, other, f"test line {number} with its tokens from {cut} replaced")
+    first, second = matrix[: cut + 1], changed[: cut + 1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        large = np.maximum(np.exp(first), np.exp(second)) >= CAUSALITY_FLOOR
+        gap = np.abs(np.clip(first, -50.0, None) - np.clip(second, -50.0, None))
+    bad = (large & ~(gap <= CAUSALITY_TOLERANCE)) | np.isnan(second)
+    if bad.any():
+        position = int(np.flatnonzero(bad.any(axis=1))[0])
+        raise InvalidModel(
+            f"the model looks at later tokens (position {position}): row {position} of "
+            f"log_probs for test line {number} changed when the tokens from {cut} on were "
+            f"replaced; row t may depend on ids[:t] only"
+        )
+
+
+def score(model: ModelProcess, lines: list[tuple[str, str]]) -> dict[str, float]:
     """Perplexity per word, bits per byte and the per-domain perplexities of the lines."""
+    rng = np.random.default_rng(CAUSALITY_SEED)
+    checked = set(rng.choice(len(lines), min(CAUSALITY_LINES, len(lines)), replace=False).tolist())
     totals: dict[str, list[float]] = {}  # domain -> [log-prob, words, bytes, lines]
     for number, (domain, line) in enumerate(lines, start=1):
-        log_prob = line_log_prob(model, token_ids(model, line, number), number)
+        ids = token_ids(model, line, number)
+        matrix = log_probs(model, ids, f"test line {number}")
+        log_prob = line_log_prob(matrix, ids, model.eos_id, number)
         if log_prob > 0:
             raise InvalidModel(f"test line {number} has a positive log-probability {log_prob}")
+        if number - 1 in checked:
+            check_causality(model, ids, matrix, number, rng)
         total = totals.setdefault(domain, [0.0, 0, 0, 0])
         total[0] += log_prob
         total[1] += len(line.split())
@@ -230,25 +477,48 @@ def score(model: Any, lines: list[tuple[str, str]]) -> dict[str, float]:
     return metrics
 
 
-def grade(workspace: Path, answers: Path) -> dict[str, Any]:
-    """Grade one workspace; returns the grader's JSON document."""
+def grade(workspace: Path, answers: Path, out_dir: Path) -> dict[str, Any]:
+    """Grade one workspace; returns the grader's JSON document.
+
+    The model's process sees neither `answers` nor `out_dir` (the folder of OUT.json); its
+    scratch folder, out_dir/untrusted-scratch, is removed afterwards.
+    """
+    for hidden in (answers, out_dir):
+        if workspace == hidden or hidden in workspace.parents:
+            sys.exit(f"eval.py: the workspace must not be inside {hidden}, hidden from the model")
     lines = test_lines(answers)
+    scratch = out_dir / "untrusted-scratch"
+    model = None
     try:
-        metrics = score(load_model(workspace), lines)
+        if not (workspace / MODEL_FILE).is_file():
+            raise InvalidModel(f"{MODEL_FILE} is missing from the workspace")
+        model = ModelProcess(workspace, hide=[answers, out_dir], scratch=scratch)
+        metrics = score(model, lines)
     except InvalidModel as invalid:
+        if model is not None:
+            model.close(kill=True)  # it may be stuck in its own code
+        shutil.rmtree(scratch, ignore_errors=True)
         return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
+    model.close()
+    shutil.rmtree(scratch, ignore_errors=True)
+    metrics["answers_hidden"] = float(model.hidden)
     return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
 
 
 def main() -> None:
-    """Parse the command line, grade, write OUT.json."""
+    """Parse the command line, grade, write OUT.json (or, with --serve, be the child)."""
+    if sys.argv[1:2] == ["--serve"]:
+        read_fd, write_fd, workspace = sys.argv[2:5]
+        serve(int(read_fd), int(write_fd), Path(workspace))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, required=True)
     parser.add_argument("--answers", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    result = grade(args.workspace.resolve(), args.answers.resolve())
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    out = args.out.resolve()
+    result = grade(args.workspace.resolve(), args.answers.resolve(), out.parent)
+    out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
