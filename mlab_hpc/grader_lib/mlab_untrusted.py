@@ -7,7 +7,7 @@ must run that code, and they run with the answer folder mounted. A child started
 - every folder in ``hide`` (the answer folder, the grader's output folder) is an empty tmpfs,
   and every file in it is masked (empty or unreadable);
 - the whole file system is read-only, except one scratch folder (its TMPDIR);
-- it has no network and its own user namespace.
+- it has no network and its own user namespace; the GPU devices the grader sees stay visible.
 
 That takes a nested bubblewrap, which works inside the harness's bwrap sandbox (and on a
 plain host with unprivileged user namespaces). Where it does not work (the `process`
@@ -23,6 +23,7 @@ folder read-only and puts it on the grader's PYTHONPATH.
 from __future__ import annotations
 
 import functools
+import glob
 import os
 import shutil
 import subprocess
@@ -83,6 +84,8 @@ def untrusted_command(
     if exe is None:
         return Untrusted(list(argv), env, hidden=False)
     cmd = [exe, *_BASE]
+    for device in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*")):
+        cmd += ["--dev-bind", device, device]  # the GPUs the grader was given, if any
     if Path("/proc/self").exists():
         cmd += ["--ro-bind", "/proc", "/proc"]
     for path in hide:
