@@ -201,6 +201,7 @@ def test_prepare_masks_the_test_labels_and_keeps_them_private(
     for name, data in members.items():  # everything else is copied byte for byte
         if not name.endswith("node-label.csv.gz"):
             assert (root / PUBLIC_GRAPH / name.removeprefix("arxiv/")).read_bytes() == data
+    assert (root / PUBLIC_GRAPH / "processed").is_dir()  # OGB's loader saves its cache there
     assert (root / "private" / "answer.csv").read_text() == "node,label\n5,2\n4,17\n"
     assert [p.name for p in (root / "private").iterdir()] == ["answer.csv"]
     sample = (root / "public" / "sample_submission.csv").read_text()

@@ -22,7 +22,8 @@ arxiv/ folder. Every file is copied into DIR/public/networks/ogbn_arxiv/ byte fo
 one exception: in raw/node-label.csv.gz the label of every node of the test split is replaced
 by -1. The test nodes' true labels go to DIR/private/answer.csv (columns node, label; in the
 order of split/time/test.csv.gz). DIR/public/sample_submission.csv gives every test node the
-label 0. A RELEASE_v1.txt is written when the archive has none (OGB's loader wants it).
+label 0. A RELEASE_v1.txt is written when the archive has none (OGB's loader wants it), and
+an empty processed/ folder, where OGB's NodePropPredDataset saves its cache.
 
 --generated writes a small graph (2,000 nodes, 128 features, 40 classes) in the same layout
 and runs it through the same code: features carry the class, most citations stay within a
@@ -178,6 +179,8 @@ def split(files: dict[str, bytes], out: Path) -> None:
         path = out / "public" / PUBLIC_ROOT / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+    # OGB's NodePropPredDataset saves its cache there without creating the folder
+    (out / "public" / PUBLIC_ROOT / "processed").mkdir(exist_ok=True)
     write_csv(out / "public" / "sample_submission.csv", ("node", "label"), ((n, 0) for n in test))
     write_csv(
         out / "private" / "answer.csv", ("node", "label"), zip(test, labels[test], strict=True)
