@@ -308,7 +308,15 @@ def tasks_show(task_id: str) -> None:
         f"{t.limits.action_timeout_s:.0f} s per action\n"
         f"  resources    {t.resources.gpus} GPU, {t.resources.cpus} CPU, "
         f"{t.resources.mem_gb:g} GB\n"
-        f"  data         {t.data.source} {t.data.options or ''}\n"
+        f"  data         {t.data.source} {t.data.options or ''}".rstrip()
+        + "\n"
+        + "".join(
+            f"                 {f.url}"
+            + (f" (sha256 {f.sha256[:12]}…)" if f.sha256 else f" (md5 {f.md5})" if f.md5 else "")
+            + "\n"
+            for f in t.data.files
+        )
+        + f"  starter      {t.starter}\n"
         f"  read-only    {', '.join(t.read_only) or '-'}\n\n"
         f"Research problem:\n{t.research_problem}"
     )
