@@ -23,8 +23,6 @@ in-sample and out-of-sample images, is the grader's own fault: it exits non-zero
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,25 +31,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+try:
+    from mlab_grading import InvalidSubmission, count, examples, main
+except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
+    from mlab_hpc.grader_lib.mlab_grading import InvalidSubmission, count, examples, main
+
 SUBMISSION_NAME = "submission.csv"
 ANSWER_NAME = "answer.csv"
 COLUMNS = ("id", "categories", "osd")
 TOP_K = 20
-
-
-class InvalidSubmission(Exception):
-    """The submission cannot be scored; the message is the one-line reason."""
-
-
-def examples(values: Any, limit: int = 3) -> str:
-    """A few values of a collection, for a reason: "a, b, c, ..."."""
-    listed = [str(value) for value in values]
-    return ", ".join(listed[:limit]) + (", ..." if len(listed) > limit else "")
-
-
-def count(number: int, noun: str) -> str:
-    """ "1 row", "2 rows"."""
-    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def read_submission(path: Path) -> pd.DataFrame:
@@ -172,16 +160,5 @@ def grade(workspace: Path, answers_dir: Path) -> dict[str, Any]:
     return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
 
 
-def main() -> None:
-    """Parse the command line, grade, write OUT.json."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workspace", type=Path, required=True)
-    parser.add_argument("--answers", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    result = grade(args.workspace, args.answers)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-
-
 if __name__ == "__main__":
-    main()
+    main(grade, __doc__)

@@ -1,0 +1,48 @@
+"""What the graders of submission tasks share: how an invalid submission is said, and the
+command line the harness calls.
+
+    python scripts/eval.py --workspace WS --answers ANS --out OUT.json
+
+A task's scripts/eval.py defines ``grade(workspace, answers_dir) -> document`` and ends with
+``main(grade, __doc__)``. The document is ``{"valid", "reason", "metrics", "agent_reported"}``.
+Reasons are one line (``InvalidSubmission``'s message), with a few examples of what is wrong
+(``examples``) and counts in words (``count``).
+
+The harness mounts this folder read-only and puts it on the grader's PYTHONPATH; run by hand,
+a grader imports it from mlab_hpc.grader_lib instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+
+class InvalidSubmission(Exception):
+    """The submission cannot be scored; the message is the one-line reason."""
+
+
+def examples(values: Iterable[Any], limit: int = 3) -> str:
+    """A few values of a collection, for a reason: "5, 7, 9, ..."."""
+    listed = [str(value) for value in values]
+    return ", ".join(listed[:limit]) + (", ..." if len(listed) > limit else "")
+
+
+def count(number: int, noun: str) -> str:
+    """ "1 row", "2 rows"."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def main(grade: Callable[[Path, Path], dict[str, Any]], doc: str | None = None) -> None:
+    """Parse --workspace, --answers and --out, grade, write OUT.json."""
+    first_line = (doc or "Grade a workspace.").strip().splitlines()[0]
+    parser = argparse.ArgumentParser(description=first_line)
+    parser.add_argument("--workspace", type=Path, required=True, help="the snapshot to grade")
+    parser.add_argument("--answers", type=Path, required=True, help="the answer key's folder")
+    parser.add_argument("--out", type=Path, required=True, help="where OUT.json goes")
+    args = parser.parse_args()
+    result = grade(args.workspace, args.answers)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
