@@ -129,7 +129,7 @@ ROWS = [f"{index},{one_hot(3)}" for index in range(4)]
         ("", "submission.csv cannot be read as CSV"),
         (
             "index,0,1,2,3,4,5,6,7,8\n" + "\n".join(row[:-4] for row in ROWS) + "\n",
-            "submission.csv has no class column 9 (columns: index, 0, 1",
+            "submission.csv has no 9 column (columns: index, 0, 1",
         ),
         (
             f"index,{CLASSES}\n" + "\n".join(ROWS[:3]) + "\n",

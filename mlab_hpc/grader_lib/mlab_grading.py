@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class InvalidSubmission(Exception):
@@ -34,6 +37,42 @@ def examples(values: Iterable[Any], limit: int = 3) -> str:
 def count(number: int, noun: str) -> str:
     """ "1 row", "2 rows"."""
     return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def read_csv_submission(
+    path: Path,
+    required: Sequence[str],
+    *,
+    strip_values: bool = True,
+    strip_names: bool = False,
+    hint: str = "",
+) -> pd.DataFrame:
+    """A CSV submission as text exactly as written (no NA parsing), every column kept.
+
+    InvalidSubmission when the file is missing or not CSV, or lacks a ``required`` column
+    (the reason lists the columns found, then ``hint``). ``strip_values`` strips the values'
+    surrounding blanks, ``strip_names`` the column names'.
+    """
+    import pandas as pd
+
+    name = path.name
+    if not path.is_file():
+        raise InvalidSubmission(f"{name} is missing from the workspace")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        reason = " ".join(str(error).split())
+        raise InvalidSubmission(f"{name} cannot be read as CSV: {reason}") from None
+    if strip_names:
+        table.columns = [str(column).strip() for column in table.columns]
+    missing = [column for column in required if column not in table.columns]
+    if missing:
+        found = examples(table.columns, limit=max(8, len(required) + 1)) or "none"
+        raise InvalidSubmission(
+            f"{name} has no {' and no '.join(missing)} column (columns: {found})"
+            + (f"; {hint}" if hint else "")
+        )
+    return table.apply(lambda column: column.str.strip()) if strip_values else table
 
 
 def main(grade: Callable[[Path, Path], dict[str, Any]], doc: str | None = None) -> None:

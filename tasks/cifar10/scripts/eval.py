@@ -27,9 +27,15 @@ import numpy as np
 import pandas as pd
 
 try:
-    from mlab_grading import InvalidSubmission, count, examples, main
+    from mlab_grading import InvalidSubmission, count, examples, main, read_csv_submission
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
-    from mlab_hpc.grader_lib.mlab_grading import InvalidSubmission, count, examples, main
+    from mlab_hpc.grader_lib.mlab_grading import (
+        InvalidSubmission,
+        count,
+        examples,
+        main,
+        read_csv_submission,
+    )
 
 SUBMISSION_NAME = "submission.csv"
 ANSWER_NAME = "answer.csv"
@@ -38,22 +44,8 @@ CLASSES = tuple(str(number) for number in range(10))
 
 def read_submission(path: Path) -> pd.DataFrame:
     """The submission as stripped text, with column names stripped too."""
-    if not path.is_file():
-        raise InvalidSubmission(f"{SUBMISSION_NAME} is missing from the workspace")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        reason = " ".join(str(error).split())
-        raise InvalidSubmission(f"{SUBMISSION_NAME} cannot be read as CSV: {reason}") from None
-    table.columns = [str(name).strip() for name in table.columns]
-    missing = [name for name in CLASSES if name not in table.columns]
-    if missing:
-        found = examples(table.columns, limit=11) or "none"
-        raise InvalidSubmission(
-            f"{SUBMISSION_NAME} has no class column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(missing)} (columns: {found}); it needs the columns 0 to 9"
-        )
-    return table.apply(lambda column: column.str.strip())
+    table = read_csv_submission(path, CLASSES, strip_names=True, hint="it needs the columns 0 to 9")
+    return table
 
 
 def in_test_order(table: pd.DataFrame, n_test: int) -> pd.DataFrame:

@@ -23,9 +23,15 @@ import numpy as np
 import pandas as pd
 
 try:
-    from mlab_grading import InvalidSubmission, count, examples, main
+    from mlab_grading import InvalidSubmission, count, examples, main, read_csv_submission
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
-    from mlab_hpc.grader_lib.mlab_grading import InvalidSubmission, count, examples, main
+    from mlab_hpc.grader_lib.mlab_grading import (
+        InvalidSubmission,
+        count,
+        examples,
+        main,
+        read_csv_submission,
+    )
 
 SUBMISSION_NAME = "submission.csv"
 ANSWER_NAME = "answer.csv"
@@ -35,21 +41,8 @@ MEASURES = ("cohesion", "syntax", "vocabulary", "phraseology", "grammar", "conve
 
 def read_submission(path: Path) -> pd.DataFrame:
     """The text_id and score columns of the submission, as stripped text."""
-    if not path.is_file():
-        raise InvalidSubmission(f"{SUBMISSION_NAME} is missing from the workspace")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        reason = " ".join(str(error).split())
-        raise InvalidSubmission(f"{SUBMISSION_NAME} cannot be read as CSV: {reason}") from None
-    missing = [name for name in (ID, *MEASURES) if name not in table.columns]
-    if missing:
-        found = examples(table.columns, limit=8) or "none"
-        raise InvalidSubmission(
-            f"{SUBMISSION_NAME} has no {', '.join(missing)} column"
-            f"{'s' if len(missing) > 1 else ''} (columns: {found})"
-        )
-    return table[[ID, *MEASURES]].apply(lambda column: column.str.strip())
+    table = read_csv_submission(path, (ID, *MEASURES))
+    return table[[ID, *MEASURES]]
 
 
 def check_ids(ids: pd.Series, expected: pd.Series) -> None:

@@ -25,9 +25,15 @@ import numpy as np
 import pandas as pd
 
 try:
-    from mlab_grading import InvalidSubmission, count, examples, main
+    from mlab_grading import InvalidSubmission, count, examples, main, read_csv_submission
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
-    from mlab_hpc.grader_lib.mlab_grading import InvalidSubmission, count, examples, main
+    from mlab_hpc.grader_lib.mlab_grading import (
+        InvalidSubmission,
+        count,
+        examples,
+        main,
+        read_csv_submission,
+    )
 
 SUBMISSION_NAME = "submission.csv"
 ANSWER_NAME = "answer.csv"
@@ -36,19 +42,7 @@ ID, PRICE = "Id", "SalePrice"
 
 def read_submission(path: Path) -> pd.DataFrame:
     """The Id and SalePrice columns of the submission, as raw text."""
-    if not path.is_file():
-        raise InvalidSubmission(f"{SUBMISSION_NAME} is missing from the workspace")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        reason = " ".join(str(error).split())
-        raise InvalidSubmission(f"{SUBMISSION_NAME} cannot be read as CSV: {reason}") from None
-    missing = [name for name in (ID, PRICE) if name not in table.columns]
-    if missing:
-        found = examples(table.columns, limit=5) or "none"
-        raise InvalidSubmission(
-            f"{SUBMISSION_NAME} has no {' and no '.join(missing)} column (columns: {found})"
-        )
+    table = read_csv_submission(path, (ID, PRICE), strip_values=False)
     return table[[ID, PRICE]]
 
 

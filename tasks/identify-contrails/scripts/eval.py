@@ -32,9 +32,15 @@ import numpy as np
 import pandas as pd
 
 try:
-    from mlab_grading import InvalidSubmission, count, examples, main
+    from mlab_grading import InvalidSubmission, count, examples, main, read_csv_submission
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
-    from mlab_hpc.grader_lib.mlab_grading import InvalidSubmission, count, examples, main
+    from mlab_hpc.grader_lib.mlab_grading import (
+        InvalidSubmission,
+        count,
+        examples,
+        main,
+        read_csv_submission,
+    )
 
 SUBMISSION_NAME = "submission.csv"
 MASK_NAME = "human_pixel_masks.npy"
@@ -55,20 +61,8 @@ def read_answers(answers_dir: Path) -> dict[str, np.ndarray]:
 
 def read_submission(path: Path) -> pd.DataFrame:
     """The record_id and encoded_pixels columns of the submission, as stripped text."""
-    if not path.is_file():
-        raise InvalidSubmission(f"{SUBMISSION_NAME} is missing from the workspace")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        reason = " ".join(str(error).split())
-        raise InvalidSubmission(f"{SUBMISSION_NAME} cannot be read as CSV: {reason}") from None
-    missing = [name for name in (ID, PIXELS) if name not in table.columns]
-    if missing:
-        found = examples(table.columns, limit=8) or "none"
-        raise InvalidSubmission(
-            f"{SUBMISSION_NAME} has no {' and no '.join(missing)} column (columns: {found})"
-        )
-    return table[[ID, PIXELS]].apply(lambda column: column.str.strip())
+    table = read_csv_submission(path, (ID, PIXELS))
+    return table[[ID, PIXELS]]
 
 
 def check_ids(ids: pd.Series, expected: list[str]) -> None:

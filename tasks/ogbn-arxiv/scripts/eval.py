@@ -24,9 +24,15 @@ import numpy as np
 import pandas as pd
 
 try:
-    from mlab_grading import InvalidSubmission, count, examples, main
+    from mlab_grading import InvalidSubmission, count, examples, main, read_csv_submission
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
-    from mlab_hpc.grader_lib.mlab_grading import InvalidSubmission, count, examples, main
+    from mlab_hpc.grader_lib.mlab_grading import (
+        InvalidSubmission,
+        count,
+        examples,
+        main,
+        read_csv_submission,
+    )
 
 SUBMISSION_NAME = "submission.csv"
 ANSWER_NAME = "answer.csv"
@@ -37,20 +43,8 @@ NUM_CLASSES = 40
 
 def read_submission(path: Path) -> pd.DataFrame:
     """The node and label columns of the submission, as stripped text."""
-    if not path.is_file():
-        raise InvalidSubmission(f"{SUBMISSION_NAME} is missing from the workspace")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        reason = " ".join(str(error).split())
-        raise InvalidSubmission(f"{SUBMISSION_NAME} cannot be read as CSV: {reason}") from None
-    missing = [name for name in (NODE, LABEL) if name not in table.columns]
-    if missing:
-        found = examples(table.columns, limit=8) or "none"
-        raise InvalidSubmission(
-            f"{SUBMISSION_NAME} has no {' and no '.join(missing)} column (columns: {found})"
-        )
-    return table[[NODE, LABEL]].apply(lambda column: column.str.strip())
+    table = read_csv_submission(path, (NODE, LABEL))
+    return table[[NODE, LABEL]]
 
 
 def whole_numbers(column: pd.Series) -> np.ndarray:

@@ -23,9 +23,15 @@ from typing import Any
 import pandas as pd
 
 try:
-    from mlab_grading import InvalidSubmission, count, examples, main
+    from mlab_grading import InvalidSubmission, count, examples, main, read_csv_submission
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
-    from mlab_hpc.grader_lib.mlab_grading import InvalidSubmission, count, examples, main
+    from mlab_hpc.grader_lib.mlab_grading import (
+        InvalidSubmission,
+        count,
+        examples,
+        main,
+        read_csv_submission,
+    )
 
 SUBMISSION_NAME = "submission.csv"
 ANSWER_NAME = "answer.csv"
@@ -35,20 +41,8 @@ TRUTH = {"true": True, "1": True, "1.0": True, "false": False, "0": False, "0.0"
 
 def read_submission(path: Path) -> pd.DataFrame:
     """The PassengerId and Transported columns of the submission, as stripped text."""
-    if not path.is_file():
-        raise InvalidSubmission(f"{SUBMISSION_NAME} is missing from the workspace")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        reason = " ".join(str(error).split())
-        raise InvalidSubmission(f"{SUBMISSION_NAME} cannot be read as CSV: {reason}") from None
-    missing = [name for name in (ID, TARGET) if name not in table.columns]
-    if missing:
-        found = examples(table.columns, limit=5) or "none"
-        raise InvalidSubmission(
-            f"{SUBMISSION_NAME} has no {' and no '.join(missing)} column (columns: {found})"
-        )
-    return table[[ID, TARGET]].apply(lambda column: column.str.strip())
+    table = read_csv_submission(path, (ID, TARGET))
+    return table[[ID, TARGET]]
 
 
 def check_ids(ids: pd.Series, expected: pd.Series) -> None:
