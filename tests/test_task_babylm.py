@@ -26,12 +26,17 @@ from typing import Any
 
 import duckdb
 import pytest
-from click.testing import CliRunner
 
-from mlab_hpc.cli import main
 from mlab_hpc.data import MANIFEST, dataset_dir, prepare, verify
 from mlab_hpc.grader_lib.mlab_untrusted import Untrusted
 from mlab_hpc.taskspec import load_task
+from tests.task_helpers import (
+    COMPLETED,
+    baseline_run,
+    generated_twice,
+    run_grader,
+    tree_bytes,
+)
 
 TASK = Path(__file__).resolve().parents[1] / "tasks" / "babylm"
 DOMAINS = (
@@ -76,32 +81,8 @@ def hand_model(log_probs: str = GOOD_LOG_PROBS, load: str = "pass") -> str:
 
 
 def grade(workspace: Path, answers: Path) -> dict[str, Any]:
-    """Run the task's grader on `workspace` as the harness does; return its OUT.json."""
-    out = workspace.parent / "grader-out" / "out.json"  # its folder is hidden from the model
-    out.parent.mkdir(exist_ok=True)
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(TASK / "scripts" / "eval.py"),
-            "--workspace",
-            str(workspace),
-            "--answers",
-            str(answers),
-            "--out",
-            str(out),
-        ],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    assert completed.returncode == 0, completed.stderr
-    result: dict[str, Any] = json.loads(out.read_text())
-    if not result["valid"]:
-        assert result["metrics"] == {}
-        assert result["reason"] and "\n" not in result["reason"]
-    return result
+    """Run the task's grader on `workspace` as the harness does, one thread; its OUT.json."""
+    return run_grader("babylm", workspace, answers, env={"OMP_NUM_THREADS": "1"})
 
 
 def case(tmp_path: Path, model_source: str | None) -> tuple[Path, Path]:
@@ -436,17 +417,8 @@ def run_prepare(*args: str, hash_seed: str = "0") -> subprocess.CompletedProcess
     )
 
 
-def files_of(folder: Path) -> dict[Path, bytes]:
-    """Relative path -> content of every file under `folder`."""
-    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
 def test_generated_is_byte_identical_and_has_the_real_layout(tmp_path: Path) -> None:
-    for name, hash_seed in (("first", "1"), ("second", "4242")):
-        done = run_prepare("--generated", "--out", str(tmp_path / name), hash_seed=hash_seed)
-        assert done.returncode == 0, done.stderr
-    first, second = (files_of(tmp_path / name) for name in ("first", "second"))
-    assert first == second
+    first = tree_bytes(generated_twice("babylm", tmp_path))
 
     assert {p.as_posix() for p in first} == {
         *(f"public/babylm_data/babylm_10M/{d}.train" for d in DOMAINS),
@@ -463,21 +435,9 @@ def test_generated_is_byte_identical_and_has_the_real_layout(tmp_path: Path) -> 
 
 
 def test_baseline_run_on_generated_data(results: Path, data_root: Path, bwrap: Any) -> None:
-    result = CliRunner().invoke(
-        main, ["run", "--task", "babylm", "--agent", "baseline", "--data", "generated", "--smoke"]
-    )
+    run = baseline_run("babylm", results, "--smoke")
 
-    assert result.exit_code == 0, result.output
-    glob = results / "tables" / "runs" / "**" / "*.parquet"
-    ((status, valid, perplexity, mode),) = (
-        duckdb.connect()
-        .execute(
-            "SELECT status, final_valid, final_score, data_mode "
-            f"FROM read_parquet('{glob}', hive_partitioning = true)"
-        )
-        .fetchall()
-    )
-    assert (status, valid, mode) == ("completed", True, "generated")
+    assert (run["status"], run["final_valid"], run["data_mode"]) == COMPLETED
     (run_dir,) = (results / "runs").iterdir()
     assert json.loads((run_dir / "run.json").read_text())["config"]["sandbox"] == "bwrap"
     # graded in the harness's bwrap sandbox, the model in mlab_untrusted's nested one
@@ -494,4 +454,4 @@ def test_baseline_run_on_generated_data(results: Path, data_root: Path, bwrap: A
     n_bytes = sum(len(line.encode()) + 1 for line in lines)
     words = sum(len(line.split()) for line in lines)
     chance = math.exp(math.log(257) * n_bytes / words)
-    assert 1 < perplexity < chance**0.5
+    assert 1 < run["final_score"] < chance**0.5

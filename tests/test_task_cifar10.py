@@ -11,54 +11,30 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import struct
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from mlab_hpc.cli import main
 from mlab_hpc.data import MANIFEST, prepare, verify
 from mlab_hpc.errors import DataError
 from mlab_hpc.taskspec import load_task
+from tests.task_helpers import (
+    COMPLETED,
+    baseline_run,
+    csv_case,
+    generated_twice,
+    run_grader,
+    tree_bytes,
+)
 
 TASK = "cifar10"
 TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / TASK
 CLASSES = ",".join(str(number) for number in range(10))
-
-
-def grade(workspace: Path, answers: Path) -> dict[str, Any]:
-    """Run the grader on `workspace` as the harness does; return its OUT.json."""
-    out = workspace.parent / "out.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(TASK_DIR / "scripts" / "eval.py"),
-            "--workspace",
-            str(workspace),
-            "--answers",
-            str(answers),
-            "--out",
-            str(out),
-        ],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr
-    result: dict[str, Any] = json.loads(out.read_text())
-    if not result["valid"]:
-        assert result["metrics"] == {}
-        assert result["reason"] and "\n" not in result["reason"]
-    return result
 
 
 # --- the grader ----------------------------------------------------------------------------
@@ -69,18 +45,6 @@ ANSWER = "index,label\n0,3\n1,8\n2,0\n3,6\n"  # four test images: cat, ship, air
 def one_hot(label: int, high: str = "0.9", low: str = "0.0") -> str:
     """The ten class values of a row that puts `high` on `label`."""
     return ",".join(high if number == label else low for number in range(10))
-
-
-def case(tmp_path: Path, submission: str | None) -> tuple[Path, Path]:
-    """The answer key and a workspace holding `submission` as submission.csv (if given)."""
-    answers = tmp_path / "answers"
-    answers.mkdir()
-    (answers / "answer.csv").write_text(ANSWER)
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    if submission is not None:
-        (workspace / "submission.csv").write_text(submission)
-    return workspace, answers
 
 
 @pytest.mark.parametrize(
@@ -111,9 +75,9 @@ def case(tmp_path: Path, submission: str | None) -> tuple[Path, Path]:
     ids=["all-right", "unnamed-index-shuffled", "no-index-logits-ties", "all-wrong"],
 )
 def test_accuracy_by_hand(tmp_path: Path, submission: str, accuracy: float) -> None:
-    workspace, answers = case(tmp_path, submission)
+    workspace, answers = csv_case(tmp_path, ANSWER, submission, dedent=False)
 
-    result = grade(workspace, answers)
+    result = run_grader(TASK, workspace, answers)
 
     assert result["valid"], result["reason"]
     assert result["metrics"] == {"accuracy": accuracy}
@@ -157,16 +121,17 @@ ROWS = [f"{index},{one_hot(3)}" for index in range(4)]
     ids=["missing", "empty", "no-column", "missing-row", "repeated", "bad-index", "nan", "text"],
 )
 def test_invalid_submissions(tmp_path: Path, submission: str | None, reason: str) -> None:
-    workspace, answers = case(tmp_path, submission)
+    workspace, answers = csv_case(tmp_path, ANSWER, submission, dedent=False)
 
-    result = grade(workspace, answers)
+    result = run_grader(TASK, workspace, answers)
 
     assert not result["valid"]
     assert reason in result["reason"]
 
 
 def test_a_missing_answer_key_is_the_graders_failure(tmp_path: Path) -> None:
-    workspace, answers = case(tmp_path, f"{CLASSES}\n" + "\n".join([one_hot(3)] * 4) + "\n")
+    submission = f"{CLASSES}\n" + "\n".join([one_hot(3)] * 4) + "\n"
+    workspace, answers = csv_case(tmp_path, ANSWER, submission, dedent=False)
     (answers / "answer.csv").unlink()
 
     done = subprocess.run(
@@ -329,28 +294,13 @@ def test_prepare_without_the_archive_says_so(tmp_path: Path) -> None:
 
 
 def test_generated_images_are_byte_identical_and_in_the_real_layout(tmp_path: Path) -> None:
-    script = TASK_DIR / "scripts" / "prepare.py"
-    for name, hash_seed in (("first", "1"), ("second", "4242")):
-        done = subprocess.run(
-            [sys.executable, str(script), "--generated", "--out", str(tmp_path / name)],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONHASHSEED": hash_seed},
-        )
-        assert done.returncode == 0, done.stderr
-    first, second = tmp_path / "first", tmp_path / "second"
-    files = sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file())
-    assert files == sorted(
-        p.relative_to(second).as_posix() for p in second.rglob("*") if p.is_file()
-    )
-    assert files == [
+    first = generated_twice(TASK, tmp_path)
+    assert sorted(rel.as_posix() for rel in tree_bytes(first)) == [
         "private/answer.csv",
         "public/data/test_images.npy",
         "public/data/train_images.npy",
         "public/data/train_labels.npy",
     ]
-    for rel in files:
-        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
 
     data = first / "public" / "data"
     images, labels = np.load(data / "train_images.npy"), np.load(data / "train_labels.npy")
@@ -372,22 +322,9 @@ def test_generated_images_are_byte_identical_and_in_the_real_layout(tmp_path: Pa
 
 
 def test_baseline_run_on_generated_data(results: Path, data_root: Path) -> None:
-    result = CliRunner().invoke(
-        main, ["run", "--task", TASK, "--agent", "baseline", "--data", "generated", "--smoke"]
-    )
+    run = baseline_run(TASK, results, "--smoke")
 
-    assert result.exit_code == 0, result.output
-    glob = results / "tables" / "runs" / "**" / "*.parquet"
-    (row,) = (
-        duckdb.connect()
-        .execute(
-            "SELECT status, final_valid, final_score, human_score, data_mode "
-            f"FROM read_parquet('{glob}', hive_partitioning = true)"
-        )
-        .fetchall()
-    )
-    status, valid, accuracy, human, mode = row
-    assert (status, valid, mode) == ("completed", True, "generated")
-    assert 20 < accuracy <= 100  # one short epoch on the generated images; chance is 10%
-    assert human == pytest.approx(95.53)
-    print(row)
+    assert (run["status"], run["final_valid"], run["data_mode"]) == COMPLETED
+    assert 20 < run["final_score"] <= 100  # one short epoch on the generated images; chance 10%
+    assert run["human_score"] == pytest.approx(95.53)
+    print(run)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-import os
 import struct
 import subprocess
 import sys
@@ -23,14 +22,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import duckdb
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from mlab_hpc.cli import main
 from mlab_hpc.data import MANIFEST, prepare, verify
 from mlab_hpc.taskspec import load_task
+from tests.task_helpers import (
+    COMPLETED,
+    baseline_run,
+    generated_twice,
+    run_grader,
+    tree_bytes,
+)
 
 TASK = "clrs"
 TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / TASK
@@ -46,35 +49,6 @@ def load_prepare() -> ModuleType:
 
 
 # --- the grader ------------------------------------------------------------------------------
-
-
-def grade(workspace: Path, answers: Path, **env: str) -> dict[str, Any]:
-    """Run the grader on `workspace` as the harness does; return its OUT.json."""
-    out = workspace.parent / "grader-out" / "out.json"  # a folder of its own, as in the harness
-    out.parent.mkdir(exist_ok=True)
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(TASK_DIR / "scripts" / "eval.py"),
-            "--workspace",
-            str(workspace),
-            "--answers",
-            str(answers),
-            "--out",
-            str(out),
-        ],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-    )
-    assert completed.returncode == 0, completed.stderr
-    result: dict[str, Any] = json.loads(out.read_text())
-    if not result["valid"]:
-        assert result["metrics"] == {}
-        assert result["reason"] and "\n" not in result["reason"]
-    return result
 
 
 # Two test graphs of 3 nodes. The model below predicts the pointers it finds in its parameters
@@ -120,7 +94,7 @@ def case(tmp_path: Path, model: str | None, params: dict[str, Any] | None) -> tu
 def test_score_by_hand(tmp_path: Path) -> None:
     workspace, answers = case(tmp_path, TABLE_MODEL, {"guess": GUESS})
 
-    result = grade(workspace, answers)
+    result = run_grader(TASK, workspace, answers)
 
     assert result["valid"], result["reason"]
     assert result["metrics"]["score"] == pytest.approx((7 + 9) / 18)
@@ -142,7 +116,7 @@ def test_a_model_cannot_read_the_answer_key(tmp_path: Path) -> None:
         """
     workspace, answers = case(tmp_path, cheat, {"guess": GUESS})
 
-    result = grade(workspace, answers)
+    result = run_grader(TASK, workspace, answers)
 
     assert not result["valid"]
     assert "the model failed" in result["reason"] and "test.npz" in result["reason"]
@@ -154,7 +128,7 @@ def test_all_wrong_and_float_pointers(tmp_path: Path) -> None:
     guess = ((GUESS + 1) % 3).astype(np.float64)
     workspace, answers = case(tmp_path, TABLE_MODEL, {"guess": guess})
 
-    result = grade(workspace, answers)
+    result = run_grader(TASK, workspace, answers)
 
     assert result["valid"], result["reason"]
     assert result["metrics"]["score"] == pytest.approx(1 / 18)
@@ -207,7 +181,7 @@ def test_invalid_models(
 ) -> None:
     workspace, answers = case(tmp_path, model, params)
 
-    result = grade(workspace, answers)
+    result = run_grader(TASK, workspace, answers)
 
     assert not result["valid"]
     assert reason in result["reason"]
@@ -217,7 +191,7 @@ def test_a_model_past_the_time_budget_is_invalid(tmp_path: Path) -> None:
     slow = "import time\n\ndef predict(params, inputs):\n    time.sleep(30)\n"
     workspace, answers = case(tmp_path, slow, {"guess": GUESS})
 
-    result = grade(workspace, answers, CLRS_GRADER_BUDGET_S="1")
+    result = run_grader(TASK, workspace, answers, env={"CLRS_GRADER_BUDGET_S": "1"})
 
     assert not result["valid"]
     assert result["reason"] == "the model did not predict the test graphs within 1 s"
@@ -379,23 +353,12 @@ def test_floyd_warshall_by_hand() -> None:
 
 
 def test_generated_is_byte_identical_and_has_the_schema(tmp_path: Path) -> None:
-    script = TASK_DIR / "scripts" / "prepare.py"
-    for name, hash_seed in (("first", "1"), ("second", "4242")):
-        done = subprocess.run(
-            [sys.executable, str(script), "--generated", "--out", str(tmp_path / name)],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONHASHSEED": hash_seed},
-        )
-        assert done.returncode == 0, done.stderr
-    files = sorted(p.relative_to(tmp_path / "first") for p in (tmp_path / "first").rglob("*.npz"))
-    assert [f.as_posix() for f in files] == [
+    first = generated_twice(TASK, tmp_path)
+    assert sorted(rel.as_posix() for rel in tree_bytes(first) if rel.suffix == ".npz") == [
         "private/test.npz",
         "public/train.npz",
         "public/val.npz",
     ]
-    for rel in files:
-        assert (tmp_path / "first" / rel).read_bytes() == (tmp_path / "second" / rel).read_bytes()
 
     with np.load(tmp_path / "first" / "public" / "train.npz") as train:
         assert train["pos"].shape == (200, 8) and train["hint_pi"].shape == (200, 8, 8, 8)
@@ -412,21 +375,8 @@ def test_generated_is_byte_identical_and_has_the_schema(tmp_path: Path) -> None:
 
 
 def test_baseline_run_on_generated_data(results: Path, data_root: Path) -> None:
-    result = CliRunner().invoke(
-        main, ["run", "--task", TASK, "--agent", "baseline", "--data", "generated", "--smoke"]
-    )
+    run = baseline_run(TASK, results, "--smoke")
 
-    assert result.exit_code == 0, result.output
-    glob = results / "tables" / "runs" / "**" / "*.parquet"
-    (row,) = (
-        duckdb.connect()
-        .execute(
-            "SELECT status, final_valid, final_score, data_mode "
-            f"FROM read_parquet('{glob}', hive_partitioning = true)"
-        )
-        .fetchall()
-    )
-    status, valid, score, mode = row
-    assert (status, valid, mode) == ("completed", True, "generated")
-    assert 0.0 < score <= 1.0  # 10 training steps: a weak model, but a loadable one
-    print(row)
+    assert (run["status"], run["final_valid"], run["data_mode"]) == COMPLETED
+    assert 0.0 < run["final_score"] <= 1.0  # 10 training steps: a weak model, but a loadable one
+    print(run)

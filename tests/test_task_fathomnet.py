@@ -17,37 +17,28 @@ import os
 import struct
 import subprocess
 import sys
-import textwrap
 import threading
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from mlab_hpc.cli import main
 from mlab_hpc.data import MANIFEST, prepare, verify
 from mlab_hpc.taskspec import load_task
+from tests.task_helpers import (
+    COMPLETED,
+    baseline_run,
+    checked,
+    csv_case,
+    generated_twice,
+    run_grader,
+)
 
 TASKS = Path(__file__).resolve().parents[1] / "tasks"
 TASK = TASKS / "fathomnet"
-
-
-def grade(workspace: Path, answers: Path) -> dict[str, Any]:
-    """Run the grader on `workspace` as the harness does; return its OUT.json."""
-    out = workspace.parent / "out.json"
-    completed = subprocess.run(
-        [sys.executable, str(TASK / "scripts" / "eval.py"), "--workspace", str(workspace),
-         "--answers", str(answers), "--out", str(out)],
-        cwd=workspace, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr
-    result: dict[str, Any] = json.loads(out.read_text())
-    return checked(result)
 
 
 @functools.cache
@@ -65,26 +56,6 @@ def grade_here(workspace: Path, answers: Path) -> dict[str, Any]:
     return checked(json.loads(json.dumps(grader_module().grade(workspace, answers))))
 
 
-def checked(result: dict[str, Any]) -> dict[str, Any]:
-    """`result`, after checking the shape of an invalid one."""
-    if not result["valid"]:
-        assert result["metrics"] == {}
-        assert result["reason"] and "\n" not in result["reason"]
-    return result
-
-
-def case(tmp_path: Path, answer: str, submission: str | None) -> tuple[Path, Path]:
-    """An answer key and a workspace holding `submission` as submission.csv (if given)."""
-    answers = tmp_path / "answers"
-    answers.mkdir()
-    (answers / "answer.csv").write_text(textwrap.dedent(answer).lstrip())
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    if submission is not None:
-        (workspace / "submission.csv").write_text(textwrap.dedent(submission).lstrip())
-    return workspace, answers
-
-
 # --- the grader --------------------------------------------------------------------------------
 
 ANSWER = """
@@ -99,14 +70,14 @@ def test_score_by_hand(tmp_path: Path) -> None:
     # aaa: "2 5 1" hits at ranks 1 and 3: (1/1 + 2/3) / 2 = 5/6.  bbb: "1 3" hits at rank 2:
     # (1/2) / 1 = 1/2.  ccc: "2 2" hits once at rank 1: 1.  MAP@20 = (5/6 + 1/2 + 1) / 3 = 7/9.
     # The one out-of-sample image (bbb, 0.9) outranks both others (0.2): AUC 1, sAUC 1.
-    workspace, answers = case(tmp_path, ANSWER, """
+    workspace, answers = csv_case(tmp_path, ANSWER, """
         id,categories,osd,note
         ccc,2 2,0.2,extra columns are ignored
         aaa,2 5 1,0.2,
         bbb,1 3,0.9,
     """)  # fmt: skip
 
-    result = grade(workspace, answers)
+    result = run_grader("fathomnet", workspace, answers)
 
     assert result["valid"], result["reason"]
     metrics = result["metrics"]
@@ -121,7 +92,7 @@ def test_ties_count_half_and_only_twenty_ranks_count(tmp_path: Path) -> None:
     # aaa: "1" then nothing: (1/1) / 2 = 1/2.  bbb: 3 is the 21st id: 0.  ccc: empty: 0.
     # MAP@20 = 1/6; score = (1/2 + 1/6) / 2 = 1/3.
     late = " ".join(str(c) for c in range(10, 30)) + " 3"
-    workspace, answers = case(tmp_path, ANSWER, f"""
+    workspace, answers = csv_case(tmp_path, ANSWER, f"""
         id,categories,osd
         aaa,1,0.5
         bbb,{late},0.5
@@ -138,7 +109,7 @@ def test_ties_count_half_and_only_twenty_ranks_count(tmp_path: Path) -> None:
 @pytest.mark.parametrize("ranking", ["1 2 3 4 5", "1 1 1 1 1", "1 2 1 3 1"])
 def test_a_repeated_category_scores_once(tmp_path: Path, ranking: str) -> None:
     answer = "id,categories,osd\nx,1,0\ny,1,1\n"
-    workspace, answers = case(
+    workspace, answers = csv_case(
         tmp_path, answer, f"id,categories,osd\nx,{ranking},0\ny,{ranking},1\n"
     )
 
@@ -163,16 +134,20 @@ def test_a_repeated_category_scores_once(tmp_path: Path, ranking: str) -> None:
     ],
 )
 def test_invalid_submissions(tmp_path: Path, submission: str | None, reason: str) -> None:
-    workspace, answers = case(tmp_path, ANSWER, submission)
+    workspace, answers = csv_case(tmp_path, ANSWER, submission)
 
-    result = grade(workspace, answers) if submission is None else grade_here(workspace, answers)
+    if submission is None:
+        result = run_grader("fathomnet", workspace, answers)
+    else:
+        result = grade_here(workspace, answers)
 
     assert not result["valid"]
     assert reason in result["reason"]
 
 
 def test_an_answer_key_without_both_classes_is_the_graders_fault(tmp_path: Path) -> None:
-    workspace, answers = case(tmp_path, "id,categories,osd\nx,1,0\ny,2,0\n", "id,categories,osd\n")
+    answer = "id,categories,osd\nx,1,0\ny,2,0\n"
+    workspace, answers = csv_case(tmp_path, answer, "id,categories,osd\n")
 
     done = subprocess.run(
         [sys.executable, str(TASK / "scripts" / "eval.py"), "--workspace", str(workspace),
@@ -373,22 +348,6 @@ def run_prepare(
 # --- generated data ------------------------------------------------------------------------
 
 
-def generated_twice(tmp_path: Path) -> Path:
-    """--generated under two PYTHONHASHSEEDs; assert identical bytes; return one output."""
-    for name, hash_seed in (("first", "1"), ("second", "4242")):
-        done = run_prepare("--generated", "--out", str(tmp_path / name), hash_seed=hash_seed)
-        assert done.returncode == 0, done.stderr
-    first = sorted(p.relative_to(tmp_path / "first") for p in (tmp_path / "first").rglob("*"))
-    second = sorted(p.relative_to(tmp_path / "second") for p in (tmp_path / "second").rglob("*"))
-    assert first == second
-    for rel in first:
-        if (tmp_path / "first" / rel).is_file():
-            assert (tmp_path / "first" / rel).read_bytes() == (
-                tmp_path / "second" / rel
-            ).read_bytes()
-    return tmp_path / "first"
-
-
 def png_pixels(data: bytes) -> np.ndarray:
     """The RGB pixels of a PNG written by prepare.py (8-bit RGB, filter 0)."""
     import zlib
@@ -408,7 +367,7 @@ def png_pixels(data: bytes) -> np.ndarray:
 
 
 def test_generated_is_identical_and_has_the_kaggle_layout(tmp_path: Path) -> None:
-    out = generated_twice(tmp_path)
+    out = generated_twice("fathomnet", tmp_path)
 
     public, private = out / "public", out / "private"
     key = pd.read_csv(public / "category_key.csv")
@@ -462,21 +421,7 @@ def test_generated_images_carry_a_learnable_signal(tmp_path: Path) -> None:
 
 
 def test_baseline_run_on_generated_data(results: Path, data_root: Path) -> None:
-    result = CliRunner().invoke(
-        main,
-        ["run", "--task", "fathomnet", "--agent", "baseline", "--data", "generated", "--smoke"],
-    )
-    assert result.exit_code == 0, result.output
-    glob = results / "tables" / "runs" / "**" / "*.parquet"
-    (row,) = (
-        duckdb.connect()
-        .execute(
-            "SELECT status, final_valid, final_score, data_mode "
-            f"FROM read_parquet('{glob}', hive_partitioning = true)"
-        )
-        .fetchall()
-    )
-    status, valid, score, mode = row
-    assert (status, valid, mode) == ("completed", True, "generated")
+    run = baseline_run("fathomnet", results, "--smoke")
+    assert (run["status"], run["final_valid"], run["data_mode"]) == COMPLETED
     # the starter's osd is constant (sAUC 0), so the score is MAP@20 / 2, above 0
-    assert 0 < score <= 0.5
+    assert 0 < run["final_score"] <= 0.5

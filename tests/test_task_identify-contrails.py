@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -23,46 +22,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import duckdb
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from mlab_hpc.cli import main
 from mlab_hpc.data import MANIFEST, prepare, verify
 from mlab_hpc.taskspec import load_task
+from tests.task_helpers import COMPLETED, baseline_run, checked, generated_twice, run_grader
 
 TASK = "identify-contrails"
 TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / TASK
 BANDS = [f"band_{band:02d}.npy" for band in range(8, 17)]
 MASK = "human_pixel_masks.npy"
-
-
-def grade(workspace: Path, answers: Path) -> dict[str, Any]:
-    """Run the grader on `workspace` as the harness does; return its OUT.json."""
-    out = workspace.parent / "out.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(TASK_DIR / "scripts" / "eval.py"),
-            "--workspace",
-            str(workspace),
-            "--answers",
-            str(answers),
-            "--out",
-            str(out),
-        ],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr
-    result: dict[str, Any] = json.loads(out.read_text())
-    if not result["valid"]:
-        assert result["metrics"] == {}
-        assert result["reason"] and "\n" not in result["reason"]
-    return result
 
 
 def load_module(name: str, path: Path) -> ModuleType:
@@ -82,11 +52,7 @@ def encode_module() -> ModuleType:
 def grade_in_process(workspace: Path, answers: Path) -> dict[str, Any]:
     """The grader's grade() called directly (quicker than a process per case)."""
     grader = load_module("contrails_eval", TASK_DIR / "scripts" / "eval.py")
-    result: dict[str, Any] = grader.grade(workspace, answers)
-    if not result["valid"]:
-        assert result["metrics"] == {}
-        assert result["reason"] and "\n" not in result["reason"]
-    return result
+    return checked(grader.grade(workspace, answers))
 
 
 # --- the grader --------------------------------------------------------------------------------
@@ -135,7 +101,7 @@ def test_dice_by_hand(
 ) -> None:
     workspace, answers = case(tmp_path, "record_id,encoded_pixels\n" + "\n".join(rows) + "\n")
 
-    result = grade(workspace, answers)
+    result = run_grader(TASK, workspace, answers)
 
     assert result["valid"], result["reason"]
     assert result["metrics"]["dice"] == pytest.approx(dice, abs=1e-12)
@@ -146,7 +112,7 @@ def test_rows_in_any_order_extra_columns_and_spaces(tmp_path: Path) -> None:
     submission = f"note,encoded_pixels,record_id\nx, -,{ID_B}\ny,1 2   6 1 ,{ID_A}\n"
     workspace, answers = case(tmp_path, submission)
 
-    result = grade(workspace, answers)
+    result = run_grader(TASK, workspace, answers)
 
     assert result["valid"], result["reason"]
     assert result["metrics"] == {"dice": 1.0, "mean_record_dice": 1.0}
@@ -156,7 +122,7 @@ def test_no_contrail_anywhere_and_none_predicted_is_perfect(tmp_path: Path) -> N
     workspace, answers = case(tmp_path, f"record_id,encoded_pixels\n{ID_A},-\n{ID_B},-\n")
     np.save(answers / "test" / ID_A / MASK, TRUTH_B[:, :, None])
 
-    result = grade(workspace, answers)
+    result = run_grader(TASK, workspace, answers)
 
     assert result["metrics"] == {"dice": 1.0, "mean_record_dice": 1.0}
 
@@ -343,7 +309,7 @@ def test_prepare_makes_validation_the_test_set(tmp_path: Path, data_root: Path) 
     (workspace / "submission.csv").write_bytes(
         (root / "public" / "sample_submission.csv").read_bytes()
     )
-    result = grade(workspace, root / "private")
+    result = run_grader(TASK, workspace, root / "private")
     assert result["valid"], result["reason"]
     assert result["metrics"]["dice"] == 0.0
 
@@ -393,31 +359,8 @@ def test_prepare_without_the_files_says_so(tmp_path: Path) -> None:
 # --- generated data ----------------------------------------------------------------------------
 
 
-def generated_twice(tmp_path: Path) -> Path:
-    """Run --generated under two PYTHONHASHSEEDs; assert identical bytes; return one output."""
-    script = TASK_DIR / "scripts" / "prepare.py"
-    for name, hash_seed in (("first", "1"), ("second", "4242")):
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        done = subprocess.run(
-            [sys.executable, str(script), "--generated", "--out", str(tmp_path / name)],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        assert done.returncode == 0, done.stderr
-    first = sorted(p.relative_to(tmp_path / "first") for p in (tmp_path / "first").rglob("*"))
-    second = sorted(p.relative_to(tmp_path / "second") for p in (tmp_path / "second").rglob("*"))
-    assert first == second
-    for rel in first:
-        if (tmp_path / "first" / rel).is_file():
-            assert (tmp_path / "first" / rel).read_bytes() == (
-                tmp_path / "second" / rel
-            ).read_bytes()
-    return tmp_path / "first"
-
-
 def test_generated_data_has_kaggles_layout_and_a_findable_signal(tmp_path: Path) -> None:
-    out = generated_twice(tmp_path)
+    out = generated_twice(TASK, tmp_path)
     public = out / "public"
     train_ids = sorted(p.name for p in (public / "train").iterdir())
     test_ids = sorted(p.name for p in (public / "test").iterdir())
@@ -457,9 +400,9 @@ def test_generated_data_has_kaggles_layout_and_a_findable_signal(tmp_path: Path)
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "submission.csv").write_text(HEADER + "\n".join(rows) + "\n")
-    assert grade(workspace, out / "private")["metrics"]["dice"] > 0.8
+    assert run_grader(TASK, workspace, out / "private")["metrics"]["dice"] > 0.8
     (workspace / "submission.csv").write_bytes((public / "sample_submission.csv").read_bytes())
-    assert grade(workspace, out / "private")["metrics"]["dice"] == 0.0
+    assert run_grader(TASK, workspace, out / "private")["metrics"]["dice"] == 0.0
 
 
 # --- a whole run -------------------------------------------------------------------------------
@@ -469,22 +412,9 @@ def test_baseline_run_on_generated_data(
     results: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the 2 shared cores of the test machine
-    result = CliRunner().invoke(
-        main, ["run", "--task", TASK, "--agent", "baseline", "--data", "generated", "--smoke"]
-    )
+    run = baseline_run(TASK, results, "--smoke")
 
-    assert result.exit_code == 0, result.output
-    glob = results / "tables" / "runs" / "**" / "*.parquet"
-    (row,) = (
-        duckdb.connect()
-        .execute(
-            "SELECT status, final_valid, final_score, data_mode "
-            f"FROM read_parquet('{glob}', hive_partitioning = true)"
-        )
-        .fetchall()
-    )
-    status, valid, dice, mode = row
-    assert (status, valid, mode) == ("completed", True, "generated")
+    assert (run["status"], run["final_valid"], run["data_mode"]) == COMPLETED
     # A few training batches of the tiny network: usually no pixel above the threshold yet
     # (Dice 0); what matters here is a valid submission from an unchanged starter.
-    assert 0.0 <= dice <= 1.0
+    assert 0.0 <= run["final_score"] <= 1.0

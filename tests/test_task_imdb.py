@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
-from mlab_hpc.cli import main
 from mlab_hpc.data import MANIFEST, prepare, verify
 from mlab_hpc.taskspec import load_task
+from tests.task_helpers import COMPLETED, baseline_run, csv_case, generated_twice, run_grader
 
 TASK = Path(__file__).resolve().parents[1] / "tasks" / "imdb"
 EVAL = TASK / "scripts" / "eval.py"
@@ -41,43 +39,12 @@ MODEL_FILES = (
 )
 
 
-def grade(workspace: Path, answers: Path) -> dict[str, Any]:
-    """Run the grader on `workspace` as the harness does; return its OUT.json."""
-    out = workspace.parent / "out.json"
-    completed = subprocess.run(
-        [sys.executable, str(EVAL), "--workspace", str(workspace), "--answers", str(answers)]
-        + ["--out", str(out)],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr
-    result: dict[str, Any] = json.loads(out.read_text())
-    if not result["valid"]:
-        assert result["metrics"] == {}
-        assert result["reason"] and "\n" not in result["reason"]
-    return result
-
-
 ANSWER = """
     idx,label
     0,0
     1,1
     2,1
 """
-
-
-def case(tmp_path: Path, submission: str | None) -> tuple[Path, Path]:
-    """The 3-review answer key and a workspace holding `submission` (if given)."""
-    answers = tmp_path / "answers"
-    answers.mkdir()
-    (answers / "answer.csv").write_text(textwrap.dedent(ANSWER).lstrip())
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    if submission is not None:
-        (workspace / "submission.csv").write_text(textwrap.dedent(submission).lstrip())
-    return workspace, answers
 
 
 # --- the grader ----------------------------------------------------------------------------
@@ -97,9 +64,9 @@ def case(tmp_path: Path, submission: str | None) -> tuple[Path, Path]:
     ids=["two-of-three", "shuffled-logits", "all-wrong", "float-idx"],
 )
 def test_accuracy_by_hand(tmp_path: Path, submission: str, accuracy: float) -> None:
-    workspace, answers = case(tmp_path, submission)
+    workspace, answers = csv_case(tmp_path, ANSWER, submission)
 
-    result = grade(workspace, answers)
+    result = run_grader("imdb", workspace, answers)
 
     assert result["valid"], result["reason"]
     assert result["metrics"] == {"accuracy": pytest.approx(accuracy)}
@@ -109,9 +76,10 @@ def test_accuracy_by_hand(tmp_path: Path, submission: str, accuracy: float) -> N
 def test_the_starters_pandas_format_is_read(tmp_path: Path) -> None:
     # What train.py writes: DataFrame(columns=[0, 1], index=idx).to_csv(index_label="idx")
     frame = pd.DataFrame([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]], columns=[0, 1], index=[0, 1, 2])
-    workspace, answers = case(tmp_path, frame.to_csv(index_label="idx"))
+    workspace, answers = csv_case(tmp_path, ANSWER, frame.to_csv(index_label="idx"))
 
-    assert grade(workspace, answers)["metrics"]["accuracy"] == pytest.approx(200 / 3)
+    result = run_grader("imdb", workspace, answers)
+    assert result["metrics"]["accuracy"] == pytest.approx(200 / 3)
 
 
 @pytest.mark.parametrize(
@@ -156,16 +124,16 @@ def test_the_starters_pandas_format_is_read(tmp_path: Path) -> None:
     ],  # fmt: skip
 )
 def test_invalid_submissions(tmp_path: Path, submission: str | None, reason: str) -> None:
-    workspace, answers = case(tmp_path, submission)
+    workspace, answers = csv_case(tmp_path, ANSWER, submission)
 
-    result = grade(workspace, answers)
+    result = run_grader("imdb", workspace, answers)
 
     assert not result["valid"]
     assert reason in result["reason"]
 
 
 def test_a_missing_answer_key_is_the_graders_failure(tmp_path: Path) -> None:
-    workspace, answers = case(tmp_path, "idx,0,1\n0,1,0\n")
+    workspace, answers = csv_case(tmp_path, ANSWER, "idx,0,1\n0,1,0\n")
     (answers / "answer.csv").unlink()
 
     done = subprocess.run(
@@ -278,26 +246,8 @@ def test_prepare_rejects_broken_sources(tmp_path: Path, damage: str, reason: str
 # --- generated data, the starter and a baseline run ----------------------------------------
 
 
-def generated_twice(tmp_path: Path) -> Path:
-    """Run --generated under two PYTHONHASHSEEDs; assert identical bytes; return one output."""
-    for name, hash_seed in (("first", "1"), ("second", "4242")):
-        done = subprocess.run(
-            [sys.executable, str(PREPARE), "--generated", "--out", str(tmp_path / name)],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONHASHSEED": hash_seed},
-        )
-        assert done.returncode == 0, done.stderr
-    first, second = tmp_path / "first", tmp_path / "second"
-    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
-    for rel in files:
-        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
-    return first
-
-
 def test_generated_is_byte_identical_with_the_hub_schema(tmp_path: Path) -> None:
-    out = generated_twice(tmp_path)
+    out = generated_twice("imdb", tmp_path)
 
     public = out / "public"
     assert sorted(p.name for p in public.iterdir()) == [
@@ -329,7 +279,7 @@ def test_the_starter_beats_chance_on_generated_data(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("Epoch") == 3
     assert "Validation accuracy" in done.stdout
-    assert grade(workspace, out / "private")["metrics"]["accuracy"] > 75
+    assert run_grader("imdb", workspace, out / "private")["metrics"]["accuracy"] > 75
 
 
 def test_smoke_baseline_run_on_generated_data(
@@ -338,23 +288,10 @@ def test_smoke_baseline_run_on_generated_data(
     for name, value in ONE_THREAD.items():
         monkeypatch.setenv(name, value)
 
-    result = CliRunner().invoke(
-        main, ["run", "--task", "imdb", "--agent", "baseline", "--data", "generated", "--smoke"]
-    )
+    run = baseline_run("imdb", results, "--smoke")
 
-    assert result.exit_code == 0, result.output
-    glob = results / "tables" / "runs" / "**" / "*.parquet"
-    (row,) = (
-        duckdb.connect()
-        .execute(
-            "SELECT status, final_valid, final_score, naive_score, human_score, data_mode "
-            f"FROM read_parquet('{glob}', hive_partitioning = true)"
-        )
-        .fetchall()
-    )
-    status, valid, accuracy, naive, human, mode = row
-    assert (status, valid, mode) == ("completed", True, "generated")
-    assert 55 < accuracy <= 100  # one short smoke epoch: above chance
+    assert (run["status"], run["final_valid"], run["data_mode"]) == COMPLETED
+    assert 55 < run["final_score"] <= 100  # one short smoke epoch: above chance
     steps = results / "tables" / "steps" / "**" / "*.parquet"
     observations = " ".join(
         text
@@ -364,4 +301,4 @@ def test_smoke_baseline_run_on_generated_data(
         if text
     )
     assert "Epoch 1:" in observations and "Epoch 2:" not in observations  # MLAB_SMOKE reached it
-    assert (naive, human) == (pytest.approx(0.0), pytest.approx(96.21))
+    assert (run["naive_score"], run["human_score"]) == (pytest.approx(0.0), pytest.approx(96.21))

@@ -21,15 +21,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import duckdb
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
-from mlab_hpc.cli import main
 from mlab_hpc.data import MANIFEST, prepare, verify
 from mlab_hpc.taskspec import load_task
+from tests.task_helpers import COMPLETED, baseline_run, generated_twice, run_grader
 
 TASK = "llama-inference"
 TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / TASK
@@ -86,32 +84,9 @@ def workspace_with(tmp_path: Path, source: str | None) -> Path:
 
 
 def grade(workspace: Path, answers: Path) -> dict[str, Any]:
-    """Run the grader on `workspace` as the harness does; return its OUT.json."""
-    out = workspace.parent / "grader-out" / "out.json"  # a folder of its own, as in the harness
-    out.parent.mkdir(exist_ok=True)
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(TASK_DIR / "scripts" / "eval.py"),
-            "--workspace",
-            str(workspace),
-            "--answers",
-            str(answers),
-            "--out",
-            str(out),
-        ],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **ONE_THREAD},
-    )
-    assert completed.returncode == 0, completed.stderr
-    result: dict[str, Any] = json.loads(out.read_text())
+    """Run the grader on `workspace` as the harness does, one thread; return its OUT.json."""
+    result = run_grader(TASK, workspace, answers, env=ONE_THREAD, timeout=300)
     assert result["agent_reported"] is None
-    if not result["valid"]:
-        assert result["metrics"] == {}
-        assert result["reason"] and "\n" not in result["reason"]
     assert not list(workspace.rglob("__pycache__")), "the grader wrote into the workspace"
     return result
 
@@ -531,18 +506,7 @@ def test_prepare_says_what_is_missing(tmp_path: Path) -> None:
 
 
 def test_generated_is_byte_identical_and_loads(tmp_path: Path) -> None:
-    run_prepare_generated(tmp_path / "first", "1")
-    run_prepare_generated(tmp_path / "second", "4242")
-
-    files = sorted(p.relative_to(tmp_path / "first") for p in (tmp_path / "first").rglob("*"))
-    second = sorted(p.relative_to(tmp_path / "second") for p in (tmp_path / "second").rglob("*"))
-    assert files == second
-    for rel in files:
-        if (tmp_path / "first" / rel).is_file():
-            assert (tmp_path / "first" / rel).read_bytes() == (
-                tmp_path / "second" / rel
-            ).read_bytes()
-    public = tmp_path / "first" / "public"
+    public = generated_twice(TASK, tmp_path) / "public"
     prompts = np.load(public / "prompts.npy")
     assert prompts.shape == (40, 128) and (prompts[:, 0] == 1).all()
     assert np.load(tmp_path / "first" / "private" / "prompts.npy").shape == (16, 128)
@@ -565,20 +529,7 @@ def test_task_spec() -> None:
 
 
 def test_baseline_run_on_generated_data(results: Path, data_root: Path) -> None:
-    result = CliRunner().invoke(
-        main, ["run", "--task", TASK, "--agent", "baseline", "--data", "generated", "--smoke"]
-    )
+    run = baseline_run(TASK, results, "--smoke")
 
-    assert result.exit_code == 0, result.output
-    glob = results / "tables" / "runs" / "**" / "*.parquet"
-    (row,) = (
-        duckdb.connect()
-        .execute(
-            "SELECT status, final_valid, final_score, data_mode "
-            f"FROM read_parquet('{glob}', hive_partitioning = true)"
-        )
-        .fetchall()
-    )
-    status, valid, tokens_per_s, mode = row
-    assert (status, valid, mode) == ("completed", True, "generated")
-    assert tokens_per_s > 1
+    assert (run["status"], run["final_valid"], run["data_mode"]) == COMPLETED
+    assert run["final_score"] > 1  # tokens per second

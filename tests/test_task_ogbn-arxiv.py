@@ -12,64 +12,26 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from mlab_hpc.cli import main
 from mlab_hpc.data import MANIFEST, prepare, verify
 from mlab_hpc.taskspec import load_task
+from tests.task_helpers import COMPLETED, baseline_run, csv_case, generated_twice, run_grader
 
 TASK = "ogbn-arxiv"
 TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / TASK
 PUBLIC_GRAPH = Path("public") / "networks" / "ogbn_arxiv"
 
 
-def grade(workspace: Path, answers: Path) -> dict[str, Any]:
-    """Run the grader on `workspace` as the harness does; return its OUT.json."""
-    out = workspace.parent / "out.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(TASK_DIR / "scripts" / "eval.py"),
-            *("--workspace", str(workspace), "--answers", str(answers), "--out", str(out)),
-        ],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr
-    result: dict[str, Any] = json.loads(out.read_text())
-    if not result["valid"]:
-        assert result["metrics"] == {}
-        assert result["reason"] and "\n" not in result["reason"]
-    return result
-
-
 # --- the grader ---------------------------------------------------------------------------------
 
 ANSWER = "node,label\n7,3\n2,0\n9,39\n"  # three test nodes, in the split file's order
-
-
-def case(tmp_path: Path, submission: str | None) -> tuple[Path, Path]:
-    """The answer key ANSWER and a workspace holding `submission` as submission.csv."""
-    answers = tmp_path / "answers"
-    answers.mkdir()
-    (answers / "answer.csv").write_text(ANSWER)
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    if submission is not None:
-        (workspace / "submission.csv").write_text(submission)
-    return workspace, answers
 
 
 @pytest.mark.parametrize(
@@ -83,9 +45,9 @@ def case(tmp_path: Path, submission: str | None) -> tuple[Path, Path]:
     ids=["all-right", "two-of-three", "all-wrong"],
 )
 def test_accuracy_by_hand(tmp_path: Path, submission: str, accuracy: float) -> None:
-    workspace, answers = case(tmp_path, submission)
+    workspace, answers = csv_case(tmp_path, ANSWER, submission, dedent=False)
 
-    result = grade(workspace, answers)
+    result = run_grader(TASK, workspace, answers)
 
     assert result["valid"], result["reason"]
     assert result["metrics"] == {"accuracy": pytest.approx(accuracy)}
@@ -113,9 +75,9 @@ def test_accuracy_by_hand(tmp_path: Path, submission: str, accuracy: float) -> N
     ],
 )  # fmt: skip
 def test_invalid_submissions(tmp_path: Path, submission: str | None, reason: str) -> None:
-    workspace, answers = case(tmp_path, submission)
+    workspace, answers = csv_case(tmp_path, ANSWER, submission, dedent=False)
 
-    result = grade(workspace, answers)
+    result = run_grader(TASK, workspace, answers)
 
     assert not result["valid"]
     assert reason in result["reason"]
@@ -264,35 +226,13 @@ def test_prepare_without_the_archive_says_so(tmp_path: Path) -> None:
 # --- the generated graph ------------------------------------------------------------------------
 
 
-def generated_twice(tmp_path: Path) -> Path:
-    """Run --generated under two PYTHONHASHSEEDs; assert identical bytes; return one output."""
-    outputs = []
-    for name, hash_seed in (("first", "1"), ("second", "4242")):
-        done = subprocess.run(
-            [
-                sys.executable,
-                str(TASK_DIR / "scripts" / "prepare.py"),
-                *("--generated", "--out", str(tmp_path / name)),
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONHASHSEED": hash_seed},
-        )
-        assert done.returncode == 0, done.stderr
-        root = tmp_path / name
-        files = (path for path in root.rglob("*") if path.is_file())
-        outputs.append({path.relative_to(root): path.read_bytes() for path in files})
-    assert outputs[0] == outputs[1]
-    return tmp_path / "first"
-
-
 def read_gz(path: Path) -> pd.DataFrame:
     """A headerless gzipped CSV, as OGB's loader reads it."""
     return pd.read_csv(path, header=None, compression="gzip")
 
 
 def test_generated_graph_has_the_ogb_layout(tmp_path: Path) -> None:
-    out = generated_twice(tmp_path)
+    out = generated_twice(TASK, tmp_path)
 
     graph = out / PUBLIC_GRAPH
     n = int(read_gz(graph / "raw" / "num-node-list.csv.gz")[0][0])
@@ -322,22 +262,10 @@ def test_generated_graph_has_the_ogb_layout(tmp_path: Path) -> None:
 
 
 def test_baseline_run_on_generated_data(results: Path, data_root: Path) -> None:
-    result = CliRunner().invoke(
-        main, ["run", "--task", TASK, "--agent", "baseline", "--data", "generated", "--smoke"]
-    )
+    run = baseline_run(TASK, results, "--smoke")
 
-    assert result.exit_code == 0, result.output
-    glob = results / "tables" / "runs" / "**" / "*.parquet"
-    (row,) = (
-        duckdb.connect()
-        .execute(
-            "SELECT status, final_valid, final_score, naive_score, human_score, data_mode "
-            f"FROM read_parquet('{glob}', hive_partitioning = true)"
-        )
-        .fetchall()
-    )
-    status, valid, accuracy, naive, human, mode = row
-    assert (status, valid, mode) == ("completed", True, "generated")
-    assert 5 < accuracy < 100  # one epoch on the generated graph; chance is 2.5%
-    assert naive == pytest.approx(accuracy)  # naive = "starter": this very baseline run
-    assert human == pytest.approx(78.03)
+    assert (run["status"], run["final_valid"], run["data_mode"]) == COMPLETED
+    assert 5 < run["final_score"] < 100  # one epoch on the generated graph; chance is 2.5%
+    # naive = "starter": this very baseline run
+    assert run["naive_score"] == pytest.approx(run["final_score"])
+    assert run["human_score"] == pytest.approx(78.03)

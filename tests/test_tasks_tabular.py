@@ -11,65 +11,21 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import random
 import subprocess
 import sys
-import textwrap
 import zipfile
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from mlab_hpc.cli import main
 from mlab_hpc.data import MANIFEST, prepare, verify
 from mlab_hpc.taskspec import load_task
+from tests.task_helpers import COMPLETED, baseline_run, csv_case, generated_twice, run_grader
 
 TASKS = Path(__file__).resolve().parents[1] / "tasks"
-
-
-def grade(task: str, workspace: Path, answers: Path) -> dict[str, Any]:
-    """Run a task's grader on `workspace` as the harness does; return its OUT.json."""
-    out = workspace.parent / "out.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(TASKS / task / "scripts" / "eval.py"),
-            "--workspace",
-            str(workspace),
-            "--answers",
-            str(answers),
-            "--out",
-            str(out),
-        ],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr
-    result: dict[str, Any] = json.loads(out.read_text())
-    if not result["valid"]:
-        assert result["metrics"] == {}
-        assert result["reason"] and "\n" not in result["reason"]
-    return result
-
-
-def case(tmp_path: Path, answer: str, submission: str | None) -> tuple[Path, Path]:
-    """An answer key and a workspace holding `submission` as submission.csv (if given)."""
-    answers = tmp_path / "answers"
-    answers.mkdir()
-    (answers / "answer.csv").write_text(textwrap.dedent(answer).lstrip())
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    if submission is not None:
-        (workspace / "submission.csv").write_text(textwrap.dedent(submission).lstrip())
-    return workspace, answers
 
 
 def prepare_from(task: str, raw: Path, data_root: Path) -> Path:
@@ -85,47 +41,6 @@ def prepare_from(task: str, raw: Path, data_root: Path) -> Path:
     assert set(manifest["files"]) == on_disk
     assert not any(name.startswith("raw/") for name in on_disk), "the raw files are not kept"
     return prepared.root
-
-
-def generated_twice(task: str, tmp_path: Path) -> Path:
-    """Run --generated under two PYTHONHASHSEEDs; assert identical bytes; return one output."""
-    script = TASKS / task / "scripts" / "prepare.py"
-    for name, hash_seed in (("first", "1"), ("second", "4242")):
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        done = subprocess.run(
-            [sys.executable, str(script), "--generated", "--out", str(tmp_path / name)],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        assert done.returncode == 0, done.stderr
-    first = sorted(p.relative_to(tmp_path / "first") for p in (tmp_path / "first").rglob("*"))
-    second = sorted(p.relative_to(tmp_path / "second") for p in (tmp_path / "second").rglob("*"))
-    assert first == second
-    for rel in first:
-        if (tmp_path / "first" / rel).is_file():
-            assert (tmp_path / "first" / rel).read_bytes() == (
-                tmp_path / "second" / rel
-            ).read_bytes()
-    return tmp_path / "first"
-
-
-def baseline_run(task: str, results: Path) -> tuple[Any, ...]:
-    """A whole baseline run on generated data; the runs-table row of it."""
-    result = CliRunner().invoke(
-        main, ["run", "--task", task, "--agent", "baseline", "--data", "generated"]
-    )
-    assert result.exit_code == 0, result.output
-    glob = results / "tables" / "runs" / "**" / "*.parquet"
-    (row,) = (
-        duckdb.connect()
-        .execute(
-            "SELECT status, final_valid, final_score, naive_score, human_score, data_mode "
-            f"FROM read_parquet('{glob}', hive_partitioning = true)"
-        )
-        .fetchall()
-    )
-    return row
 
 
 # --- spaceship-titanic -----------------------------------------------------------------------
@@ -156,9 +71,9 @@ SPACESHIP_ANSWER = """
     ids=["all-right", "three-of-four", "all-wrong"],
 )
 def test_spaceship_accuracy_by_hand(tmp_path: Path, submission: str, accuracy: float) -> None:
-    workspace, answers = case(tmp_path, SPACESHIP_ANSWER, submission)
+    workspace, answers = csv_case(tmp_path, SPACESHIP_ANSWER, submission)
 
-    result = grade("spaceship-titanic", workspace, answers)
+    result = run_grader("spaceship-titanic", workspace, answers)
 
     assert result["valid"], result["reason"]
     assert result["metrics"] == {"accuracy": pytest.approx(accuracy)}
@@ -197,9 +112,9 @@ def test_spaceship_accuracy_by_hand(tmp_path: Path, submission: str, accuracy: f
          "nan", "probability"],
 )  # fmt: skip
 def test_spaceship_invalid_submissions(tmp_path: Path, submission: str | None, reason: str) -> None:
-    workspace, answers = case(tmp_path, SPACESHIP_ANSWER, submission)
+    workspace, answers = csv_case(tmp_path, SPACESHIP_ANSWER, submission)
 
-    result = grade("spaceship-titanic", workspace, answers)
+    result = run_grader("spaceship-titanic", workspace, answers)
 
     assert not result["valid"]
     assert reason in result["reason"]
@@ -284,11 +199,11 @@ def test_spaceship_generated_has_the_kaggle_schema(tmp_path: Path) -> None:
 
 
 def test_spaceship_baseline_run_on_generated_data(results: Path, data_root: Path) -> None:
-    status, valid, accuracy, naive, human, mode = baseline_run("spaceship-titanic", results)
+    run = baseline_run("spaceship-titanic", results)
 
-    assert (status, valid, mode) == ("completed", True, "generated")
-    assert 55 < accuracy <= 100
-    assert (naive, human) == (0.0, pytest.approx(99.485))
+    assert (run["status"], run["final_valid"], run["data_mode"]) == COMPLETED
+    assert 55 < run["final_score"] <= 100
+    assert (run["naive_score"], run["human_score"]) == (0.0, pytest.approx(99.485))
 
 
 # --- parkinsons-disease ----------------------------------------------------------------------
@@ -320,9 +235,9 @@ PARKINSONS_ANSWER = """
     ids=["by-hand", "shuffled-with-extra-id"],
 )
 def test_parkinsons_smapep1_by_hand(tmp_path: Path, submission: str, smapep1: float) -> None:
-    workspace, answers = case(tmp_path, PARKINSONS_ANSWER, submission)
+    workspace, answers = csv_case(tmp_path, PARKINSONS_ANSWER, submission)
 
-    result = grade("parkinsons-disease", workspace, answers)
+    result = run_grader("parkinsons-disease", workspace, answers)
 
     assert result["valid"], result["reason"]
     assert result["metrics"] == {"smapep1": pytest.approx(smapep1)}
@@ -372,9 +287,9 @@ def test_parkinsons_smape_counts_zero_over_zero_as_zero() -> None:
 def test_parkinsons_invalid_submissions(
     tmp_path: Path, submission: str | None, reason: str
 ) -> None:
-    workspace, answers = case(tmp_path, PARKINSONS_ANSWER, submission)
+    workspace, answers = csv_case(tmp_path, PARKINSONS_ANSWER, submission)
 
-    result = grade("parkinsons-disease", workspace, answers)
+    result = run_grader("parkinsons-disease", workspace, answers)
 
     assert not result["valid"]
     assert reason in result["reason"]
@@ -462,11 +377,11 @@ def test_parkinsons_generated_has_the_kaggle_schema(tmp_path: Path) -> None:
 
 
 def test_parkinsons_baseline_run_on_generated_data(results: Path, data_root: Path) -> None:
-    status, valid, smapep1, naive, human, mode = baseline_run("parkinsons-disease", results)
+    run = baseline_run("parkinsons-disease", results)
 
-    assert (status, valid, mode) == ("completed", True, "generated")
-    assert 0 < smapep1 < 100
-    assert (naive, human) == (100.0, pytest.approx(60.042))
+    assert (run["status"], run["final_valid"], run["data_mode"]) == COMPLETED
+    assert 0 < run["final_score"] < 100
+    assert (run["naive_score"], run["human_score"]) == (100.0, pytest.approx(60.042))
 
 
 # --- feedback ----------------------------------------------------------------------------------
@@ -483,7 +398,7 @@ FEEDBACK_ANSWER = """
 def test_feedback_mcrmse_by_hand(tmp_path: Path) -> None:
     # Errors only in syntax (0 and 1) and phraseology (0 and 2): RMSEs sqrt(1/2) and
     # sqrt(4/2), the other four 0, so MCRMSE = (sqrt(1/2) + sqrt(2)) / 6 = 1 / (2 sqrt 2).
-    workspace, answers = case(
+    workspace, answers = csv_case(
         tmp_path,
         FEEDBACK_ANSWER,
         """
@@ -493,7 +408,7 @@ def test_feedback_mcrmse_by_hand(tmp_path: Path) -> None:
         """,
     )
 
-    result = grade("feedback", workspace, answers)
+    result = run_grader("feedback", workspace, answers)
 
     assert result["valid"], result["reason"]
     metrics = result["metrics"]
@@ -540,9 +455,9 @@ def test_feedback_mcrmse_by_hand(tmp_path: Path) -> None:
     ids=["missing", "empty", "no-column", "missing-row", "repeated", "extra-row", "nan", "text"],
 )
 def test_feedback_invalid_submissions(tmp_path: Path, submission: str | None, reason: str) -> None:
-    workspace, answers = case(tmp_path, FEEDBACK_ANSWER, submission)
+    workspace, answers = csv_case(tmp_path, FEEDBACK_ANSWER, submission)
 
-    result = grade("feedback", workspace, answers)
+    result = run_grader("feedback", workspace, answers)
 
     assert not result["valid"]
     assert reason in result["reason"]
@@ -615,8 +530,11 @@ def test_feedback_generated_has_the_kaggle_schema(tmp_path: Path) -> None:
 
 
 def test_feedback_baseline_run_on_generated_data(results: Path, data_root: Path) -> None:
-    status, valid, mcrmse, naive, human, mode = baseline_run("feedback", results)
+    run = baseline_run("feedback", results)
 
-    assert (status, valid, mode) == ("completed", True, "generated")
-    assert 0 < mcrmse < 1
-    assert (naive, human) == (pytest.approx(18.44720), pytest.approx(0.55435))
+    assert (run["status"], run["final_valid"], run["data_mode"]) == COMPLETED
+    assert 0 < run["final_score"] < 1
+    assert (run["naive_score"], run["human_score"]) == (
+        pytest.approx(18.44720),
+        pytest.approx(0.55435),
+    )
