@@ -124,9 +124,12 @@ def test_a_repeated_category_scores_once(tmp_path: Path, ranking: str) -> None:
     [
         (None, "submission.csv is missing"),
         ("id,categories\naaa,1,\nbbb,3\nccc,2\n", "no osd column"),
-        ("id,categories,osd\naaa,1,0\nbbb,3,1\n", "1 held-out image missing (ccc)"),
-        ("id,categories,osd\naaa,1,0\nbbb,3,1\nccc,2,0\nddd,2,0\n", "1 id not in eval.json (ddd)"),
-        ("id,categories,osd\naaa,1,0\naaa,1,0\nbbb,3,1\nccc,2,0\n", "1 id repeated: aaa"),
+        ("id,categories,osd\naaa,1,0\nbbb,3,1\n", "1 held-out image missing (id ccc)"),
+        (
+            "id,categories,osd\naaa,1,0\nbbb,3,1\nccc,2,0\nddd,2,0\n",
+            "1 id value not in eval.json (ddd)",
+        ),
+        ("id,categories,osd\naaa,1,0\naaa,1,0\nbbb,3,1\nccc,2,0\n", "1 id value repeated: aaa"),
         ("id,categories,osd\naaa,1,0\nbbb,3,NaN\nccc,2,0\n", "osd is empty, NaN"),
         ("id,categories,osd\naaa,1,0\nbbb,3,\nccc,2,0\n", "osd is empty, NaN"),
         ("id,categories,osd\naaa,1.0 2.0,0\nbbb,3,1\nccc,2,0\n", "categories of id aaa has '1.0'"),

@@ -374,13 +374,13 @@ def test_house_price_small_errors_by_hand(tmp_path: Path) -> None:
         ("SalePrice\n1\n2\n3\n", "submission.csv has no Id column"),
         (
             "Id,SalePrice\n11,1\n12,2\n",
-            "submission.csv has 2 rows for the 3 test houses: 1 test Id missing (13)",
+            "submission.csv has 2 rows for the 3 test houses: 1 test house missing (Id 13)",
         ),
         (
             "Id,SalePrice\n11,1\n12,2\n13,3\n14,4\n",
-            "submission.csv has 4 rows for the 3 test houses: 1 Id not in test.csv (14)",
+            "submission.csv has 4 rows for the 3 test houses: 1 Id value not in test.csv (14)",
         ),
-        ("Id,SalePrice\n11,1\n12,2\n12,3\n", "1 Id repeated: 12"),
+        ("Id,SalePrice\n11,1\n12,2\n12,3\n", "1 Id value repeated: 12"),
         ("Id,SalePrice\n11,1\nxii,2\n13,3\n", "1 Id value not a whole number: 'xii'"),
         ("Id,SalePrice\n11,1\n12,NaN\n13,3\n", "SalePrice is empty, NaN or not a number"),
         ("Id,SalePrice\n11,1\n12,\n13,3\n", "SalePrice is empty, NaN or not a number in 1 row"),

@@ -138,10 +138,10 @@ HEADER = "record_id,encoded_pixels\n"
         (f"record_id,pixels\n{ID_A},-\n{ID_B},-\n", "submission.csv has no encoded_pixels column"),
         (
             HEADER + f"{ID_A},-\n",
-            f"has 1 row for the 2 test records: 1 test record missing ({ID_B})",
+            f"has 1 row for the 2 test records: 1 test record missing (record_id {ID_B})",
         ),
-        (HEADER + f"{ID_A},-\n{ID_A},-\n{ID_B},-\n", f"1 record_id repeated: {ID_A}"),
-        (HEADER + f"{ID_A},-\n{ID_B},-\n42,-\n", "1 record_id not in test/ (42)"),
+        (HEADER + f"{ID_A},-\n{ID_A},-\n{ID_B},-\n", f"1 record_id value repeated: {ID_A}"),
+        (HEADER + f"{ID_A},-\n{ID_B},-\n42,-\n", "1 record_id value not in test/ (42)"),
         (HEADER + f"{ID_A},\n{ID_B},-\n", f"encoded_pixels of record_id {ID_A} is empty"),
         (HEADER + f"{ID_A},-\n{ID_B},NaN\n", "holds 'NaN', not a whole number"),
         (HEADER + f"{ID_A},1.5 2\n{ID_B},-\n", "holds '1.5', not a whole number"),

@@ -93,7 +93,7 @@ def test_the_starters_pandas_format_is_read(tmp_path: Path) -> None:
             "idx,0,1\n0,1,0\n2,1,0\n",
             "has 2 rows for the 3 test reviews: 1 test review missing (idx 1)",
         ),
-        ("idx,0,1\n0,1,0\n1,1,0\n1,1,0\n2,1,0\n", "submission.csv repeats idx 1"),
+        ("idx,0,1\n0,1,0\n1,1,0\n1,1,0\n2,1,0\n", "1 idx value repeated: 1"),
         (
             "idx,0,1\n0,1,0\n1,1,0\n2,1,0\n3,1,0\n7,1,0\n",
             "2 idx values not in test.parquet (3, 7)",

@@ -88,16 +88,16 @@ def test_spaceship_accuracy_by_hand(tmp_path: Path, submission: str, accuracy: f
         ("Transported\nTrue\n", "submission.csv has no PassengerId column"),
         (
             "PassengerId,Transported\n0001_01,True\n0002_01,False\n0002_02,True\n",
-            "has 3 rows for the 4 test passengers: 1 test passenger missing (0003_01)",
+            "has 3 rows for the 4 test passengers: 1 test passenger missing (PassengerId 0003_01)",
         ),
         (
             "PassengerId,Transported\n0001_01,True\n0002_01,False\n0002_02,True\n0003_01,True\n"
             "0009_01,True\n",
-            "1 PassengerId not in test.csv (0009_01)",
+            "1 PassengerId value not in test.csv (0009_01)",
         ),
         (
             "PassengerId,Transported\n0001_01,True\n0001_01,False\n0002_02,True\n0003_01,True\n",
-            "1 PassengerId repeated: 0001_01",
+            "1 PassengerId value repeated: 0001_01",
         ),
         (
             "PassengerId,Transported\n0001_01,True\n0002_01,NaN\n0002_02,True\n0003_01,\n",
@@ -429,17 +429,17 @@ def test_feedback_mcrmse_by_hand(tmp_path: Path) -> None:
         ),
         (
             "text_id," + ",".join(MEASURES) + "\n0016926B079C,3,3,3,3,3,3\n",
-            "has 1 row for the 2 test essays: 1 test essay missing (0022683E9EA5)",
+            "has 1 row for the 2 test essays: 1 test essay missing (text_id 0022683E9EA5)",
         ),
         (
             "text_id," + ",".join(MEASURES) + "\n0016926B079C,3,3,3,3,3,3\n"
             "0016926B079C,3,3,3,3,3,3\n0022683E9EA5,3,3,3,3,3,3\n",
-            "1 text_id repeated: 0016926B079C",
+            "1 text_id value repeated: 0016926B079C",
         ),
         (
             "text_id," + ",".join(MEASURES) + "\n0016926B079C,3,3,3,3,3,3\n"
             "0022683E9EA5,3,3,3,3,3,3\nFFFFFFFFFFFF,3,3,3,3,3,3\n",
-            "1 text_id not in test.csv (FFFFFFFFFFFF)",
+            "1 text_id value not in test.csv (FFFFFFFFFFFF)",
         ),
         (
             "text_id," + ",".join(MEASURES) + "\n0016926B079C,3,3,NaN,3,3,3\n"

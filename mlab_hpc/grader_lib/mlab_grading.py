@@ -75,6 +75,42 @@ def read_csv_submission(
     return table.apply(lambda column: column.str.strip()) if strip_values else table
 
 
+def check_ids(
+    ids: pd.Series,
+    expected: Iterable[Any],
+    *,
+    id_name: str,
+    item: str,
+    source: str,
+    file: str = "submission.csv",
+) -> None:
+    """InvalidSubmission unless ``ids`` holds every expected id exactly once.
+
+    ``id_name`` names the id column ("text_id"), ``item`` one expected row ("test essay"),
+    ``source`` where the agent finds the expected ids ("test.csv").
+    """
+    expected = list(expected)
+    repeated = ids[ids.duplicated()].unique()
+    if len(repeated):
+        raise InvalidSubmission(
+            f"{count(len(repeated), id_name + ' value')} repeated: {examples(sorted(repeated))} "
+            "(each must appear once)"
+        )
+    absent = sorted(set(expected) - set(ids))
+    extra = sorted(set(ids) - set(expected))
+    if absent or extra:
+        problems = []
+        if absent:
+            problems.append(f"{count(len(absent), item)} missing ({id_name} {examples(absent)})")
+        if extra:
+            noun = id_name + " value"
+            problems.append(f"{count(len(extra), noun)} not in {source} ({examples(extra)})")
+        raise InvalidSubmission(
+            f"{file} has {count(len(ids), 'row')} for the {count(len(expected), item)}: "
+            + "; ".join(problems)
+        )
+
+
 def main(grade: Callable[[Path, Path], dict[str, Any]], doc: str | None = None) -> None:
     """Parse --workspace, --answers and --out, grade, write OUT.json."""
     first_line = (doc or "Grade a workspace.").strip().splitlines()[0]

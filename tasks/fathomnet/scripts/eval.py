@@ -32,10 +32,18 @@ import numpy as np
 import pandas as pd
 
 try:
-    from mlab_grading import InvalidSubmission, count, examples, main, read_csv_submission
+    from mlab_grading import (
+        InvalidSubmission,
+        check_ids,
+        count,
+        examples,
+        main,
+        read_csv_submission,
+    )
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
     from mlab_hpc.grader_lib.mlab_grading import (
         InvalidSubmission,
+        check_ids,
         count,
         examples,
         main,
@@ -52,27 +60,6 @@ def read_submission(path: Path) -> pd.DataFrame:
     """The id, categories and osd columns of the submission, as stripped text."""
     table = read_csv_submission(path, COLUMNS)
     return table[list(COLUMNS)]
-
-
-def check_ids(ids: pd.Series, expected: pd.Series) -> None:
-    """Raise InvalidSubmission unless `ids` holds every expected id exactly once."""
-    repeated = ids[ids.duplicated()].unique()
-    if len(repeated):
-        raise InvalidSubmission(
-            f"{count(len(repeated), 'id')} repeated: {examples(repeated)} (each must appear once)"
-        )
-    absent = sorted(set(expected) - set(ids))
-    extra = sorted(set(ids) - set(expected))
-    if absent or extra:
-        problems = []
-        if absent:
-            problems.append(f"{count(len(absent), 'held-out image')} missing ({examples(absent)})")
-        if extra:
-            problems.append(f"{count(len(extra), 'id')} not in eval.json ({examples(extra)})")
-        raise InvalidSubmission(
-            f"{SUBMISSION_NAME} has {count(len(ids), 'row')} for the {len(expected)} held-out "
-            "images: " + "; ".join(problems)
-        )
 
 
 def parse_ranking(text: str, image_id: str) -> list[int]:
@@ -111,7 +98,9 @@ def roc_auc(truth: np.ndarray, scores: np.ndarray) -> float:
 
 def score(submission: pd.DataFrame, answers: pd.DataFrame) -> dict[str, float]:
     """The metrics of a checked submission."""
-    check_ids(submission["id"], answers["id"])
+    check_ids(
+        submission["id"], answers["id"], id_name="id", item="held-out image", source="eval.json"
+    )
     predicted = submission.set_index("id").loc[answers["id"]]
     osd = pd.to_numeric(predicted["osd"], errors="coerce").to_numpy(dtype=float)
     bad = predicted.index[~np.isfinite(osd)]

@@ -23,10 +23,18 @@ import numpy as np
 import pandas as pd
 
 try:
-    from mlab_grading import InvalidSubmission, count, examples, main, read_csv_submission
+    from mlab_grading import (
+        InvalidSubmission,
+        check_ids,
+        count,
+        examples,
+        main,
+        read_csv_submission,
+    )
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
     from mlab_hpc.grader_lib.mlab_grading import (
         InvalidSubmission,
+        check_ids,
         count,
         examples,
         main,
@@ -45,30 +53,9 @@ def read_submission(path: Path) -> pd.DataFrame:
     return table[[ID, *MEASURES]]
 
 
-def check_ids(ids: pd.Series, expected: pd.Series) -> None:
-    """Raise InvalidSubmission unless `ids` holds every expected id exactly once."""
-    repeated = ids[ids.duplicated()].unique()
-    if len(repeated):
-        raise InvalidSubmission(
-            f"{count(len(repeated), ID)} repeated: {examples(repeated)} (each must appear once)"
-        )
-    absent = sorted(set(expected) - set(ids))
-    extra = sorted(set(ids) - set(expected))
-    if absent or extra:
-        problems = []
-        if absent:
-            problems.append(f"{count(len(absent), 'test essay')} missing ({examples(absent)})")
-        if extra:
-            problems.append(f"{count(len(extra), ID)} not in test.csv ({examples(extra)})")
-        raise InvalidSubmission(
-            f"{SUBMISSION_NAME} has {count(len(ids), 'row')} for the {len(expected)} test "
-            "essays: " + "; ".join(problems)
-        )
-
-
 def score(submission: pd.DataFrame, answers: pd.DataFrame) -> dict[str, float]:
     """MCRMSE and the RMSE of each measure of a checked submission."""
-    check_ids(submission[ID], answers[ID])
+    check_ids(submission[ID], answers[ID], id_name=ID, item="test essay", source="test.csv")
     predicted = submission.set_index(ID).loc[answers[ID]]
     metrics: dict[str, float] = {}
     for measure in MEASURES:

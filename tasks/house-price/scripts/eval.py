@@ -25,10 +25,18 @@ import numpy as np
 import pandas as pd
 
 try:
-    from mlab_grading import InvalidSubmission, count, examples, main, read_csv_submission
+    from mlab_grading import (
+        InvalidSubmission,
+        check_ids,
+        count,
+        examples,
+        main,
+        read_csv_submission,
+    )
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
     from mlab_hpc.grader_lib.mlab_grading import (
         InvalidSubmission,
+        check_ids,
         count,
         examples,
         main,
@@ -81,34 +89,11 @@ def parse_prices(raw: pd.Series, ids: pd.Series) -> pd.Series:
     return prices
 
 
-def check_ids(ids: pd.Series, expected: pd.Series) -> None:
-    """Raise InvalidSubmission unless `ids` holds every expected Id exactly once."""
-    repeated = ids[ids.duplicated()].unique()
-    if len(repeated):
-        raise InvalidSubmission(
-            f"{count(len(repeated), 'Id')} repeated: {examples(repeated)} "
-            "(each Id must appear once)"
-        )
-    expected_set, found_set = set(expected), set(ids)
-    absent = sorted(expected_set - found_set)
-    extra = sorted(found_set - expected_set)
-    if absent or extra:
-        problems = []
-        if absent:
-            problems.append(f"{count(len(absent), 'test Id')} missing ({examples(absent)})")
-        if extra:
-            problems.append(f"{count(len(extra), 'Id')} not in test.csv ({examples(extra)})")
-        raise InvalidSubmission(
-            f"{SUBMISSION_NAME} has {count(len(ids), 'row')} for the {len(expected)} test houses: "
-            + "; ".join(problems)
-        )
-
-
 def score(submission: pd.DataFrame, answers: pd.DataFrame) -> dict[str, float]:
     """MAE and RMSE of log prices of a checked submission against the answer key."""
     ids = parse_ids(submission[ID])
     prices = parse_prices(submission[PRICE], ids)
-    check_ids(ids, answers[ID])
+    check_ids(ids, answers[ID], id_name=ID, item="test house", source="test.csv")
     predicted = pd.Series(prices.to_numpy(), index=ids.to_numpy())
     truth = answers[PRICE].to_numpy(dtype=float)
     guess = predicted.loc[answers[ID].to_numpy()].to_numpy()

@@ -32,12 +32,11 @@ import numpy as np
 import pandas as pd
 
 try:
-    from mlab_grading import InvalidSubmission, count, examples, main, read_csv_submission
+    from mlab_grading import InvalidSubmission, check_ids, main, read_csv_submission
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
     from mlab_hpc.grader_lib.mlab_grading import (
         InvalidSubmission,
-        count,
-        examples,
+        check_ids,
         main,
         read_csv_submission,
     )
@@ -63,27 +62,6 @@ def read_submission(path: Path) -> pd.DataFrame:
     """The record_id and encoded_pixels columns of the submission, as stripped text."""
     table = read_csv_submission(path, (ID, PIXELS))
     return table[[ID, PIXELS]]
-
-
-def check_ids(ids: pd.Series, expected: list[str]) -> None:
-    """Raise InvalidSubmission unless `ids` holds every expected id exactly once."""
-    repeated = ids[ids.duplicated()].unique()
-    if len(repeated):
-        raise InvalidSubmission(
-            f"{count(len(repeated), ID)} repeated: {examples(repeated)} (each must appear once)"
-        )
-    absent = sorted(set(expected) - set(ids))
-    extra = sorted(set(ids) - set(expected))
-    if absent or extra:
-        problems = []
-        if absent:
-            problems.append(f"{count(len(absent), 'test record')} missing ({examples(absent)})")
-        if extra:
-            problems.append(f"{count(len(extra), ID)} not in test/ ({examples(extra)})")
-        raise InvalidSubmission(
-            f"{SUBMISSION_NAME} has {count(len(ids), 'row')} for the {len(expected)} test "
-            "records: " + "; ".join(problems)
-        )
 
 
 def decode(encoded: str, shape: tuple[int, int]) -> np.ndarray:
@@ -121,7 +99,7 @@ def decode(encoded: str, shape: tuple[int, int]) -> np.ndarray:
 
 def score(submission: pd.DataFrame, answers: dict[str, np.ndarray]) -> dict[str, float]:
     """Global Dice and mean per-record Dice of a checked submission."""
-    check_ids(submission[ID], list(answers))
+    check_ids(submission[ID], list(answers), id_name=ID, item="test record", source="test/")
     encodings = dict(zip(submission[ID], submission[PIXELS], strict=True))
     both = total = 0
     per_record = []

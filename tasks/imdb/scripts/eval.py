@@ -26,10 +26,18 @@ import numpy as np
 import pandas as pd
 
 try:
-    from mlab_grading import InvalidSubmission, count, examples, main, read_csv_submission
+    from mlab_grading import (
+        InvalidSubmission,
+        check_ids,
+        count,
+        examples,
+        main,
+        read_csv_submission,
+    )
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
     from mlab_hpc.grader_lib.mlab_grading import (
         InvalidSubmission,
+        check_ids,
         count,
         examples,
         main,
@@ -61,32 +69,6 @@ def parse_ids(texts: pd.Series) -> pd.Series:
     return pd.Series(numbers.astype(np.int64), index=texts.index)
 
 
-def check_ids(ids: pd.Series, expected: pd.Series) -> None:
-    """Raise InvalidSubmission unless `ids` holds every expected idx exactly once."""
-    repeated = ids[ids.duplicated()].unique()
-    if len(repeated):
-        raise InvalidSubmission(
-            f"{SUBMISSION_NAME} repeats {ID} {examples(sorted(repeated))} "
-            "(each test review must appear once)"
-        )
-    absent = sorted(set(expected) - set(ids))
-    extra = sorted(set(ids) - set(expected))
-    if absent or extra:
-        problems = []
-        if absent:
-            problems.append(
-                f"{count(len(absent), 'test review')} missing ({ID} {examples(absent)})"
-            )
-        if extra:
-            problems.append(
-                f"{count(len(extra), ID + ' value')} not in test.parquet ({examples(extra)})"
-            )
-        raise InvalidSubmission(
-            f"{SUBMISSION_NAME} has {count(len(ids), 'row')} for the {len(expected)} test "
-            "reviews: " + "; ".join(problems)
-        )
-
-
 def probabilities(submission: pd.DataFrame) -> np.ndarray:
     """The two class columns as finite numbers, one row per review."""
     columns = []
@@ -105,7 +87,13 @@ def probabilities(submission: pd.DataFrame) -> np.ndarray:
 def score(submission: pd.DataFrame, answers: pd.DataFrame) -> dict[str, float]:
     """Accuracy, in %, of a checked submission."""
     submission = submission.set_index(parse_ids(submission[ID]))
-    check_ids(submission.index.to_series(), answers[ID])
+    check_ids(
+        submission.index.to_series(),
+        answers[ID],
+        id_name=ID,
+        item="test review",
+        source="test.parquet",
+    )
     predicted = probabilities(submission.loc[answers[ID]]).argmax(axis=1)
     right = predicted == answers["label"].to_numpy()
     return {"accuracy": float(100 * right.mean())}

@@ -23,10 +23,18 @@ from typing import Any
 import pandas as pd
 
 try:
-    from mlab_grading import InvalidSubmission, count, examples, main, read_csv_submission
+    from mlab_grading import (
+        InvalidSubmission,
+        check_ids,
+        count,
+        examples,
+        main,
+        read_csv_submission,
+    )
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
     from mlab_hpc.grader_lib.mlab_grading import (
         InvalidSubmission,
+        check_ids,
         count,
         examples,
         main,
@@ -45,30 +53,9 @@ def read_submission(path: Path) -> pd.DataFrame:
     return table[[ID, TARGET]]
 
 
-def check_ids(ids: pd.Series, expected: pd.Series) -> None:
-    """Raise InvalidSubmission unless `ids` holds every expected id exactly once."""
-    repeated = ids[ids.duplicated()].unique()
-    if len(repeated):
-        raise InvalidSubmission(
-            f"{count(len(repeated), ID)} repeated: {examples(repeated)} (each must appear once)"
-        )
-    absent = sorted(set(expected) - set(ids))
-    extra = sorted(set(ids) - set(expected))
-    if absent or extra:
-        problems = []
-        if absent:
-            problems.append(f"{count(len(absent), 'test passenger')} missing ({examples(absent)})")
-        if extra:
-            problems.append(f"{count(len(extra), ID)} not in test.csv ({examples(extra)})")
-        raise InvalidSubmission(
-            f"{SUBMISSION_NAME} has {count(len(ids), 'row')} for the {len(expected)} test "
-            "passengers: " + "; ".join(problems)
-        )
-
-
 def score(submission: pd.DataFrame, answers: pd.DataFrame) -> dict[str, float]:
     """Accuracy in % of a checked submission against the answer key."""
-    check_ids(submission[ID], answers[ID])
+    check_ids(submission[ID], answers[ID], id_name=ID, item="test passenger", source="test.csv")
     outcome = submission[TARGET].str.lower().map(TRUTH)
     bad = submission.loc[outcome.isna(), [ID, TARGET]]
     if len(bad):
