@@ -285,7 +285,8 @@ def download(task: TaskSpec, raw: Path) -> dict[str, Any]:
         for number, f in enumerate(task.data.files, start=1):
             log.info("%s: file %d of %d: %s", task.id, number, len(task.data.files), f.url)
             fetch_url(f.url, raw / f.path, sha256=f.sha256, md5=f.md5)
-            sources[f.path] = _check_file(f, raw / f.path, check=False)
+            record = _check_file(f, raw / f.path, check=False)  # fetch_url checked the pins
+            sources[f.path] = {**record, "checked": record["pinned"]}
         return sources
     raise PrerequisiteError(f"task {task.id}: data.source {source!r} has nothing to download")
 

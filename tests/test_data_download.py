@@ -180,7 +180,7 @@ def test_prepare_downloads_splits_and_records_the_source(mirror: Path, tmp_path:
     assert (prepared.private / "answer.csv").read_text() == "3,1\n4,0\n"
     manifest = json.loads((prepared.root / MANIFEST).read_text())
     assert manifest["sources"] == {
-        "sub/table.csv": {"url": URL, "sha256": PAYLOAD_SHA256, "pinned": True, "checked": False}
+        "sub/table.csv": {"url": URL, "sha256": PAYLOAD_SHA256, "pinned": True, "checked": True}
     }
     assert not (prepared.root / "raw").exists()  # the download is not kept beside the split
     # a second prepare is a no-op: nothing is fetched again
