@@ -55,12 +55,18 @@ def dataset_dir(task: TaskSpec, mode: str, data_root: Path) -> Path:
     return data_root / task.id / f"v{task.version}" / mode
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
+def _digests(path: Path, kinds: tuple[str, ...] = ("sha256",)) -> dict[str, str]:
+    """Hex digests of a file (hashlib names, e.g. sha256, md5), in one pass over it."""
+    hashes = {kind: hashlib.new(kind) for kind in kinds}
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+            for h in hashes.values():
+                h.update(chunk)
+    return {kind: h.hexdigest() for kind, h in hashes.items()}
+
+
+def _sha256(path: Path) -> str:
+    return _digests(path)["sha256"]
 
 
 def _write_manifest(
@@ -218,31 +224,25 @@ def _check_local_sources(task: TaskSpec, raw: Path, from_dir: Path, check: bool)
 
 def _check_file(f: DataFile, path: Path, check: bool) -> dict[str, Any]:
     """Verify one source file against its pinned checksums; its record for the manifest."""
-    sha256 = _sha256(path)
-    if check:
-        digests = {"sha256": sha256}
-        if f.md5:
-            digests["md5"] = _digest(path, "md5")
-        for kind in ("sha256", "md5"):
-            want = getattr(f, kind)
-            if want and digests[kind] != want:
-                raise DataError(
-                    f"{f.path} (from {f.url}): {kind} is {digests[kind]}, task.toml pins "
-                    f"{want}: the file is corrupt or the source changed; download it again"
-                )
-    if not (f.sha256 or f.md5):
+    digests = _digests(path, ("sha256", "md5") if check and f.md5 else ("sha256",))
+    for kind in ("sha256", "md5") if check else ():
+        want = getattr(f, kind)
+        if want and digests[kind] != want:
+            raise DataError(
+                f"{f.path} (from {f.url}): {kind} is {digests[kind]}, task.toml pins "
+                f"{want}: the file is corrupt or the source changed; download it again"
+            )
+    return _source_record(f, digests["sha256"], checked=check)
+
+
+def _source_record(f: DataFile, sha256: str, *, checked: bool) -> dict[str, Any]:
+    """What the manifest says of one source file (with a warning when nothing is pinned)."""
+    pinned = bool(f.sha256 or f.md5)
+    if not pinned:
         log.warning(
             '%s has no pinned checksum in task.toml; pin it with sha256 = "%s"', f.path, sha256
         )
-    return {"url": f.url, "sha256": sha256, "pinned": bool(f.sha256 or f.md5), "checked": check}
-
-
-def _digest(path: Path, kind: str) -> str:
-    h = hashlib.new(kind)
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+    return {"url": f.url, "sha256": sha256, "pinned": pinned, "checked": checked}
 
 
 def resolve_data(task: TaskSpec, mode: str | None, data_root: Path) -> PreparedData | None:
@@ -284,9 +284,8 @@ def download(task: TaskSpec, raw: Path) -> dict[str, Any]:
         sources = {}
         for number, f in enumerate(task.data.files, start=1):
             log.info("%s: file %d of %d: %s", task.id, number, len(task.data.files), f.url)
-            fetch_url(f.url, raw / f.path, sha256=f.sha256, md5=f.md5)
-            record = _check_file(f, raw / f.path, check=False)  # fetch_url checked the pins
-            sources[f.path] = {**record, "checked": record["pinned"]}
+            sha256 = fetch_url(f.url, raw / f.path, sha256=f.sha256, md5=f.md5)
+            sources[f.path] = _source_record(f, sha256, checked=bool(f.sha256 or f.md5))
         return sources
     raise PrerequisiteError(f"task {task.id}: data.source {source!r} has nothing to download")
 
@@ -316,25 +315,26 @@ def fetch_url(
     sha256: str | None = None,
     md5: str | None = None,
     timeout_s: float = 60.0,
-) -> Path:
+) -> str:
     """Download ``url`` to ``dest`` (through a ``.part`` file), checking any checksum given.
 
     Transient failures (connection errors, time-outs, HTTP 5xx and 429) are retried with
     backoff; other HTTP errors and checksum mismatches fail at once with the URL in the
     message. Progress goes to the log every 10 seconds. An existing ``dest`` whose pinned
-    checksum matches is kept.
+    checksums match is kept. The file is hashed while it streams in; returns its sha256.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    pins = {"sha256": sha256, "md5": md5}
     if dest.is_file() and (sha256 or md5):
-        kind, want = ("sha256", sha256) if sha256 else ("md5", md5)
-        if _digest(dest, kind) == want:
-            return dest
+        digests = _digests(dest, ("sha256", "md5"))
+        if all(want in (None, digests[kind]) for kind, want in pins.items()):
+            return digests["sha256"]
     source = mirrored(url)
     part = dest.with_name(dest.name + ".part")
     for attempt in range(1, RETRIES + 1):
         try:
-            _fetch_once(source, part, timeout_s)
+            digests = _fetch_once(source, part, timeout_s)
             break
         except urllib.error.HTTPError as exc:
             if exc.code < 500 and exc.code != 429:
@@ -351,24 +351,28 @@ def fetch_url(
         wait = min(BACKOFF_S * 2 ** (attempt - 1), 30.0)
         log.warning("download of %s: %s; retrying in %.0f s", source, problem, wait)
         time.sleep(wait)
-    for kind, want in (("sha256", sha256), ("md5", md5)):
-        if want and (got := _digest(part, kind)) != want:
+    for kind, want in pins.items():
+        if want and digests[kind] != want:
             part.unlink()
             raise DataError(
-                f"download of {source}: {kind} {got} differs from the pinned {want}: the "
-                "file is corrupt or the source changed"
+                f"download of {source}: {kind} {digests[kind]} differs from the pinned {want}: "
+                "the file is corrupt or the source changed"
             )
     part.replace(dest)
-    return dest
+    return digests["sha256"]
 
 
-def _fetch_once(url: str, part: Path, timeout_s: float) -> None:
+def _fetch_once(url: str, part: Path, timeout_s: float) -> dict[str, str]:
+    """Stream ``url`` into ``part``; the sha256 and md5 of what arrived."""
+    hashes = {kind: hashlib.new(kind) for kind in ("sha256", "md5")}
     request = urllib.request.Request(url, headers={"User-Agent": "mlab-hpc"})
     with urllib.request.urlopen(request, timeout=timeout_s) as response, part.open("wb") as out:
         total = int(response.headers.get("Content-Length") or 0)
         done, last = 0, time.monotonic()
         while chunk := response.read(1 << 20):
             out.write(chunk)
+            for h in hashes.values():
+                h.update(chunk)
             done += len(chunk)
             if time.monotonic() - last > 10:
                 last = time.monotonic()
@@ -376,6 +380,7 @@ def _fetch_once(url: str, part: Path, timeout_s: float) -> None:
                 log.info("%s: %.0f MB%s", url, done / 1e6, share)
         if total and done != total:
             raise OSError(f"connection closed after {done} of {total} bytes")
+    return {kind: h.hexdigest() for kind, h in hashes.items()}
 
 
 def _download_kaggle(competition: str, raw: Path) -> None:

@@ -80,12 +80,12 @@ def test_mirrored_address_keeps_host_and_path(monkeypatch: pytest.MonkeyPatch) -
 
 def test_fetch_checks_sha256_and_md5(mirror: Path, tmp_path: Path) -> None:
     dest = tmp_path / "out" / "table.csv"
-    fetch_url(URL, dest, sha256=PAYLOAD_SHA256, md5=PAYLOAD_MD5)
+    assert fetch_url(URL, dest, sha256=PAYLOAD_SHA256, md5=PAYLOAD_MD5) == PAYLOAD_SHA256
     assert dest.read_bytes() == PAYLOAD
     assert not dest.with_name("table.csv.part").exists()
     # a second fetch of a file whose checksum matches asks the server nothing
     before = len(_Handler.requests)
-    fetch_url(URL, dest, sha256=PAYLOAD_SHA256)
+    assert fetch_url(URL, dest, sha256=PAYLOAD_SHA256) == PAYLOAD_SHA256
     assert len(_Handler.requests) == before
 
 
