@@ -1,22 +1,22 @@
-"""Per-task reference scores, computed once and cached in the results root.
+"""The graded human reference of a task, computed once and cached in the results root.
 
-- ``starter``: the scores of baseline-agent runs (their mean is the baseline of success, and the
-  naive anchor of tasks whose naive score is "the starter script's score").
-- ``reference``: the task's baselines/human/ solution graded on this machine (for anchors that
-  depend on the machine, such as run times).
+Tasks whose human anchor is ``"reference"`` grade their baselines/human/ solution on the
+machine that grades the run (for anchors that depend on the machine, such as run times). The
+grade is cached per task version and kind of data in
+``<results>/baselines/<task>@v<version>[.<variant>][.<machine>].json``: generated data and
+smoke runs keep their own cache (variants ``generated``, ``smoke``, ``generated.smoke``), and so
+does each kind of machine for timed tasks (the machine's class, hashed into the name).
 
-Cached per task version and kind of data in
-``<results>/baselines/<task>@v<version>[.<variant>].json``: the starter's score on generated
-data, or in a smoke run, says nothing about the real task, so those runs keep their own cache
-(variant ``generated``, ``smoke``, ``generated.smoke``).
+The baseline agent's scores are not cached here: the analysis views compute the baseline of
+success and "starter" anchors from the baseline runs in the tables when queried.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
-import statistics
 from typing import Any
 
 from .grading import Grade
@@ -25,20 +25,27 @@ from .taskspec import TaskSpec
 
 
 class BaselineCache:
-    def __init__(self, results: ResultsRoot, task: TaskSpec, variant: str = "") -> None:
+    def __init__(
+        self, results: ResultsRoot, task: TaskSpec, variant: str = "", machine: str = ""
+    ) -> None:
         self.task = task
-        suffix = f".{variant}" if variant else ""
-        self.path = results.baselines_dir / f"{task.id}@v{task.version}{suffix}.json"
+        self.machine = machine
+        parts = [f"{task.id}@v{task.version}"]
+        if variant:
+            parts.append(variant)
+        if task.metric.timed and machine:
+            parts.append("m" + hashlib.sha256(machine.encode()).hexdigest()[:10])
+        self.path = results.baselines_dir / (".".join(parts) + ".json")
 
     def _load(self) -> dict[str, Any]:
         if self.path.exists():
-            return json.loads(self.path.read_text())
-        return {
-            "task": self.task.id,
-            "version": self.task.version,
-            "starter": [],
-            "reference": None,
-        }
+            try:
+                data = json.loads(self.path.read_text())
+                if isinstance(data, dict):
+                    return data
+            except ValueError:
+                pass  # a torn or edited file: grade the reference again
+        return {"task": self.task.id, "version": self.task.version, "reference": None}
 
     def _save(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,28 +53,17 @@ class BaselineCache:
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
         tmp.replace(self.path)
 
-    def add_starter(self, run_id: str, grade: Grade) -> None:
-        """Record a baseline-agent run's final grade (valid ones only; once per run)."""
-        if not grade.valid:
-            return
-        data = self._load()
-        data["starter"] = [e for e in data["starter"] if e["run_id"] != run_id]
-        data["starter"].append({"run_id": run_id, "metrics": grade.metrics})
-        self._save(data)
-
-    def starter_mean(self, metric: str) -> float | None:
-        values = [e["metrics"][metric] for e in self._load()["starter"] if metric in e["metrics"]]
-        return statistics.fmean(values) if values else None
-
     def reference(self) -> dict[str, float] | None:
-        ref = self._load()["reference"]
-        return ref["metrics"] if ref else None
+        """The metrics of the graded reference solution, or None if it was not graded yet."""
+        ref = self._load().get("reference")
+        return ref["metrics"] if isinstance(ref, dict) else None
 
     def set_reference(self, grade: Grade) -> None:
         data = self._load()
         data["reference"] = {
             "metrics": grade.metrics,
             "host": socket.gethostname(),
+            "machine": self.machine,
             "valid": grade.valid,
             "reason": grade.reason,
         }

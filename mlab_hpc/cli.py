@@ -225,8 +225,8 @@ def run(
     )
     paths = start_run(config, progress)
     console.print("[bold]grading[/] every snapshot ...")
-    row = finalize_run(paths, progress)
-    print_summary(row, paths.dir, obj.results)
+    finalize_run(paths, progress)
+    print_summary(_outcome(obj.results, paths.run_id), paths.dir, obj.results)
 
 
 @main.command()
@@ -245,8 +245,18 @@ def recover(obj: Ctx, run_ids: tuple[str, ...], all_: bool) -> None:
     for paths in targets:
         if not paths.state.is_file():
             raise PrerequisiteError(f"no run {paths.run_id} in {results.runs_dir}")
-        row = recover_run(paths, ConsoleProgress())
-        print_summary(row, paths.dir, obj.results)
+        recover_run(paths, ConsoleProgress())
+        print_summary(_outcome(obj.results, paths.run_id), paths.dir, obj.results)
+
+
+def _outcome(results: Path, run_id: str) -> dict[str, Any]:
+    """A graded run's row with its anchors as they stand now (the analysis views)."""
+    from .analysis.db import run_outcome
+
+    row = run_outcome(results, run_id)
+    if row is None:
+        raise PrerequisiteError(f"run {run_id} has no row in {results}/tables/runs")
+    return row
 
 
 # --------------------------------------------------------------------------- tasks

@@ -58,6 +58,20 @@ def _notice(message: str) -> None:
     show_default=True,
     help="html: a page for every run (steps, observations, diffs, LLM calls).",
 )
+@click.option(
+    "--data",
+    "data_kind",
+    type=click.Choice(["real", "generated", "all"]),
+    default="real",
+    show_default=True,
+    help="Which runs to show by the data they ran on (tasks without data count as real). "
+    "Kinds are never pooled: with 'all', every cell is keyed by its kind.",
+)
+@click.option(
+    "--include-smoke",
+    is_flag=True,
+    help="Show --smoke runs too (starters trained minimally: not results), in cells of their own.",
+)
 @_cache_option
 @pass_ctx
 def report(
@@ -66,17 +80,33 @@ def report(
     fmt: str,
     out: Path | None,
     run_pages: bool,
+    data_kind: str,
+    include_smoke: bool,
     no_cache: bool,
 ) -> None:
-    """Success rates, improvements, human-relative scores, outcomes and costs, with intervals."""
+    """Success rates, improvements, human-relative scores, outcomes and costs, with intervals.
+
+    Success and human-relative anchors come from the baseline agent's runs of the same kind
+    present now (never frozen when a run was graded): a cell without baseline runs says
+    "unknown" and counts its runs.
+    """
     from .analysis import connect
     from .analysis.render import to_json, to_markdown, to_text
-    from .analysis.report import build_report
+    from .analysis.report import KindFilter, build_report
 
     con = connect(obj.results, campaigns, cache=not no_cache, notice=_notice)
-    built = build_report(con, obj.results, list(campaigns))
+    kinds = KindFilter(data_kind, include_smoke)
+    built = build_report(con, obj.results, list(campaigns), kinds)
     if built.meta["n_runs"] == 0:
         where = f" of campaign {', '.join(campaigns)}" if campaigns else ""
+        hidden = built.meta["left_out"]
+        if hidden["counts"]:
+            n = sum(hidden["counts"].values())
+            raise PrerequisiteError(
+                f"no runs of the kind shown{where} ({kinds.data} data"
+                + (", smoke included" if include_smoke else ", no smoke runs")
+                + f"): {n} runs left out; show them with {' or '.join(hidden['show_with'])}"
+            )
         raise PrerequisiteError(
             f"no runs{where} in {obj.results}/tables/runs: "
             "run one (mlab-hpc run --task cartpole --agent baseline) or pass --results DIR"

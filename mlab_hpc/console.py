@@ -75,7 +75,20 @@ class ConsoleProgress(Progress):
         console.print(f"  graded snapshot of step {step}: {what}  ({grade.grade_s:.1f}s)")
 
 
+def _baseline(row: dict[str, Any]) -> str:
+    if row.get("baseline_score") is None:
+        return f"unknown: no baseline runs of this kind ({row.get('kind')}) yet"
+    return f"{_fmt(row['baseline_score'])}  (mean of {row['n_baseline_runs']} baseline runs)"
+
+
+def _success(success: bool | None) -> str:
+    if success is None:
+        return "  (success unknown)"
+    return "  (success)" if success else "  (no success)"
+
+
 def print_summary(row: dict[str, Any], run_dir: Path, results_root: Path) -> None:
+    """What one graded run scored, with its anchors as they stand now (analysis views)."""
     table = Table(show_header=False, box=None, padding=(0, 2))
     metric = f"{row['metric']} ({row['direction']} is better)"
     for label, value in [
@@ -87,8 +100,8 @@ def print_summary(row: dict[str, Any], run_dir: Path, results_root: Path) -> Non
         ("metric", metric),
         ("final score", _fmt(row["final_score"]) if row["final_valid"] else "invalid"),
         ("best score", _fmt(row["best_score"])),
-        ("baseline score", _fmt(row["baseline_score"])),
-        ("improvement", _fmt(row["improvement"]) + ("  (success)" if row["success"] else "")),
+        ("baseline score", _baseline(row)),
+        ("improvement", _fmt(row["improvement"]) + _success(row["success"])),
         (
             "normalised (final/best)",
             f"{_fmt(row['final_normalized'])} / {_fmt(row['best_normalized'])}",

@@ -95,5 +95,48 @@ class Normalizer:
         except (ZeroDivisionError, ValueError, OverflowError):
             return math.nan
 
+    def to_sql(self, column: str = "s") -> str:
+        """The same expression in DuckDB SQL over ``column`` (the analysis views use it).
+
+        NULL wherever the Python form gives NaN: a division by zero or the log of a number
+        that is not positive.
+        """
+        return _sql(self._tree, column)
+
     def __repr__(self) -> str:
         return f"Normalizer({self.expression!r})"
+
+
+_SQL_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+
+
+def _sql(node: ast.AST, column: str) -> str:
+    if isinstance(node, ast.Expression):
+        return _sql(node.body, column)
+    if isinstance(node, ast.Constant):
+        return f"{float(node.value)!r}::DOUBLE"
+    if isinstance(node, ast.Name):
+        return f"({column})::DOUBLE"
+    if isinstance(node, ast.BinOp):
+        left, right = _sql(node.left, column), _sql(node.right, column)
+        if isinstance(node.op, ast.Div):
+            return f"({left} / nullif({right}, 0.0))"
+        return f"({left} {_SQL_OPS[type(node.op)]} {right})"
+    if isinstance(node, ast.UnaryOp):
+        operand = _sql(node.operand, column)
+        return f"(-{operand})" if isinstance(node.op, ast.USub) else operand
+    if isinstance(node, ast.Call):
+        assert isinstance(node.func, ast.Name)
+        args = [_sql(a, column) for a in node.args]
+        name = node.func.id
+        if name == "min":
+            return f"least({', '.join(args)})"
+        if name == "max":
+            return f"greatest({', '.join(args)})"
+        if name == "clip":
+            return f"least(greatest({args[0]}, {args[1]}), {args[2]})"
+        if name == "abs":
+            return f"abs({args[0]})"
+        if name == "log":
+            return f"CASE WHEN {args[0]} > 0 THEN ln({args[0]}) END"
+    raise AssertionError("unchecked node")  # _check rejects everything else

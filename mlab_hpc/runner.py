@@ -422,10 +422,8 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
     )
     store.close()
 
-    cache = BaselineCache(results, task, baseline_variant(config))
-    final_grade = grades[max(grades)][1]
-    if config.agent == "baseline" and state.get("exit_reason") == "final_answer":
-        cache.add_starter(run_id, final_grade)
+    machine = machine_class()
+    cache = BaselineCache(results, task, baseline_variant(config), machine)
     anchors = _anchors(task, cache, sandbox, data, paths.grading, progress)
     summary, score_rows = summarize(task, grades, anchors)
     tables.write_table(
@@ -454,11 +452,13 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
         "cost_usd": usage.cost_usd,
         **_attempt_columns(state),
         "sandbox": config.sandbox,
+        "trusted": sandbox.isolates,  # process: no isolation, so its scores are not trusted
         "data_mode": config.data_mode,
         "smoke": config.smoke,
         "env_id": task.rl.env_id if task.rl else None,
         "image_digest": state.get("image_digest"),
         "harness_version": state.get("harness_version"),
+        "machine": machine,
         **summary,
     }
     tables.write_table(
@@ -544,8 +544,13 @@ def _anchors(
     scratch: Path,
     progress: Progress,
 ) -> Anchors:
+    """The anchors a run's grading knows by itself: fixed numbers, and the graded reference.
+
+    A "starter" naive anchor and the baseline of success come from the baseline agent's runs:
+    the analysis views compute those when queried, never here.
+    """
     hr = task.human_relative
-    naive = hr.naive if isinstance(hr.naive, float) else cache.starter_mean(hr.metric)
+    naive = hr.naive if isinstance(hr.naive, float) else None
     human: float | None
     if hr.human is None or isinstance(hr.human, float):
         human = hr.human
@@ -568,7 +573,37 @@ def _anchors(
             if not grade.valid:
                 progress.notice(f"the human reference of {task.id} did not grade: {grade.reason}")
         human = ref.get(hr.metric)
-    return Anchors(baseline=cache.starter_mean(task.metric.name), naive=naive, human=human)
+    return Anchors(naive_fixed=naive, human=human)
+
+
+def machine_class() -> str:
+    """The kind of machine this is, for anchors that hold on one kind only (timed tasks).
+
+    The CPU model, and the models of the GPUs this process may use (from the NVIDIA driver's
+    /proc files where they exist): runs on the same kind of machine share timing anchors.
+    """
+    import platform
+
+    cpu = platform.machine() or "cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.startswith(("model name", "Model")) and ":" in line:
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpus = []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    root = Path("/proc/driver/nvidia/gpus")
+    if visible not in (None, "", "-1") and root.is_dir():
+        for info in sorted(root.glob("*/information")):
+            try:
+                for line in info.read_text(errors="replace").splitlines():
+                    if line.startswith("Model:"):
+                        gpus.append(line.split(":", 1)[1].strip())
+            except OSError:
+                continue
+    return cpu + (f" | {len(gpus)}x {gpus[0]}" if gpus else "")
 
 
 def recover_run(

@@ -1,6 +1,6 @@
 """The Parquet tables: schemas defined once, here, with a version.
 
-These column names are the public SQL interface (docs: ../shared/DESIGN.md, "Data model").
+These column names are the public SQL interface (docs/design.md, "Data model").
 Adding a column is fine; renaming or removing one bumps SCHEMA_VERSION.
 """
 
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+# 2: anchors computed at analysis time (baseline_score, improvement, naive_score,
+#    naive/human_normalized, human_relative, success left the runs table for the views);
+#    machine, timed, final_hr_score, final_hr_normalized, best_hr_normalized, naive_fixed added
+SCHEMA_VERSION = 2
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -43,30 +46,29 @@ RUNS = pa.schema(
         ("requested_gpus", pa.int64()),
         ("requested_time_min", pa.int64()),
         ("sandbox", pa.string()),
+        ("trusted", pa.bool_()),  # graded in an isolating sandbox (false: `process`, no isolation)
         ("data_mode", pa.string()),  # real | generated | none
         ("smoke", pa.bool_()),  # run with --smoke (starters trained minimally): not a result
         ("env_id", pa.string()),  # the gymnasium environment of RL tasks, else null
         ("image_digest", pa.string()),
         ("harness_version", pa.string()),
+        ("machine", pa.string()),  # CPU model (and GPU model): timed tasks' anchors are per machine
+        ("timed", pa.bool_()),  # the task's metric is a time or a speed (anchors keyed by machine)
         ("metric", pa.string()),
         ("direction", pa.string()),
         ("final_score", pa.float64()),
         ("final_valid", pa.bool_()),
         ("best_score", pa.float64()),
-        ("baseline_score", pa.float64()),
-        (
-            "improvement",
-            pa.float64(),
-        ),  # direction-aware relative improvement of final over baseline
         ("hr_metric", pa.string()),
-        ("naive_score", pa.float64()),
-        ("human_score", pa.float64()),
-        ("naive_normalized", pa.float64()),  # the anchors on the normalised scale, so that
-        ("human_normalized", pa.float64()),  # any snapshot's human-relative score is computable
-        ("final_normalized", pa.float64()),
-        ("best_normalized", pa.float64()),
-        ("human_relative", pa.float64()),
-        ("success", pa.bool_()),
+        # The run's own facts in the human-relative metric. Anchors that come from other runs
+        # (the baseline agent's mean score: success's baseline, a "starter" naive anchor) are
+        # not stored: the analysis views compute them when queried (analysis/views.sql), so
+        # the order in which runs finished never changes a number.
+        ("final_hr_score", pa.float64()),  # raw; null when the final submission is invalid
+        ("final_hr_normalized", pa.float64()),  # normalised; null when invalid
+        ("best_hr_normalized", pa.float64()),  # best valid snapshot, normalised; null if none
+        ("naive_fixed", pa.float64()),  # the task's fixed naive anchor (raw); null: "starter"
+        ("human_score", pa.float64()),  # the human anchor (raw): published, or graded here
         ("agent_reported", pa.float64()),
         # agent_reported far from the graded final score (rule: scoring.reported_disagrees)
         ("reported_disagrees", pa.bool_()),

@@ -1,7 +1,12 @@
-"""From grades to the numbers of the runs table: success and the human-relative score.
+"""From grades to the run's own score columns; the rules the analysis views apply to them.
 
-- Success (MLAgentBench): the final snapshot improves on the mean score of the baseline agent by
-  more than 10%, in the metric's direction.
+The runs table keeps what a run's grading knows by itself (final and best scores, normalised
+scores, the fixed anchors). Success and the human-relative score need anchors that come from
+other runs, so analysis/views.sql computes them when queried:
+
+- Success (MLAgentBench): the final snapshot improves on the mean score of the baseline agent
+  (runs of the same kind: task version, data, smoke, and machine for timed tasks) by more than
+  10%, in the metric's direction. Unknown (NULL) while no baseline run of that kind exists.
 - Human-relative: normalise the raw scores of every snapshot ("higher is better"), take the best
   (never below naive; invalid snapshots count as naive), then
   ``(best - naive) / (human - naive)``: 0 is the naive baseline, 1 the best human result.
@@ -67,21 +72,22 @@ def reported_disagrees(
 
 @dataclass
 class Anchors:
-    """The reference values a run is scored against (None where unknown)."""
+    """The anchors a run's grading knows by itself (None where unknown).
 
-    baseline: float | None  # mean primary-metric score of the baseline agent
-    naive: float | None  # raw, in the human-relative metric
-    human: float | None
+    Anchors that come from other runs (the baseline agent's mean score) are not here: the
+    analysis views compute them when queried, so that the order runs finish in changes nothing.
+    """
+
+    naive_fixed: float | None  # the task's fixed naive anchor (raw), None when it is "starter"
+    human: float | None  # the human anchor (raw): published, or the reference graded here
 
 
 def summarize(
     task: TaskSpec, grades: dict[int, tuple[str, Grade]], anchors: Anchors
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The score columns of the runs row, and the rows of the scores table."""
+    """The score columns of the runs row (the run's own facts), and the rows of the scores table."""
     metric, hr = task.metric, task.human_relative
     norm = hr.normalize
-    naive_n = norm(anchors.naive) if anchors.naive is not None else None
-    human_n = norm(anchors.human) if anchors.human is not None else None
     rows = []
     best: float | None = None
     best_n: float | None = None
@@ -89,9 +95,7 @@ def summarize(
         snapshot_id, g = grades[step]
         raw = g.metric(metric.name)
         hr_raw = g.metric(hr.metric)
-        n = norm(hr_raw) if hr_raw is not None else None
-        if n is not None and not math.isfinite(n):
-            n = None
+        n = _normalized(norm, hr_raw)
         if raw is not None and (best is None or better(raw, best, metric.direction)):
             best = raw
         if n is not None and (best_n is None or n > best_n):
@@ -114,40 +118,38 @@ def summarize(
     final = grades[final_step][1] if final_step is not None else None
     final_score = final.metric(metric.name) if final else None
     final_hr = final.metric(hr.metric) if final else None
-    final_n = norm(final_hr) if final_hr is not None else naive_n
-
-    imp = None
-    if final_score is not None and anchors.baseline is not None:
-        imp = improvement(final_score, anchors.baseline, metric.direction)
-    human_relative = None
-    if naive_n is not None and human_n is not None and human_n != naive_n:
-        top = max(best_n, naive_n) if best_n is not None else naive_n
-        human_relative = (top - naive_n) / (human_n - naive_n)
+    final_n = _normalized(norm, final_hr)
+    naive_n = _normalized(norm, anchors.naive_fixed)
     summary = {
         "metric": metric.name,
         "direction": metric.direction,
+        "timed": metric.timed,
         "hr_metric": hr.metric,
         "final_score": final_score,
         "final_valid": bool(final and final.valid),
         "best_score": best,
-        "baseline_score": anchors.baseline,
-        "improvement": imp,
-        "naive_score": anchors.naive,
+        "final_hr_score": final_hr,
+        "final_hr_normalized": final_n,
+        "best_hr_normalized": best_n,
+        "naive_fixed": anchors.naive_fixed,
         "human_score": anchors.human,
-        "naive_normalized": naive_n,
-        "human_normalized": human_n,
-        "final_normalized": final_n,
-        "best_normalized": max(best_n, naive_n)
-        if best_n is not None and naive_n is not None
-        else (best_n if best_n is not None else naive_n),
-        "human_relative": human_relative,
-        "success": bool(imp is not None and imp > SUCCESS_THRESHOLD),
         "agent_reported": final.agent_reported if final else None,
         "reported_disagrees": reported_disagrees(
-            task, final.agent_reported if final else None, final_score, final_n
+            task,
+            final.agent_reported if final else None,
+            final_score,
+            final_n if final_n is not None else naive_n,
         ),
     }
     return summary, rows
+
+
+def _normalized(norm: Any, raw: float | None) -> float | None:
+    """The normalised value of a raw score; None when unknown or undefined (NaN)."""
+    if raw is None:
+        return None
+    value = norm(raw)
+    return value if math.isfinite(value) else None
 
 
 def _json(metrics: dict[str, float]) -> str:

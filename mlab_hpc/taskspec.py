@@ -29,6 +29,8 @@ class Metric:
     name: str
     direction: Direction
     unit: str = ""
+    # a time or a speed: its anchors hold for one machine only (the analysis keys them by it)
+    timed: bool = False
 
 
 @dataclass(frozen=True)
@@ -381,11 +383,12 @@ def load_task(path: Path) -> TaskSpec:
         )
 
     m = top.section("metric")
-    m.reject_unknown({"name", "direction", "unit"})
+    m.reject_unknown({"name", "direction", "unit", "timed"})
     metric = Metric(
         m.get("name", str),
         m.choice("direction", ("higher", "lower")),  # type: ignore[arg-type]
         m.get("unit", str, ""),
+        m.get("timed", bool, False),
     )
 
     human_relative = _human_relative(top, metric)

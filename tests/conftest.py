@@ -60,17 +60,15 @@ def cli(*args: str) -> str:
 
 
 def query(results: Path, sql: str) -> list[tuple]:
-    """Run SQL over a results root's Parquet tables (views runs, steps, scores, llm_calls)."""
-    import duckdb
+    """Run SQL over a results root through the project's analysis views (analysis/views.sql).
 
-    con = duckdb.connect()
-    for table in ("runs", "steps", "scores", "llm_calls"):
-        if not (results / "tables" / table).is_dir():
-            continue
-        glob = results / "tables" / table / "**" / "*.parquet"
-        order = ", file_row_number = true" if table == "llm_calls" else ""  # the log's order
-        con.execute(
-            f"CREATE VIEW {table} AS SELECT * FROM "
-            f"read_parquet('{glob}', hive_partitioning = true{order})"
-        )
-    return con.execute(sql).fetchall()
+    ``runs`` is the view users query: the run's own facts with the anchors of its kind as they
+    stand now (baseline score, success, human-relative); ``run_records`` is the table as written.
+    """
+    from mlab_hpc.analysis.db import connect
+
+    con = connect(results, cache=False)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

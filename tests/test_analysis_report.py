@@ -1,13 +1,15 @@
 """The report on a synthetic campaign whose answers are known by construction.
 
-3 tasks x 2 agents x 8 seeds, scored by the harness's own rules and written by its own table
-writer. Every expected number below was worked out by hand from the planted scores (the
+3 tasks x 2 agents x 8 seeds, plus one baseline-agent run per task (the baseline of success
+comes from it, as in a real campaign), scored by the harness's own rules and written by its own
+table writer. Every expected number below was worked out by hand from the planted scores (the
 comments show the arithmetic); none is recomputed with the code under test.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from fractions import Fraction as F
 from pathlib import Path
 
@@ -16,19 +18,19 @@ from click.testing import CliRunner
 
 from mlab_hpc.analysis import connect
 from mlab_hpc.analysis.report import build_report
-from mlab_hpc.analysis.stats import bootstrap_mean, bootstrap_mean_of_means, wilson
+from mlab_hpc.analysis.stats import mean_of_means_interval, t_interval, wilson
 from mlab_hpc.analysis.synthetic import PlantedRun, PlantedStep, write_planted_run
 from mlab_hpc.cli import main
 from mlab_hpc.scoring import Anchors
 
-# cartpole: mean_return, higher is better, normalised s/500; baseline 20, naive 20, human 500,
-# so human-relative = (best - 20) / 480.
-CARTPOLE = Anchors(baseline=20.0, naive=20.0, human=500.0)
+# cartpole: mean_return, higher is better, normalised s/500; baseline 20 (the planted baseline
+# run), naive 20, human 500, so human-relative = (best - 20) / 480.
+CARTPOLE = Anchors(naive_fixed=20.0, human=500.0)
 # house-price: mae (lower) for success, rmse_log for human-relative, normalised 1/(1+s);
-# naive 3 -> 0.25, human 0 -> 1, so human-relative = (1/(1+best) - 0.25) / 0.75.
-HOUSE = Anchors(baseline=1000.0, naive=3.0, human=0.0)
-# vectorization: run_time_s (lower) for both, normalised 1/(1+s); naive 3, human 0.
-VECTOR = Anchors(baseline=2.0, naive=3.0, human=0.0)
+# baseline mae 1000; naive 3 -> 0.25, human 0 -> 1, so human-relative = (1/(1+best) - 0.25) / 0.75.
+HOUSE = Anchors(naive_fixed=3.0, human=0.0)
+# vectorization: run_time_s (lower) for both, normalised 1/(1+s); baseline 2, naive 3, human 0.
+VECTOR = Anchors(naive_fixed=3.0, human=0.0)
 
 
 def cp(*scores: float | None) -> list[dict[str, float] | None]:
@@ -74,6 +76,10 @@ def planted() -> list[PlantedRun]:
             kw["steps"] = alpha_steps(len(grades) - 1)
         runs.append(PlantedRun(task, agent, seed, grades, anchors, model=model, **kw))
 
+    # ---- the baseline agent, once per task: the baseline of success
+    add("cartpole", "baseline", 0, cp(20, 20), CARTPOLE)
+    add("house-price", "baseline", 0, hp((1000, 3), (1000, 3)), HOUSE)
+    add("vectorization", "baseline", 0, vt(2, 2.0), VECTOR)
     timeout = {"status": "timeout", "exit_reason": "max_time"}
     failed = {"status": "failed", "exit_reason": "agent_error", "error": "Traceback\nValueError"}
     crashed = {"status": "failed", "exit_reason": "crashed"}
@@ -205,10 +211,11 @@ def approx(value: float | F) -> object:
 
 def test_overview_counts_every_run(report_json: dict) -> None:
     meta = report_json["meta"]
-    assert meta["n_runs"] == 48 and meta["n_tasks"] == 3 and meta["n_agents"] == 2
+    assert meta["n_runs"] == 51 and meta["n_tasks"] == 3 and meta["n_agents"] == 3
     # failed: cartpole a4, b4; house b0; vector a6 -- timeout: cartpole a5, b7; house a4;
-    # vector a3 -- llm_error: vector b7
-    assert meta["status_counts"] == {"completed": 39, "failed": 4, "timeout": 4, "llm_error": 1}
+    # vector a3 -- llm_error: vector b7; 3 baseline runs completed
+    assert meta["status_counts"] == {"completed": 42, "failed": 4, "timeout": 4, "llm_error": 1}
+    assert meta["left_out"]["counts"] == {} and meta["unknown_baselines"] == []
     assert meta["campaigns"] == ["synthetic"]
 
 
@@ -222,7 +229,9 @@ def test_success_rate_is_direction_aware_and_counts_failed_runs(report_json: dic
         ("vectorization", "alpha"): (6, 6, 7),  # 0.5, 0.25, 0.125, 0.75, 0.375, 0.5
         ("vectorization", "beta"): (0, 7, 8),
     }
-    assert set(got) == set(expected)
+    assert set(got) - {
+        (t, "baseline") for t in ("cartpole", "house-price", "vectorization")
+    } == set(expected)
     for key, (k, completed, valid) in expected.items():
         row = got[key]
         assert row["n_runs"] == 8, key
@@ -271,7 +280,7 @@ def test_improvement_among_valid_final_submissions(report_json: dict) -> None:
     for key, (n, mean) in expected.items():
         assert got[key]["n_valid_final"] == n, key
         assert got[key]["improvement"] == approx(mean), key
-    # identical values: the bootstrap interval is that value
+    # identical values: the interval is that value
     assert got[("house-price", "beta")]["improvement_lo"] == 0.0
     assert got[("house-price", "beta")]["improvement_hi"] == 0.0
     lo, hi = (
@@ -327,7 +336,7 @@ def test_human_relative_mean_over_tasks(report_json: dict) -> None:
         per_task = [sum(v) / 8 for (t, a), v in HR.items() if a == agent]
         assert got[(agent,)]["n_tasks"] == 3 and got[(agent,)]["n_runs"] == 24
         assert got[(agent,)]["human_relative"] == approx(sum(per_task) / 3), agent
-        lo, hi = bootstrap_mean_of_means(
+        lo, hi = mean_of_means_interval(
             [[float(v) for v in vals] for (t, a), vals in sorted(HR.items()) if a == agent]
         )
         assert got[(agent,)]["human_relative_lo"] == pytest.approx(lo, rel=1e-12)
@@ -372,20 +381,86 @@ def test_outcomes_errors_effort_and_cost(report_json: dict) -> None:
     assert cost[("cartpole", "beta")]["llm_calls"] == 0
     llm = report_json["sections"]["llm_calls"]["rows"]
     assert [(r["agent"], r["purpose"], r["n_calls"]) for r in llm] == [("alpha", "agent", 56)]
+    assert {r["kind"] for r in llm} == {"real"}
 
 
-def test_recorded_success_matches_the_views(campaign: Path) -> None:
-    """The runs table's success (scoring.py) and the views' success_10 agree on every run."""
-    con = connect(campaign, cache=False)
-    rows = con.execute(
-        "SELECT run_id, success, success_10, improvement, improvement_final, final_valid "
-        "FROM run_outcomes"
-    ).fetchall()
-    assert len(rows) == 48
-    for run_id, success, s10, imp, imp_view, valid in rows:
-        assert success == s10, run_id
-        if valid:
-            assert imp == pytest.approx(imp_view), run_id
+def test_the_report_does_not_depend_on_the_order_runs_finished_in(
+    campaign: Path, tmp_path: Path
+) -> None:
+    """The same runs written in three shuffled orders give the very same report.
+
+    Anchors (the baseline of success, "starter" naive scores) are computed when the views are
+    queried, from the baseline runs present then: a run graded before any baseline run is not
+    frozen as a failure.
+    """
+
+    def sections(root: Path) -> dict:
+        return build_report(connect(root, cache=False), root).to_json()["sections"]
+
+    expected = sections(campaign)
+    for seed in range(3):
+        order = planted()
+        random.Random(seed).shuffle(order)
+        root = tmp_path / f"order{seed}"
+        for run in order:
+            write_planted_run(root, run)
+        assert_close(sections(root), expected)
+
+
+def test_success_is_unknown_until_a_baseline_run_of_the_same_kind_exists(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    agent = PlantedRun("cartpole", "alpha", 0, cp(20, 500), CARTPOLE)
+    write_planted_run(root, agent)
+
+    def outcome() -> tuple:
+        con = connect(root, cache=False)
+        return con.execute(
+            "SELECT success, baseline_score, n_baseline_runs, human_relative FROM runs "
+            "WHERE agent = 'alpha'"
+        ).fetchone()
+
+    # no baseline yet: unknown, never a failure; human-relative needs no baseline run here
+    assert outcome() == (None, None, None, approx(1.0))
+    report = build_report(connect(root, cache=False), root)
+    assert report.meta["unknown_baselines"] == [{"task": "cartpole", "kind": "real", "n_runs": 1}]
+    (row,) = report.section("success_rate").rows
+    assert (row["n_unknown"], row["success_rate"]) == (1, None)
+    # a smoke baseline and a baseline on generated data are of other kinds: still unknown
+    write_planted_run(root, PlantedRun("cartpole", "baseline", 1, cp(20, 20), CARTPOLE, smoke=True))
+    write_planted_run(
+        root, PlantedRun("cartpole", "baseline", 2, cp(20, 20), CARTPOLE, data_mode="generated")
+    )
+    assert outcome()[:3] == (None, None, None)
+    # the real baseline arrives after the agent was graded: the agent's success is now known
+    write_planted_run(root, PlantedRun("cartpole", "baseline", 3, cp(20, 25), CARTPOLE))
+    write_planted_run(root, PlantedRun("cartpole", "baseline", 4, cp(20, 15), CARTPOLE))
+    assert outcome() == (True, approx(20.0), 2, approx(1.0))
+
+
+def test_kinds_never_pool_and_the_report_says_what_it_left_out(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    for seed in range(4):
+        write_planted_run(root, PlantedRun("cartpole", "alpha", seed, cp(20, 30), CARTPOLE))
+    write_planted_run(root, PlantedRun("cartpole", "alpha", 9, cp(20, 400), CARTPOLE, smoke=True))
+    write_planted_run(
+        root, PlantedRun("cartpole", "alpha", 8, cp(20, 400), CARTPOLE, data_mode="generated")
+    )
+    real = build_report(connect(root, cache=False), root)
+    (row,) = real.section("human_relative").rows
+    assert (row["kind"], row["n_runs"]) == ("real", 4)
+    assert real.meta["left_out"]["counts"] == {"generated": 1, "real+smoke": 1}
+    assert set(real.meta["left_out"]["show_with"]) == {
+        "--data generated (or --data all)",
+        "--include-smoke",
+    }
+    from mlab_hpc.analysis.report import KindFilter
+
+    everything = build_report(connect(root, cache=False), root, kinds=KindFilter("all", True))
+    by_kind = {r["kind"]: r["n_runs"] for r in everything.section("human_relative").rows}
+    assert by_kind == {"real": 4, "real+smoke": 1, "generated": 1}
+    result = CliRunner().invoke(main, ["--results", str(root), "report"])
+    assert result.exit_code == 0, result.output
+    assert "left out (other kinds of run, never pooled): 1 generated, 1 real+smoke" in result.output
 
 
 def test_campaign_filter_and_cache_agree(campaign: Path) -> None:
@@ -396,12 +471,38 @@ def test_campaign_filter_and_cache_agree(campaign: Path) -> None:
     assert none.execute("SELECT count(*) FROM run_outcomes").fetchone() == (0,)
 
 
-def test_bootstrap_of_a_known_distribution() -> None:
-    # resampled means of {0,0,0,0,1,1,1,1} are Binomial(8, 1/2)/8: P(X<=0) = 1/256 < 2.5% <
-    # P(X<=1) = 9/256, and P(X<=6) = 247/256 < 97.5% < P(X<=7) = 255/256 -> [1/8, 7/8]
-    assert bootstrap_mean([0, 0, 0, 0, 1, 1, 1, 1]) == (0.125, 0.875)
-    assert bootstrap_mean([0.5]) == (None, None)
-    assert bootstrap_mean([2.0, 2.0, 2.0]) == (2.0, 2.0)
+def test_intervals_of_known_samples() -> None:
+    # mean 2.5, sd sqrt(5/3), n 4: t(3, 0.975) = 3.182446 -> half-width 3.182446 * 0.645497
+    lo, hi = t_interval([1, 2, 3, 4])
+    assert (lo, hi) == (
+        pytest.approx(2.5 - 2.054260, abs=1e-6),
+        pytest.approx(2.5 + 2.054260, abs=1e-6),
+    )
+    assert t_interval([0.5, 0.7]) == (None, None)  # below three values: no interval
+    assert t_interval([2.0, 2.0, 2.0]) == (2.0, 2.0)
+    assert mean_of_means_interval([[1, 2, 3], [1, 2]]) == (None, None)
     assert wilson(0, 0) == (None, None)
     lo, hi = wilson(3, 8)
     assert (round(lo, 4), round(hi, 4)) == (0.1368, 0.6943)
+
+
+@pytest.mark.parametrize("n", [3, 4, 8])
+def test_mean_intervals_cover_the_truth_at_their_level(n: int) -> None:
+    """Simulated: 4000 normal samples of n values; the 95% interval covers the mean >= 93%."""
+    import numpy as np
+
+    rng = np.random.default_rng(n)
+    hits = 0
+    trials = 4000
+    for sample in rng.normal(10.0, 3.0, size=(trials, n)):
+        lo, hi = t_interval(list(sample))
+        assert lo is not None and hi is not None
+        hits += lo <= 10.0 <= hi
+    assert hits / trials >= 0.93, hits / trials
+    # ... and the mean over tasks of task means, 3 tasks of n runs each
+    hits = 0
+    for _ in range(1000):
+        strata = [list(rng.normal(mu, sd, size=n)) for mu, sd in ((1, 1), (5, 3), (0, 0.5))]
+        lo, hi = mean_of_means_interval(strata)
+        hits += lo <= 2.0 <= hi
+    assert hits / 1000 >= 0.93, hits / 1000

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from mlab_hpc.cli import main
-from mlab_hpc.schema import SCHEMAS
+from mlab_hpc.schema import SCHEMA_VERSION, SCHEMAS
 
 from .conftest import REPO, cli, query
 
@@ -38,7 +38,7 @@ def test_cartpole_baseline_random_policy(results: Path) -> None:
         "completed",
         2,
         True,
-        1,
+        SCHEMA_VERSION,
         "adhoc",
     )
     assert 10 < score < 60, "a random CartPole policy averages about 20, never 500"

@@ -11,6 +11,7 @@ SELECT
     task,
     agent,
     model_label AS model,
+    kind,
     count(*) AS n_runs,
     avg(prompt_tokens) AS prompt_tokens,
     list(prompt_tokens::DOUBLE ORDER BY run_id) FILTER (WHERE prompt_tokens IS NOT NULL)
@@ -26,4 +27,4 @@ SELECT
     sum(coalesce(n_call_errors, 0)) AS llm_call_errors
 FROM run_outcomes LEFT JOIN calls USING (run_id)
 GROUP BY ALL
-ORDER BY task, agent, model;
+ORDER BY task, agent, model, kind;

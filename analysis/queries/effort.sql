@@ -6,6 +6,7 @@ SELECT
     task,
     agent,
     model_label AS model,
+    kind,
     count(*) AS n_runs,
     avg(n_steps) AS steps,
     list(n_steps::DOUBLE ORDER BY run_id) FILTER (WHERE n_steps IS NOT NULL) AS steps__values,
@@ -14,4 +15,4 @@ SELECT
     max(wall_s) AS max_wall_s
 FROM run_outcomes
 GROUP BY ALL
-ORDER BY task, agent, model;
+ORDER BY task, agent, model, kind;

@@ -2,7 +2,7 @@
 -- step_errors in views.sql), per task x agent x model: the steps, the runs they hit, and the
 -- share of the cell's runs hit at least once (95% Wilson interval).
 WITH cells AS (
-    SELECT task, agent, model_label, count(*) AS cell_runs
+    SELECT task, agent, model_label, kind, count(*) AS cell_runs
     FROM run_outcomes
     GROUP BY ALL
 )
@@ -10,6 +10,7 @@ SELECT
     r.task,
     r.agent,
     r.model_label AS model,
+    r.kind,
     e.category,
     count(*) AS n_steps,
     count(DISTINCT e.run_id) AS n_runs_hit,
@@ -20,5 +21,6 @@ SELECT
 FROM step_errors e
 JOIN run_outcomes r USING (run_id)
 JOIN cells c ON c.task = r.task AND c.agent = r.agent AND c.model_label = r.model_label
-GROUP BY r.task, r.agent, r.model_label, e.category
-ORDER BY r.task, r.agent, model, n_steps DESC, e.category;
+     AND c.kind = r.kind
+GROUP BY r.task, r.agent, r.model_label, r.kind, e.category
+ORDER BY r.task, r.agent, model, r.kind, n_steps DESC, e.category;

@@ -8,6 +8,7 @@ SELECT
     task,
     agent,
     model_label AS model,
+    kind,
     count(*) AS n_runs,
     count(human_relative) AS n_scored,
     avg(human_relative) AS human_relative,
@@ -15,4 +16,4 @@ SELECT
         AS human_relative__values
 FROM run_outcomes
 GROUP BY ALL
-ORDER BY task, agent, model;
+ORDER BY task, agent, model, kind;

@@ -7,6 +7,7 @@ WITH per_task AS (
     SELECT
         agent,
         model_label AS model,
+        kind,
         task,
         count(*) AS n_runs,
         count(human_relative) AS n_scored,
@@ -19,6 +20,7 @@ WITH per_task AS (
 SELECT
     agent,
     model,
+    kind,
     count(mean_hr) AS n_tasks,
     sum(n_runs) AS n_runs,
     sum(n_scored) AS n_scored,
@@ -26,4 +28,4 @@ SELECT
     list(hr_values ORDER BY task) FILTER (WHERE mean_hr IS NOT NULL) AS human_relative__strata
 FROM per_task
 GROUP BY ALL
-ORDER BY agent, model;
+ORDER BY agent, model, kind;

@@ -8,6 +8,7 @@ SELECT
     task,
     agent,
     model_label AS model,
+    kind,
     count(*) AS n_runs,
     count(*) FILTER (WHERE valid_final) AS n_valid_final,
     avg(improvement_final) AS improvement,
@@ -15,4 +16,4 @@ SELECT
         AS improvement__values
 FROM run_outcomes
 GROUP BY ALL
-ORDER BY task, agent, model;
+ORDER BY task, agent, model, kind;

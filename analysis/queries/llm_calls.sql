@@ -3,6 +3,7 @@
 SELECT
     r.agent,
     coalesce(r.model, '') AS run_model,
+    r.kind,
     c.purpose,
     c.model,
     count(*) AS n_calls,
@@ -14,4 +15,4 @@ SELECT
     count(c.error) AS n_errors
 FROM llm_calls c JOIN runs r USING (run_id)
 GROUP BY ALL
-ORDER BY r.agent, run_model, c.purpose, c.model;
+ORDER BY r.agent, run_model, r.kind, c.purpose, c.model;

@@ -49,8 +49,28 @@ def column_block(table: str) -> str:
     return ",\n".join(f"        NULL::{duckdb_type(f.type)} AS {f.name}" for f in SCHEMAS[table])
 
 
+def normalize_block() -> str:
+    """The macro ``mlab_normalize(task, s)``: each task's normalisation (task.toml) in SQL.
+
+    The views compute anchors when queried, so they normalise raw scores themselves; this is
+    the same expression as the harness's (mlab_hpc/normalize.py), NULL where it is undefined.
+    """
+    from ..taskspec import all_tasks
+
+    cases = "\n".join(
+        f"    WHEN '{t.id}' THEN {t.human_relative.normalize.to_sql('s')}"
+        for t in sorted(all_tasks(), key=lambda t: t.id)
+    )
+    return (
+        "-- mlab-hpc regenerates this macro from the tasks' [human_relative] normalize on load\n"
+        f"CREATE OR REPLACE MACRO mlab_normalize(task, s) AS CASE task\n{cases}\nEND;"
+    )
+
+
 def views_sql(listing: bool = True) -> str:
     """views.sql with its column blocks regenerated from mlab_hpc/schema.py.
+
+    The normalisation macro is regenerated from the tasks' files too.
 
     ``listing=False`` leaves out the statements that list each table's files under the results
     root (for callers that set ``mlab_src_<table>`` themselves).
@@ -63,6 +83,12 @@ def views_sql(listing: bool = True) -> str:
         text, count = pattern.subn(rf"\g<1>{block}\g<2>", text)
         if count != 1:
             raise PrerequisiteError(f"analysis/views.sql: no column block for table {table}")
+    block = normalize_block().replace("\\", "\\\\")
+    text, count = re.subn(
+        r"(-- BEGIN normalize\n).*?(-- END normalize)", rf"\g<1>{block}\n\g<2>", text, flags=re.S
+    )
+    if count != 1:
+        raise PrerequisiteError("analysis/views.sql: no normalize block")
     if not listing:
         text = re.sub(r"-- BEGIN found\n.*?-- END found\n", "", text, flags=re.S)
     return text
@@ -100,6 +126,10 @@ def connect(
     sources: dict[str, list[str]] | None = None
     if run_ids is not None:
         sources = {t: run_files(results, t, run_ids) for t in TABLES}
+        # every run's row: the anchors of these runs come from the baseline runs among them
+        sources["runs"] = sorted(
+            glob.glob(str(results / "tables" / "runs" / "**" / "*.parquet"), recursive=True)
+        )
     elif cache:
         sources = TableCache(results, notice=notice).refresh_all()
     if sources is not None:
@@ -107,3 +137,15 @@ def connect(
             con.execute(f"SET VARIABLE mlab_src_{table} = ?::VARCHAR[]", [files])
     con.execute(views_sql(listing=sources is None))
     return con
+
+
+def run_outcome(results: Path, run_id: str) -> dict[str, object] | None:
+    """One run's row of the run_outcomes view (anchors as of now), or None if not tabled."""
+    con = connect(results, run_ids=[run_id])
+    try:
+        cur = con.execute("SELECT * FROM run_outcomes WHERE run_id = ?", [run_id])
+        names = [d[0] for d in cur.description]
+        row = cur.fetchone()
+    finally:
+        con.close()
+    return dict(zip(names, row, strict=True)) if row is not None else None

@@ -197,12 +197,12 @@ def _scoring_spec(run: _Run) -> tuple[Any, Anchors | None]:
             and isinstance(hr.naive, float)
             and isinstance(hr.human, float)
         ):
-            return task, Anchors(None, hr.naive, hr.human)
+            return task, Anchors(naive_fixed=hr.naive, human=hr.human)
         metric = task.metric.name
     else:
         metric = "score"
     spec = SimpleNamespace(
-        metric=SimpleNamespace(name=metric, direction=run.direction),
+        metric=SimpleNamespace(name=metric, direction=run.direction, timed=False),
         human_relative=SimpleNamespace(metric=f"{metric}__no_human_relative", normalize=float),
     )
     return spec, None
@@ -340,7 +340,8 @@ def _write_run(
         Grade(run.final is not None, final_reason, {name: run.final} if run.final else {}),
     )
     anchors = Anchors(
-        baseline, anchors.naive if anchors else None, anchors.human if anchors else None
+        naive_fixed=anchors.naive_fixed if anchors else None,
+        human=anchors.human if anchors else None,
     )
     score_summary, score_rows = summarize(spec, grades, anchors)  # type: ignore[arg-type]
 

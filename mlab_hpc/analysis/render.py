@@ -9,7 +9,7 @@ from typing import Any
 
 from .report import Report, Section
 
-KEY_COLUMNS = ("task", "agent", "model", "run_model", "purpose", "status", "exit_reason")
+KEY_COLUMNS = ("task", "agent", "model", "kind", "run_model", "purpose", "status", "exit_reason")
 
 
 def fmt_number(value: Any, column: str = "") -> str:
@@ -65,8 +65,26 @@ def header_lines(report: Report) -> list[str]:
         f"{m['n_runs']} runs ({statuses}) over {m['n_tasks']} tasks, {m['n_agents']} agents; "
         f"campaigns: {', '.join(m['campaigns']) or '-'}",
         "every run counts in every table, whatever its status; intervals are 95% "
-        "(Wilson for rates, bootstrap for means); [-]: too few runs for an interval",
+        "(Wilson for rates, Student's t for means, none below 3 runs); "
+        "[-]: too few runs for an interval",
     ]
+    left = m.get("left_out") or {}
+    if left.get("counts"):
+        what = ", ".join(f"{n} {k}" for k, n in left["counts"].items())
+        lines.append(
+            f"left out (other kinds of run, never pooled): {what}; "
+            f"show them with {' or '.join(left['show_with']) or 'the options of report'}"
+        )
+    unknown = m.get("unknown_baselines") or []
+    if unknown:
+        cells = ", ".join(f"{u['task']} ({u['kind']}, {u['n_runs']} runs)" for u in unknown[:6])
+        more = f" and {len(unknown) - 6} more" if len(unknown) > 6 else ""
+        tasks = ",".join(sorted({u["task"] for u in unknown}))
+        lines.append(
+            f"success unknown (no baseline runs of that kind): {cells}{more}; "
+            f"make them with `mlab-hpc submit --tasks {tasks} --agent baseline` (same data and "
+            "smoke options)"
+        )
     if m["ungraded_runs"]:
         ids = ", ".join(r["run_id"] for r in m["ungraded_runs"][:5])
         more = len(m["ungraded_runs"]) - 5

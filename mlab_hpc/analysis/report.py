@@ -1,10 +1,10 @@
 """The report: the queries of analysis/queries/ run over the views, with confidence intervals.
 
 Each query returns one row per cell. Columns named ``X__values`` (a list of per-run values)
-become ``X_lo``/``X_hi``, the 95% percentile bootstrap interval of the mean ``X``; columns
-named ``X__strata`` (a list of per-task lists) become the interval of the mean over tasks,
-resampling runs within each task. Rates carry Wilson intervals computed in SQL (``X_lo``,
-``X_hi``). Every cell says how many runs it rests on (``n_runs`` and the like).
+become ``X_lo``/``X_hi``, the 95% Student's t interval of the mean ``X`` (none below three
+values); columns named ``X__strata`` (a list of per-task lists) become the interval of the mean
+over tasks (see stats.mean_of_means_interval). Rates carry Wilson intervals computed in SQL
+(``X_lo``, ``X_hi``). Every cell says how many runs it rests on (``n_runs`` and the like).
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def clean(value: Any) -> Any:
 def add_intervals(
     columns: list[str], rows: list[tuple[Any, ...]]
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Replace ``X__values`` / ``X__strata`` columns by bootstrap bounds ``X_lo``, ``X_hi``."""
+    """Replace ``X__values`` / ``X__strata`` columns by interval bounds ``X_lo``, ``X_hi``."""
     out_columns: list[str] = []
     bounds: dict[str, list[tuple[float | None, float | None]]] = {}
     for k, c in enumerate(columns):
@@ -135,9 +135,9 @@ def add_intervals(
             out_columns += [f"{base}_lo", f"{base}_hi"]
             samples = [row[k] or [] for row in rows]
             if c.endswith("__values"):
-                bounds[base] = stats.bootstrap_means(samples)
+                bounds[base] = stats.t_intervals(samples)
             else:
-                bounds[base] = [stats.bootstrap_mean_of_means(s) for s in samples]
+                bounds[base] = [stats.mean_of_means_interval(s) for s in samples]
         else:
             out_columns.append(c)
     out_rows = []
@@ -177,7 +177,7 @@ def _overview(
             "GROUP BY 1 ORDER BY 2 DESC, 1"
         ).fetchall()
     )
-    graded = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+    graded = {r[0] for r in con.execute("SELECT run_id FROM main.run_records").fetchall()}
     ungraded = _ungraded_runs(results, graded, campaigns)
     return {
         "n_runs": row[0],
@@ -223,28 +223,102 @@ def _ungraded_runs(results: Path, graded: set[str], campaigns: list[str]) -> lis
     return found
 
 
-def materialize(con: duckdb.DuckDBPyConnection) -> None:
+DATA_CHOICES = ("real", "generated", "all")
+
+
+@dataclass(frozen=True)
+class KindFilter:
+    """Which kinds of run a report shows: real data and no smoke runs, unless asked.
+
+    Runs on generated data and smoke runs (starters trained minimally) say nothing about the
+    real task: they are left out by default, and never pooled with real runs when shown (every
+    cell is keyed by the run's kind).
+    """
+
+    data: str = "real"  # real | generated | all
+    include_smoke: bool = False
+
+    def sql(self) -> str:
+        """A condition on the runs view's kind column."""
+        parts = []
+        if self.data != "all":
+            parts.append(f"split_part(kind, '+', 1) = '{self.data}'")
+        if not self.include_smoke:
+            parts.append("kind NOT LIKE '%+smoke%'")
+        return " AND ".join(parts) or "true"
+
+
+def materialize(con: duckdb.DuckDBPyConnection, kinds: KindFilter | None = None) -> None:
     """Read the views every section uses once: temporary copies shadow them on ``con``.
 
-    (Temporary tables come first in DuckDB's name lookup, views that use them included.)
+    Only the runs of the kinds asked for are kept (temporary tables come first in DuckDB's name
+    lookup, views that use them included).
     """
-    for name in ("runs", "run_outcomes", "step_errors"):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM main.{name}")
+    where = (kinds or KindFilter()).sql()
+    for name in ("runs", "run_outcomes"):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM main.{name} WHERE {where}"
+        )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE step_errors AS SELECT * FROM main.step_errors "
+        "WHERE run_id IN (SELECT run_id FROM temp.runs)"
+    )
+
+
+def left_out(con: duckdb.DuckDBPyConnection, kinds: KindFilter) -> dict[str, Any]:
+    """The runs a report leaves out by kind, counted, with the option that shows them.
+
+    Call it before :func:`materialize`: afterwards ``runs`` is the filtered copy.
+    """
+    rows = con.execute(
+        f"SELECT kind, count(*) FROM runs WHERE NOT ({kinds.sql()}) GROUP BY kind ORDER BY kind"
+    ).fetchall()
+    counts = {kind: n for kind, n in rows}
+    hints = []
+    if any(k.startswith("generated") for k in counts) and kinds.data == "real":
+        hints.append("--data generated (or --data all)")
+    if any(k.startswith("real") for k in counts) and kinds.data == "generated":
+        hints.append("--data real (or --data all)")
+    if any("+smoke" in k for k in counts) and not kinds.include_smoke:
+        hints.append("--include-smoke")
+    return {"counts": counts, "show_with": hints}
+
+
+def unknown_baselines(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Cells whose success is unknown because no baseline run of their kind exists."""
+    rows = con.execute(
+        """SELECT task, kind, count(*) FROM temp.run_outcomes
+           WHERE success_10 IS NULL GROUP BY ALL ORDER BY task, kind"""
+    ).fetchall()
+    return [{"task": t, "kind": k, "n_runs": n} for t, k, n in rows]
 
 
 def build_report(
-    con: duckdb.DuckDBPyConnection, results: Path, campaigns: list[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    results: Path,
+    campaigns: list[str] | None = None,
+    kinds: KindFilter | None = None,
 ) -> Report:
     """Every section of the report, computed over the views of ``con``."""
-    materialize(con)
+    kinds = kinds or KindFilter()
+    hidden = left_out(con, kinds)  # before the filtered copies shadow the views
+    materialize(con, kinds)
     overview = _overview(con, results, campaigns or [])
     meta = {
         "results": str(results),
         "campaign_filter": campaigns or [],
+        "kinds": {"data": kinds.data, "include_smoke": kinds.include_smoke},
+        "left_out": hidden,
+        "unknown_baselines": unknown_baselines(con),
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "harness_version": __version__,
         "schema_version": SCHEMA_VERSION,
-        "bootstrap": {"resamples": stats.RESAMPLES, "seed": stats.SEED, "level": stats.LEVEL},
+        "intervals": {
+            "rates": "Wilson",
+            "means": "Student's t",
+            "level": stats.LEVEL,
+            "min_n": stats.MIN_N,
+        },
         **overview,
     }
     report = Report(meta)

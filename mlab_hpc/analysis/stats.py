@@ -1,24 +1,27 @@
-"""Confidence intervals: Wilson for rates, percentile bootstrap for means.
+"""Confidence intervals: Wilson for rates, Student's t for means. Both at 95%.
 
-Both at 95%. The bootstrap is deterministic (a fixed seed and number of resamples), so a report
-computed twice from the same runs prints the same intervals.
+Why t and not the percentile bootstrap: with the handful of seeds a campaign affords (2 to 8),
+the percentile bootstrap of a mean is too narrow (simulated: 75-79% coverage at n = 4, 47-49% at
+n = 2, for a nominal 95%); the t-interval holds its level for normal data at any n, and is the
+interval a reader expects. No interval is given below three values: with two, any interval
+rests on one degree of freedom and says next to nothing. Every cell shows its n.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache
 
-import numpy as np
+from scipy import stats as _scipy_stats
 
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile (also in analysis/views.sql)
-RESAMPLES = 2000
-SEED = 20240508
 LEVEL = 0.95
+MIN_N = 3  # fewer values: no interval
+
+Interval = tuple[float | None, float | None]
 
 
-def wilson(k: int, n: int, z: float = Z95) -> tuple[float | None, float | None]:
+def wilson(k: int, n: int, z: float = Z95) -> Interval:
     """The Wilson score interval of the proportion k/n; (None, None) when n is 0."""
     if n <= 0:
         return None, None
@@ -29,80 +32,57 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float | None, float | None]:
     return max(0.0, (centre - half) / scale), min(1.0, (centre + half) / scale)
 
 
-@lru_cache(maxsize=256)
-def _weights(n: int, resamples: int, seed: int) -> np.ndarray:
-    """How often each of n values is drawn in each resample: a (resamples, n) matrix / n.
-
-    The same for every cell of the same size, so a report with many cells draws once per size;
-    ``weights @ values`` are the resampled means.
-    """
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(resamples, n), dtype=np.int64)
-    flat = (np.arange(resamples)[:, None] * n + idx).ravel()
-    counts = np.bincount(flat, minlength=resamples * n).reshape(resamples, n) / n
-    counts.flags.writeable = False
-    return counts
+def _t_quantile(df: float, level: float) -> float:
+    return float(_scipy_stats.t.ppf(1 - (1 - level) / 2, df))
 
 
-def _quantiles(means: np.ndarray, level: float) -> tuple[float, float]:
-    tail = (1 - level) / 2
-    # inverted_cdf: each bound is a resampled mean that actually occurred
-    lo, hi = np.quantile(means, [tail, 1 - tail], method="inverted_cdf")
-    return float(lo), float(hi)
+def _clean(values: Sequence[float | None]) -> list[float]:
+    return [float(v) for v in values if v is not None and math.isfinite(v)]
 
 
-def bootstrap_mean(
-    values: Sequence[float | None],
-    resamples: int = RESAMPLES,
-    seed: int = SEED,
-    level: float = LEVEL,
-) -> tuple[float | None, float | None]:
-    """Percentile bootstrap interval of the mean; (None, None) for fewer than two values."""
-    return bootstrap_means([values], resamples, seed, level)[0]
-
-
-def bootstrap_means(
-    samples: Sequence[Sequence[float | None]],
-    resamples: int = RESAMPLES,
-    seed: int = SEED,
-    level: float = LEVEL,
-) -> list[tuple[float | None, float | None]]:
-    """:func:`bootstrap_mean` of many samples at once (those of one size in one product).
-
-    None values are left out; a sample of fewer than two values gets (None, None).
-    """
-    out: list[tuple[float | None, float | None]] = [(None, None)] * len(samples)
-    arrays = [np.asarray([v for v in s if v is not None], dtype=float) for s in samples]
-    by_size: dict[int, list[int]] = {}
-    for i, x in enumerate(arrays):
-        if len(x) >= 2:
-            by_size.setdefault(len(x), []).append(i)
-    tail = (1 - level) / 2
-    for n, members in by_size.items():
-        means = _weights(n, resamples, seed) @ np.stack([arrays[i] for i in members], axis=1)
-        # inverted_cdf: each bound is a resampled mean that actually occurred
-        lo, hi = np.quantile(means, [tail, 1 - tail], axis=0, method="inverted_cdf")
-        for j, i in enumerate(members):
-            out[i] = (float(lo[j]), float(hi[j]))
-    return out
-
-
-def bootstrap_mean_of_means(
-    strata: Sequence[Sequence[float]],
-    resamples: int = RESAMPLES,
-    seed: int = SEED,
-    level: float = LEVEL,
-) -> tuple[float | None, float | None]:
-    """Interval of the mean over strata (tasks) of each stratum's mean, resampling within strata.
-
-    (None, None) when there is no stratum or every stratum has fewer than two values (then no
-    resampling can vary).
-    """
-    groups = [np.asarray([v for v in s if v is not None], dtype=float) for s in strata]
-    groups = [g for g in groups if len(g)]
-    if not groups or all(len(g) < 2 for g in groups):
+def t_interval(values: Sequence[float | None], level: float = LEVEL) -> Interval:
+    """Student's t interval of the mean; (None, None) below MIN_N values (None left out)."""
+    x = _clean(values)
+    n = len(x)
+    if n < MIN_N:
         return None, None
-    total = np.zeros(resamples)
-    for i, g in enumerate(groups):  # strata resample independently: a seed each
-        total += _weights(len(g), resamples, seed + 1 + i) @ g
-    return _quantiles(total / len(groups), level)
+    mean = math.fsum(x) / n
+    var = math.fsum((v - mean) ** 2 for v in x) / (n - 1)
+    half = _t_quantile(n - 1, level) * math.sqrt(var / n)
+    return mean - half, mean + half
+
+
+def t_intervals(samples: Sequence[Sequence[float | None]], level: float = LEVEL) -> list[Interval]:
+    """:func:`t_interval` of each sample."""
+    return [t_interval(s, level) for s in samples]
+
+
+def mean_of_means_interval(
+    strata: Sequence[Sequence[float | None]], level: float = LEVEL
+) -> Interval:
+    """Interval of the mean over strata (tasks) of each stratum's mean.
+
+    The strata are independent, so the variance of the mean of means is the sum of each
+    stratum mean's variance over k squared; its degrees of freedom by Welch-Satterthwaite.
+    (None, None) when there is no stratum or any stratum has fewer than MIN_N values: the
+    spread of such a stratum is unknown, and leaving it out would overstate the precision.
+    """
+    groups = [_clean(s) for s in strata]
+    groups = [g for g in groups if g]
+    if not groups or any(len(g) < MIN_N for g in groups):
+        return None, None
+    k = len(groups)
+    means = [math.fsum(g) / len(g) for g in groups]
+    # variance of each stratum's mean
+    v = [
+        math.fsum((x - m) ** 2 for x in g) / (len(g) - 1) / len(g)
+        for g, m in zip(groups, means, strict=True)
+    ]
+    total_var = math.fsum(v) / (k * k)
+    centre = math.fsum(means) / k
+    if total_var == 0:
+        return centre, centre
+    denom = math.fsum(vi * vi / (len(g) - 1) for vi, g in zip(v, groups, strict=True))
+    df = math.fsum(v) ** 2 / denom if denom > 0 else float(min(len(g) for g in groups) - 1)
+    half = _t_quantile(df, level) * math.sqrt(total_var)
+    return centre - half, centre + half

@@ -2,7 +2,8 @@
 
 A planted run is a list of snapshot grades (step 0 is the starting workspace, the last is the
 final submission); :func:`write_planted_run` scores it with the harness's own rules
-(mlab_hpc/scoring.py) against given anchors, and writes its rows to the runs, steps, scores and
+(mlab_hpc/scoring.py) with the fixed anchors given (the baseline of success comes from planted
+runs of agent ``baseline``, as from real ones), and writes its rows to the runs, steps, scores and
 llm_calls tables with the harness's own writer (mlab_hpc/tables.py), at the paths a real run
 uses. So the analysis reads exactly what a campaign would have produced.
 """
@@ -56,6 +57,8 @@ class PlantedRun:
     error: str | None = None
     steps: list[PlantedStep] | None = None
     wall_s: float | None = None
+    data_mode: str = "real"
+    smoke: bool = False
 
     @property
     def run_id(self) -> str:
@@ -132,7 +135,9 @@ def write_planted_run(results: Path, run: PlantedRun) -> dict[str, Any]:
         "completion_tokens": sum(c.get("completion_tokens") or 0 for c in call_rows),
         "cost_usd": sum(c.get("cost_usd") or 0.0 for c in call_rows),
         "sandbox": "none",
-        "data_mode": "generated",
+        "trusted": True,
+        "data_mode": run.data_mode,
+        "smoke": run.smoke,
         "harness_version": "synthetic",
         **summary,
     }
