@@ -23,7 +23,7 @@ from mlab_hpc.paths import TABLES
 from mlab_hpc.schema import SCHEMAS
 from mlab_hpc.scoring import Anchors
 
-ANCHORS = Anchors(baseline=20.0, naive=20.0, human=500.0)
+ANCHORS = Anchors(naive_fixed=20.0, human=500.0)
 
 
 def invoke(results: Path, *args: str) -> tuple[int, str]:
@@ -113,9 +113,10 @@ def test_views_run_from_a_plain_duckdb_connection(tmp_path: Path) -> None:
     con.execute((analysis_dir() / "views.sql").read_text())
     for query in sorted((analysis_dir() / "queries").glob("*.sql")):
         con.execute(query.read_text()).fetchall()
+    # no baseline run in this root: success is unknown (NULL), never a silent failure
     assert con.execute("SELECT count(*), any_value(success_10) FROM run_outcomes").fetchone() == (
         1,
-        False,
+        None,
     )
 
 
@@ -151,7 +152,7 @@ def test_sql_formats_and_errors(tmp_path: Path) -> None:
         results, "sql", "SELECT run_id, n_steps, success_10 FROM run_outcomes", "--format", "json"
     )
     assert code == 0
-    assert json.loads(out) == [{"run_id": run.run_id, "n_steps": 2, "success_10": False}]
+    assert json.loads(out) == [{"run_id": run.run_id, "n_steps": 2, "success_10": None}]
     code, out = invoke(
         results, "sql", "SELECT task, count(*) AS n FROM runs GROUP BY ALL", "--format", "csv"
     )
@@ -164,7 +165,7 @@ def test_sql_formats_and_errors(tmp_path: Path) -> None:
         "--format",
         "csv",
     )
-    assert code == 0 and out.splitlines()[0].startswith("task,agent,model,n_runs")
+    assert code == 0 and out.splitlines()[0].startswith("task,agent,model,kind,n_runs")
     target = tmp_path / "out.parquet"
     code, _ = invoke(
         results, "sql", "SELECT * FROM steps", "--format", "parquet", "--output", str(target)
@@ -396,7 +397,7 @@ def test_views_and_queries_from_the_duckdb_cli(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     blocks = done.stdout.strip().split("\n")
     assert blocks[:4] == ["n,steps", "1,2", "calls", "1"]
-    assert blocks[4].startswith("task,agent,model,n_runs") and blocks[5].startswith(
+    assert blocks[4].startswith("task,agent,model,kind,n_runs") and blocks[5].startswith(
         "cartpole,alpha,"
     )
     # a results root without any file yet: empty views, no error

@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from tests.conftest import cli
+from tests.conftest import query as query_views
 
 STARTER = """
 import os
@@ -96,7 +97,7 @@ def test_smoke_reaches_the_starter_and_never_the_grader(
     graded = duckdb.connect().execute(query).fetchall()
     assert graded and {json.loads(m)["grader_smoke"] for (m,) in graded} == {0.0}
     # no published human anchors: the human-relative score is empty, not made up
-    assert row["human_relative"] is None
-    # smoke baselines keep their own cache: they say nothing about the real task
-    cached = sorted(p.name for p in (results / "baselines").iterdir())
-    assert cached == (["smoky@v1.smoke.json"] if smoke else ["smoky@v1.json"])
+    assert row["human_score"] is None
+    # a smoke run is a kind of its own: it is never the baseline of real runs
+    kinds = query_views(results, "SELECT kind, n_baseline_runs FROM runs")
+    assert kinds == [("real+smoke" if smoke else "real", 1)]
