@@ -16,7 +16,6 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from click.testing import CliRunner
 
 from mlab_hpc.cli import main
@@ -89,16 +88,16 @@ def csv_case(
 
 def baseline_run(task_id: str, results: Path, *extra_args: str) -> dict[str, Any]:
     """A whole baseline run of `task_id` on generated data (`extra_args` added, e.g.
-    "--smoke"), as `mlab-hpc run` makes it; its one row of the runs table, column -> value."""
+    "--smoke"), as `mlab-hpc run` makes it; its one row of the runs view (anchors as of now),
+    column -> value."""
     result = CliRunner().invoke(
         main,
         ["run", "--task", task_id, "--agent", "baseline", "--data", "generated", *extra_args],
     )
     assert result.exit_code == 0, result.output
-    glob = results / "tables" / "runs" / "**" / "*.parquet"
-    cursor = duckdb.connect().execute(
-        f"SELECT * FROM read_parquet('{glob}', hive_partitioning = true)"
-    )
+    from mlab_hpc.analysis.db import connect
+
+    cursor = connect(results, cache=False).execute("SELECT * FROM runs")
     columns = [column[0] for column in cursor.description]
     (row,) = cursor.fetchall()
     return dict(zip(columns, row, strict=True))

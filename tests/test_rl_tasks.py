@@ -422,10 +422,12 @@ def cli(*args: str) -> str:
 
 
 def runs_table(results: Path) -> list[dict[str, Any]]:
-    """Every row of the runs table under ``results``, as dicts."""
-    glob = results / "tables" / "runs" / "**" / "*.parquet"
-    relation = duckdb.sql(f"SELECT * FROM read_parquet('{glob}', hive_partitioning = true)")
-    return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+    """Every row of the runs view under ``results`` (anchors as of now), as dicts."""
+    from mlab_hpc.analysis.db import connect
+
+    cursor = connect(results, cache=False).execute("SELECT * FROM runs")
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 @pytest.mark.usefixtures("data_root")
