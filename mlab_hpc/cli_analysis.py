@@ -72,6 +72,12 @@ def _notice(message: str) -> None:
     is_flag=True,
     help="Show --smoke runs too (starters trained minimally: not results), in cells of their own.",
 )
+@click.option(
+    "--mlab-compat",
+    is_flag=True,
+    help="Add the success rate as MLAgentBench's plot.py computes it (errored runs left out, "
+    "its baseline constants), to compare a result with the paper.",
+)
 @_cache_option
 @pass_ctx
 def report(
@@ -82,6 +88,7 @@ def report(
     run_pages: bool,
     data_kind: str,
     include_smoke: bool,
+    mlab_compat: bool,
     no_cache: bool,
 ) -> None:
     """Success rates, improvements, human-relative scores, outcomes and costs, with intervals.
@@ -96,7 +103,7 @@ def report(
 
     con = connect(obj.results, campaigns, cache=not no_cache, notice=_notice)
     kinds = KindFilter(data_kind, include_smoke)
-    built = build_report(con, obj.results, list(campaigns), kinds)
+    built = build_report(con, obj.results, list(campaigns), kinds, mlab_compat)
     if built.meta["n_runs"] == 0:
         where = f" of campaign {', '.join(campaigns)}" if campaigns else ""
         hidden = built.meta["left_out"]

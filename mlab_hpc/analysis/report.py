@@ -57,6 +57,14 @@ SECTIONS: tuple[SectionSpec, ...] = (
 )
 
 
+# Shown on request (report --mlab-compat): MLAgentBench's own success rule, for comparison.
+MLAB_COMPAT = SectionSpec(
+    "success_mlab_compat",
+    "Success rate as MLAgentBench's plot.py computes it (for comparison with the paper)",
+    "success_mlab_compat.sql",
+)
+
+
 @dataclass
 class Section:
     """One computed table of the report."""
@@ -255,7 +263,7 @@ def materialize(con: duckdb.DuckDBPyConnection, kinds: KindFilter | None = None)
     lookup, views that use them included).
     """
     where = (kinds or KindFilter()).sql()
-    for name in ("runs", "run_outcomes"):
+    for name in ("runs", "run_outcomes", "mlab_compat_outcomes"):
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM main.{name} WHERE {where}"
         )
@@ -298,6 +306,7 @@ def build_report(
     results: Path,
     campaigns: list[str] | None = None,
     kinds: KindFilter | None = None,
+    mlab_compat: bool = False,
 ) -> Report:
     """Every section of the report, computed over the views of ``con``."""
     kinds = kinds or KindFilter()
@@ -322,6 +331,6 @@ def build_report(
         **overview,
     }
     report = Report(meta)
-    for spec in SECTIONS:
+    for spec in (*SECTIONS, MLAB_COMPAT) if mlab_compat else SECTIONS:
         report.sections.append(run_section(con, spec))
     return report
