@@ -61,6 +61,6 @@ def test_readme_commands_are_the_ones_ci_runs() -> None:
     commands = [ln.strip() for ln in readme[:6] if ln.startswith("    ")]
     assert commands[0] == (
         "pip install -e . && mlab-hpc submit --tasks cartpole,vectorization,house-price "
-        "--seeds 2 --data generated && mlab-hpc report"
+        "--seeds 2 --data generated && mlab-hpc report --data all"
     )
     assert commands[1] in (REPO / ".ci" / "run").read_text()
