@@ -68,6 +68,12 @@ def query(results: Path, sql: str) -> list[tuple]:
     from mlab_hpc.analysis.db import connect
 
     con = connect(results, cache=False)
+    calls = results / "tables" / "llm_calls"
+    if calls.is_dir():  # with file_row_number: the order of the run's log
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW llm_calls AS SELECT * FROM read_parquet("
+            f"'{calls}/**/*.parquet', hive_partitioning = true, file_row_number = true)"
+        )
     try:
         return con.execute(sql).fetchall()
     finally:
