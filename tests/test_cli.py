@@ -63,4 +63,5 @@ def test_readme_commands_are_the_ones_ci_runs() -> None:
         "pip install -e . && mlab-hpc submit --tasks cartpole,vectorization,house-price "
         "--seeds 2 --data generated && mlab-hpc report --data all"
     )
-    assert commands[1] in (REPO / ".ci" / "run").read_text()
+    assert commands[1] == "bash .ci/run"
+    assert "pip install -e '.[dev]' && python -m pytest -q" in (REPO / ".ci" / "run").read_text()
