@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 from .llm.chunks import summarise_long
+from .llm.parsing import excerpt, extract_code
 from .sandbox import Mount, Sandbox
 from .snapshots import EditHistory
 from .workspace import Workspace, WorkspaceError
@@ -68,6 +69,7 @@ class ActionContext:
     sandbox_env: dict[str, str] = field(default_factory=dict)
     edit_model: TextModel | None = None
     fast_model: TextModel | None = None
+    research_problem: str = ""  # the task's, for Reflection
 
     def path(self, name: str, *, must_exist: bool = False) -> Path:
         try:
@@ -433,7 +435,49 @@ def _model(ctx: ActionContext, role: str) -> TextModel:
             "llm_unavailable",
             f"this action needs a language model (--{role}-llm) and the run has none configured",
         )
-    return model
+    return _ObservedModel(model)
+
+
+class _ObservedModel:
+    """A model whose failure (after its retries, or a refused request such as a prompt too long)
+    becomes the action's observation instead of the end of the run."""
+
+    def __init__(self, model: TextModel) -> None:
+        self._model = model
+
+    def complete(self, prompt: str, *, purpose: str) -> str:
+        from .llm.base import LLMError
+
+        try:
+            return self._model.complete(prompt, purpose=purpose)
+        except LLMError as exc:
+            message = f"the language model of this action failed: {exc}"
+            raise ActionError("llm_error", message) from None
+
+
+def _checked_code(ctx: ActionContext, reply: str, old: str, new: str, save_name: str) -> None:
+    """Refuse (ActionError) to save an empty reply, or a Python file that does not parse unless
+    the original did not parse either; the observation says why and shows the reply's start."""
+    import ast
+
+    if not new.strip():
+        raise ActionError("bad_edit", "the edit model's reply held no code; nothing was saved")
+    if not save_name.endswith(".py"):
+        return
+    try:
+        ast.parse(new)
+    except (SyntaxError, ValueError) as exc:
+        try:
+            ast.parse(old)
+        except (SyntaxError, ValueError):
+            return  # it was broken before: an edit may fix it in several steps
+        line = getattr(exc, "lineno", None)
+        why = f"line {line}: {getattr(exc, 'msg', exc)}" if line else str(exc)
+        raise ActionError(
+            "bad_edit",
+            f"the edited {save_name} would not be valid Python ({why}); nothing was saved and "
+            f"{save_name} is unchanged. The edit model replied:\n{excerpt(reply, 1000)}",
+        ) from None
 
 
 @action("Understand File", needs_model="fast")
@@ -479,11 +523,13 @@ def edit_script(
     dst = ctx.writable(save_name)
     model = _model(ctx, "edit")
     old = src.read_text(encoding="utf-8", errors="replace") if src.exists() else ""
-    new = model.complete(
-        f"Script {script_name}:\n{old}\n\nEdit instruction: {edit_instruction}\n"
-        "Answer with the complete new script only.",
+    reply = model.complete(
+        f"Script {script_name}:\n```\n{old}```\n\nEdit instruction: {edit_instruction}\n"
+        "Answer with the complete new script in one ```python code block.",
         purpose="edit",
     )
+    new = extract_code(reply)
+    _checked_code(ctx, reply, old, new, save_name)
     dst.write_text(new, encoding="utf-8")
     _backup(ctx, dst)
     return Outcome(_diff(old, new, script_name, save_name), changed=[ctx.rel(dst)])
@@ -511,15 +557,16 @@ def edit_script_segment(
             "need 1 <= start_line_number <= end_line_number <= that",
         )
     segment = "".join(lines[start_line_number - 1 : end_line_number])
-    new_segment = model.complete(
-        f"Segment of {script_name}:\n{segment}\n\nEdit instruction: "
-        f"{edit_instruction}\nAnswer with the new segment only.",
+    reply = model.complete(
+        f"Lines {start_line_number}-{end_line_number} of {script_name}:\n```\n{segment}```\n\n"
+        f"Edit instruction: {edit_instruction}\n"
+        "Answer with the new lines in one ```python code block.",
         purpose="edit",
     )
-    if not new_segment.endswith("\n"):
-        new_segment += "\n"
+    new_segment = extract_code(reply)
     old = "".join(lines)
     new = "".join(lines[: start_line_number - 1]) + new_segment + "".join(lines[end_line_number:])
+    _checked_code(ctx, reply, old, new, save_name)
     dst.write_text(new, encoding="utf-8")
     _backup(ctx, dst)
     return Outcome(_diff(old, new, script_name, save_name), changed=[ctx.rel(dst)])
@@ -532,10 +579,14 @@ def reflection(
     """Think about the research so far with a language model, using the research log."""
     model = _model(ctx, "fast")
     log = ctx.workspace.root / RESEARCH_LOG
-    notes = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    notes = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
     return Outcome(
         model.complete(
-            f"Research log:\n{notes}\n\nReflect on: {things_to_reflect_on}", purpose="reflect"
+            f"The research problem:\n{ctx.research_problem.strip() or '(not given)'}\n\n"
+            f"The research log so far:\n{notes.strip() or '(empty)'}\n\n"
+            f"Reflect on this: {things_to_reflect_on}\nAnswer in a few paragraphs, "
+            "keeping to what the log shows.",
+            purpose="reflect",
         )
     )
 

@@ -107,7 +107,9 @@ class Environment:
         fast_model: TextModel | None = None,
         fsync: bool = False,
         forbidden_phrases: tuple[ForbiddenPhrase, ...] = (),
+        research_problem: str = "",
     ) -> None:
+        self.research_problem = research_problem  # Reflection's context
         self.workspace = workspace
         self.sandbox = sandbox
         self.paths = paths
@@ -168,6 +170,7 @@ class Environment:
             sandbox_env=self.sandbox_env,
             edit_model=self.edit_model,
             fast_model=self.fast_model,
+            research_problem=self.research_problem,
         )
         name = str(call.name)
         action_s = 0.0

@@ -254,6 +254,7 @@ def drive_run(
         elapsed_s=history[-1].elapsed_s if history else 0.0,
         sandbox_env=_agent_env(config),
         forbidden_phrases=task.forbidden_phrases,
+        research_problem=task.research_problem,
     )
     env.done = bool(history and history[-1].done)
     if llm is not None:

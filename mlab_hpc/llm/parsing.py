@@ -15,7 +15,9 @@ def entries(text: str, labels: tuple[str, ...]) -> dict[str, str]:
     """The labelled entries of a reply: ``Label: value`` up to the next label.
 
     Labels are matched at the start of a line, ignoring case and markdown decoration
-    (``**Action:**``, ``## Thought:``). A label given twice keeps its last value.
+    (``**Action:**``, ``## Thought:``). A label given twice keeps its last value. A label line
+    inside a fenced code block, or inside a JSON value that is still open (a code comment
+    ``# Action: ...`` in the code an Action Input carries), is text, not a label.
     """
     ordered = sorted(labels, key=len, reverse=True)  # "Action Input" before "Action"
     pattern = re.compile(
@@ -23,12 +25,47 @@ def entries(text: str, labels: tuple[str, ...]) -> dict[str, str]:
         re.IGNORECASE | re.MULTILINE,
     )
     canonical = {label.lower(): label for label in labels}
+    kept: list[re.Match[str]] = []
+    for match in pattern.finditer(text):
+        if kept and _inside_value(text[kept[-1].end() : match.start()]):
+            continue
+        kept.append(match)
     found: dict[str, str] = {}
-    matches = list(pattern.finditer(text))
-    for i, match in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+    for i, match in enumerate(kept):
+        end = kept[i + 1].start() if i + 1 < len(kept) else len(text)
         found[canonical[match.group(1).lower()]] = text[match.end() : end].strip()
     return found
+
+
+_FENCE = re.compile(r"^[ \t]*```", re.MULTILINE)
+
+
+def _inside_value(value: str) -> bool:
+    """Whether a label found right after ``value`` would sit inside it: in an unclosed code
+    fence, or in a JSON object or string that ``value`` opened and has not closed."""
+    if len(_FENCE.findall(value)) % 2:
+        return True
+    body = value.lstrip()
+    if not body.startswith(("{", "[")):
+        return False
+    depth, in_string, escaped = 0, False, False
+    for ch in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return False
+    return depth > 0 or in_string
 
 
 def strip_fences(text: str) -> str:
@@ -73,3 +110,35 @@ def duration(seconds: float) -> str:
         return "less than a minute"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+_BLOCK = re.compile(r"^[ \t]*```[ \t]*([\w+.-]*)[^\n]*\n(.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.M | re.S)
+_TAGS = {"python": ("python", "python3", "py")}
+
+
+def extract_code(reply: str, language: str = "python") -> str:
+    """The code in a model's reply to an edit request.
+
+    A reply with fenced blocks gives the longest block tagged with ``language`` (``python``,
+    ``py``...), else the longest untagged one, else the longest of any tag; prose around the
+    fences is dropped, and a fence the reply never closed (cut at its token limit) runs to its
+    end. A reply without a fence is taken whole. The result ends with one line break.
+    """
+    blocks = [(m.group(1).lower(), m.group(2)) for m in _BLOCK.finditer(reply)]
+    if not blocks:
+        code = reply.strip("\n")
+    else:
+        tags = _TAGS.get(language, (language,))
+        for wanted in (lambda t: t in tags, lambda t: t == "", lambda t: True):
+            chosen = [body for tag, body in blocks if wanted(tag)]
+            if chosen:
+                code = max(chosen, key=len).strip("\n")
+                break
+    return code + "\n" if code.strip() else ""
+
+
+def excerpt(text: str, max_chars: int = 2000) -> str:
+    """``text`` if short, else its first ``max_chars`` characters and a note of how much more."""
+    if len(text) <= max_chars:
+        return text
+    return f"{text[:max_chars]}\n[... {len(text) - max_chars} more characters not shown ...]"
