@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, jsonl, tables
+from .actions import append_to_research_log
 from .agents import AgentContext, make_agent
 from .baselines import BaselineCache
 from .data import PreparedData, resolve_data
@@ -33,9 +34,11 @@ from .llm import (
     LLMSession,
     ModelPlan,
     Models,
+    ReplayDiverged,
     plan_models,
     read_usage,
 )
+from .llm.replay import check_replay_end, check_replay_start, check_replay_step
 from .paths import ResultsRoot, RunPaths
 from .sandbox import Sandbox, SandboxLimits, make_sandbox
 from .scoring import Anchors, summarize
@@ -332,8 +335,10 @@ def _drive(
         model=config.model,
         models=models,
         time_left_s=lambda: env.time_left_s,
+        research_log=lambda text: append_to_research_log(env.workspace.root, text),
     )
     try:
+        check_replay_start(models, config.agent)
         agent.begin(ctx, history)
         last: StepRecord | None = history[-1] if history else None
         while (reason := env.stop_reason()) is None:
@@ -341,7 +346,11 @@ def _drive(
             progress.action_started(env.steps_taken + 1, call)
             last = env.execute(call)
             progress.step(last, env.limits, env.elapsed_s)
+            check_replay_step(models, last)
+        check_replay_end(models, reason)
         return reason, None
+    except ReplayDiverged as exc:  # a replay that no longer follows its recording
+        return "replay_diverged", str(exc)
     except BudgetExceeded as exc:  # a budget of --max-tokens / --max-cost is spent
         return exc.reason, str(exc)
     except LLMError as exc:  # a model failed for good, retries included
@@ -360,6 +369,7 @@ STATUS_OF_EXIT = {
     "max_time": "timeout",
     "agent_error": "failed",
     "llm_error": "llm_error",  # a language-model call failed after its retries
+    "replay_diverged": "replay_diverged",  # a replay left its recording (llm/replay.py)
     "max_tokens": "budget",  # --max-tokens spent
     "max_cost": "budget",  # --max-cost spent
     "crashed": "failed",

@@ -42,6 +42,11 @@ class Malformed:
 
 
 @dataclass(frozen=True)
+class Empty:
+    """A 200 response with no completion: no choices (OpenAI), no content blocks (Anthropic)."""
+
+
+@dataclass(frozen=True)
 class Slow:
     """Wait ``seconds`` before answering ``then`` (to make a client time out)."""
 
@@ -49,7 +54,7 @@ class Slow:
     then: Any = "late"
 
 
-Reply = str | Fail | Malformed | Slow | Callable[["Received"], Any]
+Reply = str | Fail | Malformed | Empty | Slow | Callable[["Received"], Any]
 
 
 @dataclass
@@ -179,10 +184,12 @@ class ScriptedLLMServer:
                     self._error(api, reply)
                 elif isinstance(reply, Malformed):
                     self._send_raw(200, reply.body)
+                elif isinstance(reply, Empty):
+                    self._answer(request, "", empty=True)
                 else:
                     self._answer(request, str(reply))
 
-            def _answer(self, request: Received, text: str) -> None:
+            def _answer(self, request: Received, text: str, empty: bool = False) -> None:
                 stopped_by = None
                 hits = [(text.find(s), s) for s in request.stop if s and s in text]
                 if hits:
@@ -198,7 +205,9 @@ class ScriptedLLMServer:
                             "object": "chat.completion",
                             "created": int(time.time()),
                             "model": model,
-                            "choices": [
+                            "choices": []
+                            if empty
+                            else [
                                 {
                                     "index": 0,
                                     "message": {"role": "assistant", "content": text},
@@ -220,7 +229,7 @@ class ScriptedLLMServer:
                             "type": "message",
                             "role": "assistant",
                             "model": model,
-                            "content": [{"type": "text", "text": text}],
+                            "content": [] if empty else [{"type": "text", "text": text}],
                             "stop_reason": "stop_sequence" if stopped_by else "end_turn",
                             "stop_sequence": stopped_by,
                             "usage": {"input_tokens": p, "output_tokens": c},

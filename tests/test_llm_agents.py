@@ -217,7 +217,8 @@ def test_react_no_valid_action_spends_the_step(tmp_path: Path) -> None:
     assert "Observation:\nNo valid action found!" in prompts[1]
     assert "x" * 50 + "\n[... 20 characters cut ...]\n" + "y" * 50 in prompts[2]
     assert "This is your last step" in prompts[2]
-    assert "- Write File:" in prompts[0] and "- Edit Script (AI):" not in prompts[0]
+    assert "- Write File:" in prompts[0] and "- Edit Script (AI):" in prompts[0]
+    assert "- Reflection:" not in prompts[0]  # HR-MLAB's set: no Reflection
 
 
 def test_react_resume_rebuilds_the_same_conversation(tmp_path: Path) -> None:

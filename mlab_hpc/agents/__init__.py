@@ -28,6 +28,7 @@ class AgentContext:
     model: str | None = None
     models: Models | None = None  # the run's language models by role (agent, fast, edit)
     time_left_s: Callable[[], float] | None = None  # the agent's time left, now
+    research_log: Callable[[str], None] | None = None  # appends to research_log.log
 
 
 @runtime_checkable
@@ -61,8 +62,33 @@ def agent_names() -> list[str]:
     return sorted(_builtin())
 
 
+def agent_options(name: str) -> tuple[str, dict[str, Any]]:
+    """``research+all-actions+recent-steps=5`` -> ("research", {"all_actions": True,
+    "recent_steps": 5}): options after ``+``, a bare one meaning True, numbers as numbers."""
+    base, *parts = name.split("+")
+    options: dict[str, Any] = {}
+    for part in parts:
+        key, sep, raw = part.partition("=")
+        if not key.strip():
+            raise PrerequisiteError(f"agent '{name}': an empty option after '+'")
+        value: Any = True
+        if sep:
+            value = raw
+            for convert in (int, float):
+                try:
+                    value = convert(raw)
+                    break
+                except ValueError:
+                    pass
+        options[key.strip().replace("-", "_")] = value
+    return base, options
+
+
 def make_agent(name: str, **options: Any) -> Agent:
-    """The agent called ``name`` (a built-in name or ``package.module:ClassName``)."""
+    """The agent called ``name`` (a built-in name or ``package.module:ClassName``), with the
+    options written after it (``research+all-actions``: see :func:`agent_options`)."""
+    name, written = agent_options(name)
+    options = {**written, **options}
     builtins = _builtin()
     if name in builtins:
         cls = builtins[name]
@@ -78,7 +104,12 @@ def make_agent(name: str, **options: Any) -> Agent:
             raise PrerequisiteError(f"agent '{name}': {module_name} has no {attr!r}") from None
     else:
         raise UnknownNameError("agent", name, builtins)
-    agent = cls(**options)
+    try:
+        agent = cls(**options)
+    except TypeError as exc:
+        if not written:
+            raise
+        raise PrerequisiteError(f"agent '{name}' does not take these options: {exc}") from None
     if not isinstance(agent, Agent):
         raise PrerequisiteError(f"agent '{name}' lacks begin(ctx, history) and act(last)")
     return agent

@@ -15,12 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..actions import describe
 from ..environment import ActionCall, StepRecord
 from ..llm.chunks import head_and_tail
 from ..llm.parsing import ReplyFormatError, action_name, duration, entries, json_object
 from . import AgentContext
 from .research import require_models
+from .tools import HR_MLAB_REACT, describe_tools, every_action
 
 NO_ACTION = "(no valid action)"
 NO_ACTION_FEEDBACK = (
@@ -28,18 +28,9 @@ NO_ACTION_FEEDBACK = (
     "Thought: ..., Action: <an action name>, Action Input: <a JSON object>."
 )
 STOP = ("\nObservation:",)
-TOOLS = (
-    "List Files",
-    "Read File",
-    "Write File",
-    "Append File",
-    "Copy File",
-    "Undo Edit Script",
-    "Inspect Script Lines",
-    "Execute Script",
-    "Python REPL",
-    "Final Answer",
-)
+TOOLS = HR_MLAB_REACT
+# output tokens and temperature by role, as the human-relative variant calls its models
+SETTINGS = {"agent": (4096, 1.0), "fast": (4096, 1.0), "edit": (4000, 1.0)}
 
 INTRO = """\
 You are an agent solving a machine-learning task in a folder of files. Each reply of yours \
@@ -92,19 +83,23 @@ class ReactAgent:
         observation_chars: int = 8000,
         history_chars: int = 120_000,
         tools: tuple[str, ...] = TOOLS,
+        all_actions: bool = False,
     ) -> None:
         self.observation_chars = observation_chars
         self.history_chars = history_chars
-        self.tools = tools
+        self.tools = every_action() if all_actions else tools
 
     def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
         """Build the fixed part of the prompt and the conversation of the steps taken."""
-        self.model = require_models(ctx, self.name).agent
+        models = require_models(ctx, self.name)
+        for role, (max_tokens, temperature) in SETTINGS.items():
+            getattr(models, role).use_defaults(max_tokens=max_tokens, temperature=temperature)
+        self.model = models.agent
         self.ctx = ctx
         names = [n for n in self.tools if n in ctx.actions]
         self.intro = INTRO.format(
             problem=ctx.task.research_problem.strip(),
-            tools=describe(names),
+            tools=describe_tools(names, ctx.actions),
             max_steps=ctx.max_steps,
             max_time=duration(ctx.max_time_s),
         )

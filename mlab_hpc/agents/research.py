@@ -18,13 +18,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..actions import ActionError, describe
+from ..actions import ActionError
 from ..environment import ActionCall, StepRecord, find_action
 from ..errors import PrerequisiteError
-from ..llm import Models
-from ..llm.chunks import summarise_long
-from ..llm.parsing import ReplyFormatError, action_name, entries, json_object
+from ..llm import LLMError, Models
+from ..llm.chunks import head_and_tail, summarise_long
+from ..llm.parsing import ReplyFormatError, action_name, entries, excerpt, json_object
 from . import AgentContext
+from .tools import MLAGENTBENCH_RESEARCH, MLAGENTBENCH_RETRIEVAL, describe_tools, every_action
 
 FORMAT = (
     "Reflection",
@@ -34,19 +35,10 @@ FORMAT = (
     "Action",
     "Action Input",
 )
-TOOLS = (
-    "List Files",
-    "Copy File",
-    "Undo Edit Script",
-    "Execute Script",
-    "Final Answer",
-    "Understand File",
-    "Inspect Script Lines",
-    "Edit Script (AI)",
-    "Edit Script Segment (AI)",
-    "Reflection",
-)
-RETRIEVAL_TOOLS = ("Append Summary to Research Log", "Retrieval from Research Log")
+TOOLS = MLAGENTBENCH_RESEARCH
+RETRY_EXCERPT_CHARS = 2000  # how much of a reply in the wrong format the retry prompt repeats
+# output tokens and temperature by role, as MLAgentBench calls its models (main runs)
+SETTINGS = {"agent": (2000, 0.5), "fast": (2000, 0.01), "edit": (4000, 0.5)}
 INVALID_ACTION = "(no valid response)"
 STOP = ("\nObservation:",)
 
@@ -197,23 +189,30 @@ class ResearchAgent:
         chunk_chars: int = 10_000,
         format_retries: int = 5,
         retrieval: bool = False,
-        tools: tuple[str, ...] = TOOLS,
+        tools: tuple[str, ...] | None = None,
+        all_actions: bool = False,
     ) -> None:
         self.recent_steps = recent_steps
         self.summarise_over_chars = summarise_over_chars
         self.chunk_chars = chunk_chars
         self.format_retries = format_retries
         self.retrieval = retrieval
-        self.tools = tools + (RETRIEVAL_TOOLS if retrieval else ())
+        if tools is None:
+            tools = MLAGENTBENCH_RETRIEVAL if retrieval else MLAGENTBENCH_RESEARCH
+        self.tools = every_action() if all_actions else tools
 
     # ------------------------------------------------------------------ memory
     def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
         """Build the prompt's fixed part and rebuild the memory from the steps taken."""
         models = require_models(ctx, self.name)
+        for role, (max_tokens, temperature) in SETTINGS.items():
+            getattr(models, role).use_defaults(max_tokens=max_tokens, temperature=temperature)
         self.model, self.fast = models.agent, models.fast
         self.ctx = ctx
         names = [n for n in self.tools if n in ctx.actions]
-        self.intro = INTRO.format(tools=describe(names), problem=ctx.task.research_problem.strip())
+        self.intro = INTRO.format(
+            tools=describe_tools(names, ctx.actions), problem=ctx.task.research_problem.strip()
+        )
         self.steps: list[_Step] = []
         self.summaries: dict[int, str] = {}
         self.notes: dict[int, str] = {}
@@ -253,10 +252,25 @@ class ResearchAgent:
             try:
                 name, args = self._parse(reply)
             except ReplyFormatError as exc:
-                asked = prompt + RETRY.format(reply=reply, problem=exc)
+                shown = excerpt(reply, RETRY_EXCERPT_CHARS)
+                asked = prompt + RETRY.format(reply=shown, problem=exc)
                 continue
+            self._log_step(reply)
             return ActionCall(name, args, thought=encode_thought(reply, extras))
         return ActionCall(INVALID_ACTION, {}, thought=encode_thought(reply, extras))
+
+    def _log_step(self, reply: str) -> None:
+        """Add the step being taken to research_log.log: its plan and status (MLAgentBench's
+        research log), and with retrieval the fast model's note on the step before."""
+        if self.ctx.research_log is None:
+            return
+        step = (self.steps[-1].step if self.steps else 0) + 1
+        lines = []
+        if self.retrieval and self.steps and self.steps[-1].step in self.notes:
+            lines.append(f"Step {step - 1} (what came of it):\n{self.notes[self.steps[-1].step]}")
+        plan = entries(reply, FORMAT).get("Research Plan and Status", "")
+        lines.append(f"Step {step}, Research Plan and Status:\n{plan or '(none given)'}")
+        self.ctx.research_log("\n\n".join(lines) + "\n\n")
 
     def _parse(self, reply: str) -> tuple[str, dict[str, object]]:
         found = entries(reply, FORMAT)
@@ -304,20 +318,30 @@ class ResearchAgent:
             prompt = MERGE.format(action=s.action, parts=numbered)
             return self.fast.generate(prompt, purpose="summarise").strip()
 
-        return summarise_long(s.observation, ask, merge, self.chunk_chars)
+        try:
+            return summarise_long(s.observation, ask, merge, self.chunk_chars)
+        except LLMError as exc:  # the step goes on with the observation cut instead
+            cut = head_and_tail(s.observation, self.summarise_over_chars)
+            return f"[the summary failed ({exc}); the observation's beginning and end:]\n{cut}"
 
     def _note(self, s: _Step) -> str:
         observation = self.summaries.get(s.step, s.observation)
         if len(observation) > self.summarise_over_chars:
             observation = observation[: self.summarise_over_chars] + "\n[...]"
         prompt = NOTE.format(reply=s.reply, observation=observation)
-        return self.fast.generate(prompt, purpose="summarise").strip()
+        try:
+            return self.fast.generate(prompt, purpose="summarise").strip()
+        except LLMError as exc:
+            return f"(no note on this step: the model failed: {exc})"
 
     def _retrieve(self) -> str:
         log = "\n\n".join(f"Step {step}:\n{self.notes[step]}" for step in sorted(self.notes))
         plan = entries(self.steps[-1].reply, FORMAT).get("Research Plan and Status", "")
         prompt = RETRIEVE.format(log=log, plan=plan or "(none yet)")
-        return self.fast.generate(prompt, purpose="summarise").strip()
+        try:
+            return self.fast.generate(prompt, purpose="summarise").strip()
+        except LLMError:
+            return ""  # the step goes on without what the log would have brought back
 
 
 class RetrievalResearchAgent(ResearchAgent):

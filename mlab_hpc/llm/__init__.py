@@ -9,11 +9,22 @@ the run's call log.
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PrerequisiteError, UnknownNameError
-from .base import LLM, PURPOSES, BudgetExceeded, Completion, LLMError, Request, TransientLLMError
+from .base import (
+    LLM,
+    PURPOSES,
+    BudgetExceeded,
+    Completion,
+    LLMError,
+    ReplayDiverged,
+    Request,
+    TransientLLMError,
+)
 from .prices import Price, PriceTable
 from .retry import RetryPolicy
 from .session import Budget, LLMSession, Model, Models, Usage, read_usage
@@ -31,12 +42,15 @@ __all__ = [
     "Models",
     "Price",
     "PriceTable",
+    "ReplayDiverged",
     "Request",
+    "RoleSettings",
     "RetryPolicy",
     "TransientLLMError",
     "Usage",
     "make_llm",
     "parse_model_spec",
+    "parse_role_settings",
     "plan_models",
     "read_usage",
 ]
@@ -81,6 +95,52 @@ def make_llm(spec: str, *, base_url: str | None = None, timeout_s: float = 300) 
     return ReplayLLM(name)
 
 
+ROLES = ("agent", "fast", "edit")
+
+
+@dataclass(frozen=True)
+class RoleSettings:
+    """A user's output-token limit and temperature for one role (None: the agent's default)."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+
+def parse_role_settings(text: str) -> dict[str, RoleSettings]:
+    """``agent:max_tokens=3000,temperature=0.2;fast:temperature=0`` -> settings by role
+    (the form of ``MLAB_LLM_ROLES``); PrerequisiteError naming what is wrong."""
+    found: dict[str, RoleSettings] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        role, sep, body = part.partition(":")
+        role = role.strip()
+        if not sep or role not in ROLES:
+            raise PrerequisiteError(
+                f"MLAB_LLM_ROLES: {part!r} must start with a role ({', '.join(ROLES)}) and ':'"
+            )
+        values: dict[str, float] = {}
+        for item in filter(None, (i.strip() for i in body.split(","))):
+            key, eq, raw = item.partition("=")
+            key = key.strip()
+            try:
+                number = float(raw)
+            except ValueError:
+                number = math.nan
+            if not eq or key not in ("max_tokens", "temperature") or not math.isfinite(number):
+                raise PrerequisiteError(
+                    f"MLAB_LLM_ROLES: {item!r} in role {role}: write max_tokens=N or "
+                    "temperature=X with a number"
+                )
+            if (key == "max_tokens" and (number < 1 or number != int(number))) or number < 0:
+                raise PrerequisiteError(f"MLAB_LLM_ROLES: {item!r}: out of range")
+            values[key] = number
+        tokens = values.get("max_tokens")
+        found[role] = RoleSettings(
+            max_tokens=int(tokens) if tokens is not None else None,
+            temperature=values.get("temperature"),
+        )
+    return found
+
+
 @dataclass(frozen=True)
 class ModelPlan:
     """A run's providers by role, with its budget, retry policy, prices and temperature."""
@@ -92,6 +152,7 @@ class ModelPlan:
     retry: RetryPolicy
     prices: PriceTable
     temperature: float | None = None
+    roles: dict[str, RoleSettings] | None = None  # per-role settings, over ``temperature``
 
     def open(
         self, log_path: Path, *, completed_steps: int = 0, fsync: bool = False
@@ -109,7 +170,9 @@ class ModelPlan:
                     llm.skip_to_step(completed_steps)
 
         def role(llm: LLM, name: str) -> Model:
-            return Model(llm, session, name, temperature=self.temperature)
+            own = (self.roles or {}).get(name, RoleSettings())
+            temperature = own.temperature if own.temperature is not None else self.temperature
+            return Model(llm, session, name, max_tokens=own.max_tokens, temperature=temperature)
 
         return session, Models(
             agent=role(self.agent, "agent"),
@@ -127,10 +190,12 @@ def plan_models(
     temperature: float | None = None,
     max_tokens: int | None = None,
     max_cost: float | None = None,
+    roles: dict[str, RoleSettings] | None = None,
 ) -> ModelPlan | None:
     """Check and build a run's providers; None when the run uses no model.
 
     Roles without a model of their own use ``model`` (or, without one, the other role's).
+    ``roles`` sets output tokens and temperature per role (default: ``MLAB_LLM_ROLES``).
     Raises PrerequisiteError for what the user must fix before the run starts.
     """
     default = model or edit or fast
@@ -140,6 +205,8 @@ def plan_models(
         raise PrerequisiteError("--max-tokens must be a positive number of tokens")
     if max_cost is not None and max_cost <= 0:
         raise PrerequisiteError("--max-cost must be a positive amount of USD")
+    if roles is None:
+        roles = parse_role_settings(os.environ.get("MLAB_LLM_ROLES", ""))
     retry = RetryPolicy.from_env()
     prices = PriceTable.from_env()
     made: dict[str, LLM] = {}  # one provider per spec: roles sharing a replay share its place
@@ -157,6 +224,7 @@ def plan_models(
         retry=retry,
         prices=prices,
         temperature=temperature,
+        roles=roles,
     )
     if max_cost is not None:
         for llm in made.values():

@@ -62,6 +62,12 @@ class LLMError(MlabError):
     """A language-model call that failed for good: the run ends with status ``llm_error``."""
 
 
+class ReplayDiverged(MlabError):
+    """A replay that no longer follows its recording (a prompt, an action, an observation or
+    how the run ended differs, or recorded calls were left over): the run ends with status
+    ``replay_diverged``. Not an :class:`LLMError`, so no action turns it into an observation."""
+
+
 class TransientLLMError(Exception):
     """A failure worth another attempt; ``retry_after_s`` is the server's hint, if it gave one."""
 

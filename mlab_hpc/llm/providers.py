@@ -106,7 +106,7 @@ class OpenAIChat:
         choices = getattr(response, "choices", None) or []
         text = choices[0].message.content if choices else None
         if not isinstance(text, str):
-            raise TransientLLMError("malformed", f"{self.name}: the reply has no text")
+            raise TransientLLMError("empty", f"{self.name}: the reply has no completion")
         usage = getattr(response, "usage", None)
         return Completion(
             text=text,
@@ -149,7 +149,10 @@ class AnthropicMessages:
         blocks = getattr(response, "content", None)
         if not isinstance(blocks, list):
             raise TransientLLMError("malformed", f"{self.name}: the reply has no content")
-        text = "".join(getattr(b, "text", "") for b in blocks if getattr(b, "type", "") == "text")
+        texts = [getattr(b, "text", None) for b in blocks if getattr(b, "type", "") == "text"]
+        if not any(isinstance(t, str) for t in texts):  # as an OpenAI reply without choices
+            raise TransientLLMError("empty", f"{self.name}: the reply has no completion")
+        text = "".join(t for t in texts if isinstance(t, str))
         usage = getattr(response, "usage", None)
         return Completion(
             text=text,

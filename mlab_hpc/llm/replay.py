@@ -1,22 +1,36 @@
-"""``replay:<file>``: plays back the completions a run recorded, so it can be re-executed exactly.
+"""Replaying a run's recorded language-model calls: ``replay:<file>``.
 
-The file is a run's ``trace/llm_calls.jsonl`` (or the run's folder, or its ``trace`` folder).
+``<file>`` is a run's ``trace/llm_calls.jsonl`` (or the run folder, or its ``trace`` folder).
 Successful calls are played back in the order they were recorded, with their recorded model,
 token counts and cost; failed attempts are skipped (their retries were recorded after them), and
 so are the calls of a step that a killed attempt lost and its resumption made again.
-A call whose purpose differs from the recording's means the runs diverged: that is an
-:class:`LLMError`. A prompt that differs (a time shown in a prompt, say) is only counted.
+
+A replay checks that it still follows the recording and ends the run ``replay_diverged``
+(:class:`ReplayDiverged`) at the first difference: a call of another purpose or with another
+prompt (durations such as the time left shown to an agent are ignored), a step whose action,
+arguments or observation differ from the recorded step (a step that timed out, say), a run that
+ends another way than the recording did (a limit reached earlier) or leaves recorded calls
+unused, a run asking for more calls than were recorded, and a replay under another agent.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import jsonl
 from ..errors import PrerequisiteError
-from .base import Completion, LLMError, Request
+from .base import Completion, LLMError, ReplayDiverged, Request
+from .parsing import excerpt
+
+if TYPE_CHECKING:
+    from ..environment import StepRecord
+    from .session import Models
+
+_DURATION = re.compile(r"\b\d+ h \d+ min\b|\b\d+ min\b|less than a minute")
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +56,16 @@ class ReplayLLM:
         self._calls = _kept_calls(list(jsonl.read(self.path)))
         self._next = 0
         self.prompt_mismatches = 0
+        run_dir = self.path.parent.parent if self.path.parent.name == "trace" else None
+        self._steps: dict[int, dict[str, Any]] = {}
+        self._state: dict[str, Any] = {}
+        if run_dir is not None:
+            for row in jsonl.read(run_dir / "trace" / "steps.jsonl"):
+                self._steps[int(row.get("step") or 0)] = row
+            try:
+                self._state = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self._state = {}
 
     @property
     def remaining(self) -> int:
@@ -52,22 +76,31 @@ class ReplayLLM:
         self._next = sum(1 for r in self._calls if int(r.get("step") or 0) <= completed_steps)
 
     def generate(self, request: Request) -> Completion:
-        """The next recorded completion; LLMError when the recording is used up or diverges."""
+        """The next recorded completion; ReplayDiverged when the run left the recording."""
         if self._next >= len(self._calls):
-            raise LLMError(
-                f"{self.name}: the recording has no call {self._next + 1} "
-                f"(it holds {len(self._calls)} successful calls)"
+            if self._state.get("exit_reason") == "llm_error":  # the recording ended so too
+                raise LLMError(f"{self.name}: as recorded: {self._state.get('error')}")
+            raise ReplayDiverged(
+                f"{self.name}: the run asked for call {self._next + 1} ({request.purpose}) "
+                f"but the recording holds {len(self._calls)} successful calls"
             )
         row = self._calls[self._next]
         if row.get("purpose") != request.purpose:
-            raise LLMError(
+            raise ReplayDiverged(
                 f"{self.name}: the run diverged from the recording at call {self._next + 1}: "
                 f"recorded purpose {row.get('purpose')!r}, asked for {request.purpose!r}"
             )
-        self._next += 1
-        if row.get("prompt") != request.prompt:
+        recorded = str(row.get("prompt") or "")
+        if recorded != request.prompt:
+            if _DURATION.sub("<time>", recorded) != _DURATION.sub("<time>", request.prompt):
+                raise ReplayDiverged(
+                    f"{self.name}: the prompt of call {self._next + 1} ({request.purpose}, "
+                    f"step {row.get('step')}) differs from the recording "
+                    f"{_first_difference(recorded, request.prompt)}"
+                )
             self.prompt_mismatches += 1
-            log.info("replay call %d: the prompt differs from the recording", self._next)
+            log.info("replay call %d: only durations differ in the prompt", self._next + 1)
+        self._next += 1
         return Completion(
             text=str(row["completion"]),
             model=str(row.get("model") or self.name),
@@ -76,6 +109,85 @@ class ReplayLLM:
             finish_reason=row.get("finish_reason"),
             cost_usd=row.get("cost_usd"),
         )
+
+    def check_agent(self, agent: str) -> None:
+        """ReplayDiverged when the recording was made by another agent."""
+        recorded = (self._state.get("config") or {}).get("agent")
+        if recorded and recorded != agent:
+            raise ReplayDiverged(
+                f"{self.name} was recorded by the agent {recorded!r}, not {agent!r}: replay it "
+                f"with --agent {recorded}"
+            )
+
+    def check_step(self, record: StepRecord) -> None:
+        """ReplayDiverged when a step differs from the recorded step of the same number."""
+        if not self._steps:
+            return  # a bare call log: nothing to compare with
+        old = self._steps.get(record.step)
+        if old is None:
+            raise ReplayDiverged(
+                f"{self.name}: step {record.step} ({record.action}) was taken, but the "
+                f"recording ended after step {max(self._steps)}"
+            )
+        for field in ("action", "args", "observation"):
+            then, now = str(old.get(field)), str(getattr(record, field))
+            if then != now:
+                raise ReplayDiverged(
+                    f"{self.name}: step {record.step}: the {field} differs from the recording "
+                    f"{_first_difference(then, now)}"
+                )
+
+    def check_end(self, exit_reason: str) -> None:
+        """ReplayDiverged when the run ended otherwise than the recording, or left calls."""
+        recorded = self._state.get("exit_reason")
+        if recorded and recorded != exit_reason and self._state.get("status") == "ended":
+            raise ReplayDiverged(
+                f"{self.name}: the run ended with {exit_reason}, the recording with {recorded} "
+                f"({self.remaining} recorded call(s) unused)"
+            )
+        if self.remaining:
+            raise ReplayDiverged(
+                f"{self.name}: the run ended ({exit_reason}) with {self.remaining} of "
+                f"{len(self._calls)} recorded call(s) unused"
+            )
+
+
+def _first_difference(then: str, now: str) -> str:
+    """Where two texts first differ, with a short excerpt of each from there."""
+    at = next((i for i, (a, b) in enumerate(zip(then, now, strict=False)) if a != b), None)
+    if at is None:
+        at = min(len(then), len(now))
+    start = max(at - 40, 0)
+    return (
+        f"at character {at}: recorded {excerpt(then[start : at + 120], 160)!r}, "
+        f"now {excerpt(now[start : at + 120], 160)!r}"
+    )
+
+
+def replays(models: Models | None) -> list[ReplayLLM]:
+    """The distinct replays among a run's models."""
+    if models is None:
+        return []
+    found = {id(m.llm): m.llm for m in (models.agent, models.fast, models.edit)}
+    return [llm for llm in found.values() if isinstance(llm, ReplayLLM)]
+
+
+def check_replay_start(models: Models | None, agent: str) -> None:
+    """Refuse (ReplayDiverged) a replay under another agent than the recording's."""
+    for replay in replays(models):
+        replay.check_agent(agent)
+
+
+def check_replay_step(models: Models | None, record: StepRecord) -> None:
+    """ReplayDiverged at the first step that differs from its recording."""
+    for replay in replays(models):
+        replay.check_step(record)
+
+
+def check_replay_end(models: Models | None, exit_reason: str) -> None:
+    """ReplayDiverged when the run ended otherwise than its recording or left calls unused."""
+    for replay in replays(models):
+        replay.check_end(exit_reason)
 
 
 def _kept_calls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

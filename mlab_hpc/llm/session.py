@@ -216,14 +216,33 @@ class Model:
         session: LLMSession,
         role: str,
         *,
-        max_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
+        max_tokens: int | None = None,
         temperature: float | None = None,
     ) -> None:
         self.llm = llm
         self.session = session
         self.role = role
-        self.max_tokens = max_tokens
-        self.temperature = temperature
+        self._set_max_tokens = max_tokens  # the user's settings win over the agent's defaults
+        self._set_temperature = temperature
+        self._default_max_tokens = DEFAULT_MAX_OUTPUT_TOKENS
+        self._default_temperature: float | None = None
+
+    def use_defaults(self, *, max_tokens: int, temperature: float | None) -> None:
+        """The agent's own settings for this role (its original's); the user's still win."""
+        self._default_max_tokens = max_tokens
+        self._default_temperature = temperature
+
+    @property
+    def max_tokens(self) -> int:
+        """Output tokens per call: the user's setting, else the agent's default, else 4000."""
+        return self._set_max_tokens or self._default_max_tokens
+
+    @property
+    def temperature(self) -> float | None:
+        """The user's temperature, else the agent's default; None: the provider's default."""
+        if self._set_temperature is not None:
+            return self._set_temperature
+        return self._default_temperature
 
     @property
     def name(self) -> str:
