@@ -140,7 +140,7 @@ class ReplayLLM:
     def check_end(self, exit_reason: str) -> None:
         """ReplayDiverged when the run ended otherwise than the recording, or left calls."""
         recorded = self._state.get("exit_reason")
-        if recorded and recorded != exit_reason and self._state.get("status") == "ended":
+        if recorded and recorded != exit_reason:
             raise ReplayDiverged(
                 f"{self.name}: the run ended with {exit_reason}, the recording with {recorded} "
                 f"({self.remaining} recorded call(s) unused)"
