@@ -19,6 +19,7 @@ from mlab_hpc.llm import (
     LLMSession,
     Model,
     PriceTable,
+    ReplayDiverged,
     Request,
     RetryPolicy,
     TransientLLMError,
@@ -212,12 +213,20 @@ def test_replay_plays_back_in_order_and_detects_divergence(tmp_path: Path) -> No
     first = replay.generate(Request("p1", "agent"))
     assert (first.text, first.model, first.prompt_tokens) == ("first", "openai:gpt-4o", 1)
     assert first.cost_usd == pytest.approx((1 * 2.5 + 1 * 10) / 1e6)
-    with pytest.raises(LLMError, match="diverged"):
+    with pytest.raises(ReplayDiverged, match="diverged"):
         replay.generate(Request("p2", "agent"))
-    assert replay.generate(Request("another prompt", "edit")).text == "second"
-    assert replay.prompt_mismatches == 1
-    with pytest.raises(LLMError, match="no call 3"):
+    with pytest.raises(ReplayDiverged, match="prompt of call 2"):
+        replay.generate(Request("another prompt", "edit"))
+    assert replay.generate(Request("p2", "edit")).text == "second"
+    with pytest.raises(ReplayDiverged, match="asked for call 3"):
         replay.generate(Request("p3", "agent"))
+    # a prompt that differs only in the durations shown (the time left) is the same prompt
+    s, _ = session(tmp_path / "t")
+    Model(FakeLLM(["ok"]), s, "agent").complete("Time left: 3 h 05 min.", purpose="agent")
+    s.close()
+    replay = ReplayLLM(str(tmp_path / "t"))
+    assert replay.generate(Request("Time left: less than a minute.", "agent")).text == "ok"
+    assert replay.prompt_mismatches == 1
     with pytest.raises(PrerequisiteError, match="no recording"):
         ReplayLLM(str(tmp_path / "nothing"))
 
