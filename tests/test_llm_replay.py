@@ -12,7 +12,7 @@ from mlab_hpc.llm import ReplayDiverged, Request
 from mlab_hpc.llm.replay import ReplayLLM
 
 from .conftest import cli, query
-from .llm_server import ScriptedLLMServer
+from .llm_server import Fail, ScriptedLLMServer
 from .test_llm_runs import GOOD_POLICY, react, research, server  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("data_root")
@@ -138,3 +138,25 @@ def test_a_replay_that_ends_early_reports_its_unused_calls(
     replay.generate(Request(prompt=replay._calls[0]["prompt"], purpose="agent"))
     with pytest.raises(ReplayDiverged, match="2 of 3 recorded call"):
         replay.check_end("max_steps")
+
+
+def test_a_refused_request_inside_an_action_is_an_observation(
+    results: Path,
+    server: ScriptedLLMServer,  # noqa: F811
+) -> None:
+    too_long = "This model's maximum context length is 128000 tokens (scripted)"
+    server.add(
+        research("Edit Script (AI)", EDIT),
+        Fail(400, too_long),  # not retried: the action fails, the run goes on
+        research("Final Answer", {"final_answer": "gave up on the edit"}),
+    )
+    out = cli("run", "--task", "cartpole", "--agent", "research", "--model", "openai:gpt-4o")
+    assert "completed (final_answer)" in out
+    ((run_id, *_),) = runs(results)
+    steps = query(
+        results,
+        f"SELECT action, error_kind, observation FROM steps WHERE run_id = '{run_id}' "
+        "ORDER BY step",
+    )
+    assert [s[:2] for s in steps] == [("Edit Script (AI)", "llm_error"), ("Final Answer", None)]
+    assert "maximum context length" in steps[0][2]

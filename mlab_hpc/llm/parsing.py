@@ -46,7 +46,7 @@ def _inside_value(value: str) -> bool:
     if len(_FENCE.findall(value)) % 2:
         return True
     body = value.lstrip()
-    if not body.startswith(("{", "[")):
+    if not body.startswith("{"):
         return False
     depth, in_string, escaped = 0, False, False
     for ch in body:
