@@ -416,14 +416,14 @@ def python_repl(
 RESEARCH_LOG = "research_log.log"
 
 
-def append_to_research_log(root: Path, text: str) -> None:
+def append_to_research_log(root: Path, text: str, replace: bool = False) -> None:
     """Append an LLM agent's own entry to the workspace's research_log.log (what Reflection
-    reads); a log the agent made unwritable is left alone."""
+    reads), or rewrite the log (a resumed run); a log the agent made unwritable is left alone."""
     path = root / RESEARCH_LOG
     if path.is_symlink() or (path.exists() and not path.is_file()):
         return
     try:
-        with path.open("a", encoding="utf-8") as fh:
+        with path.open("w" if replace else "a", encoding="utf-8") as fh:
             fh.write(text)
     except OSError:
         pass

@@ -335,7 +335,9 @@ def _drive(
         model=config.model,
         models=models,
         time_left_s=lambda: env.time_left_s,
-        research_log=lambda text: append_to_research_log(env.workspace.root, text),
+        research_log=lambda text, replace: append_to_research_log(
+            env.workspace.root, text, replace
+        ),
     )
     try:
         check_replay_start(models, config.agent)

@@ -13,8 +13,8 @@ import pytest
 from mlab_hpc import jsonl
 from mlab_hpc.actions import REGISTRY
 from mlab_hpc.agents import make_agent
-from mlab_hpc.agents.research import FORMAT
 from mlab_hpc.agents.tools import HR_MLAB_REACT, MLAGENTBENCH_RESEARCH
+from mlab_hpc.environment import StepRecord
 from mlab_hpc.errors import PrerequisiteError
 from mlab_hpc.llm import LLMError, Model, make_llm, parse_role_settings, plan_models
 from mlab_hpc.llm.parsing import entries
@@ -138,24 +138,33 @@ def _recording(tmp_path: Path) -> Path:
 
 
 def test_the_research_agent_writes_the_research_log(tmp_path: Path) -> None:
-    written: list[str] = []
+    log: list[str] = []
+
+    def write(text: str, replace: bool) -> None:
+        if replace:
+            log.clear()
+        log.append(text)
+
     llm = FakeLLM(
         [research_reply("List Files", {"dir_path": "."}), "a note", "what matters"]
         + [research_reply("Final Answer", {})]
     )
     ctx = context(models(tmp_path, llm))
-    ctx = type(ctx)(**{**ctx.__dict__, "research_log": written.append})
+    ctx = type(ctx)(**{**ctx.__dict__, "research_log": write})
     a = make_agent("research-retrieval")
     a.begin(ctx, [])
-    a.act(None)
-    assert written and "Step 1, Research Plan and Status:\n1. look around" in written[0]
-    from mlab_hpc.environment import StepRecord
-
-    last = StepRecord(1, "List Files", "{}", "t", "a.py\n", 0.0, 0.1, None, None, "s1")
-    a.act(last)
-    assert "Step 1 (what came of it):\na note" in written[1]
-    assert "Step 2, Research Plan and Status" in written[1]
-    assert set(FORMAT) <= set(entries(research_reply("x", {}), FORMAT))
+    first = a.act(None)
+    assert "Step 1, Research Plan and Status:\n1. look around" in log[0]
+    records = [StepRecord(1, first.name, "{}", first.thought, "a.py\n", 0.0, 0.1, None, None, "s1")]
+    second = a.act(records[0])
+    assert "Step 1 (what came of it):\na note" in log[1]
+    assert "Step 2, Research Plan and Status" in log[1]
+    written = "".join(log)
+    # a resumed run (its workspace log lost or half written) gets the same log back
+    records.append(StepRecord(2, second.name, "{}", second.thought, "", 0.0, 0.1, None, None, ""))
+    log[:] = ["half an entry"]
+    make_agent("research-retrieval").begin(ctx, records)
+    assert "".join(log) == written
 
 
 def test_a_failing_fast_model_does_not_end_the_step(tmp_path: Path) -> None:
@@ -163,8 +172,6 @@ def test_a_failing_fast_model_does_not_end_the_step(tmp_path: Path) -> None:
     llm = FakeLLM([failure, research_reply("Final Answer", {})])
     a = make_agent("research")
     a.begin(context(models(tmp_path, llm)), [])
-    from mlab_hpc.environment import StepRecord
-
     long = "x" * 3000 + "y" * 3000
     last = StepRecord(1, "Python REPL", "{}", "Thought: t", long, 0.0, 0.1, None, None, "s1")
     call = a.act(last)

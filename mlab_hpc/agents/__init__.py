@@ -28,7 +28,8 @@ class AgentContext:
     model: str | None = None
     models: Models | None = None  # the run's language models by role (agent, fast, edit)
     time_left_s: Callable[[], float] | None = None  # the agent's time left, now
-    research_log: Callable[[str], None] | None = None  # appends to research_log.log
+    # research_log(text, replace): appends to the workspace's research_log.log (or rewrites it)
+    research_log: Callable[[str, bool], None] | None = None
 
 
 @runtime_checkable

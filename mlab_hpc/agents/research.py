@@ -218,6 +218,9 @@ class ResearchAgent:
         self.notes: dict[int, str] = {}
         for record in history:
             self._remember(record)
+        if history and ctx.research_log is not None:  # a resumed run: the log as it was
+            taken = [s for s in self.steps if s.action != INVALID_ACTION]
+            ctx.research_log("".join(self._log_entry(s.step, s.reply) for s in taken), True)
 
     def _remember(self, record: StepRecord) -> None:
         reply, extras = decode_thought(record.thought)
@@ -260,17 +263,20 @@ class ResearchAgent:
         return ActionCall(INVALID_ACTION, {}, thought=encode_thought(reply, extras))
 
     def _log_step(self, reply: str) -> None:
-        """Add the step being taken to research_log.log: its plan and status (MLAgentBench's
-        research log), and with retrieval the fast model's note on the step before."""
-        if self.ctx.research_log is None:
-            return
-        step = (self.steps[-1].step if self.steps else 0) + 1
+        """Add the step being taken to research_log.log (what Reflection reads)."""
+        if self.ctx.research_log is not None:
+            step = (self.steps[-1].step if self.steps else 0) + 1
+            self.ctx.research_log(self._log_entry(step, reply), False)
+
+    def _log_entry(self, step: int, reply: str) -> str:
+        """A step's entry in the research log: its plan and status (MLAgentBench's research
+        log), and with retrieval the fast model's note on the step before."""
         lines = []
-        if self.retrieval and self.steps and self.steps[-1].step in self.notes:
-            lines.append(f"Step {step - 1} (what came of it):\n{self.notes[self.steps[-1].step]}")
+        if self.retrieval and step - 1 in self.notes:
+            lines.append(f"Step {step - 1} (what came of it):\n{self.notes[step - 1]}")
         plan = entries(reply, FORMAT).get("Research Plan and Status", "")
         lines.append(f"Step {step}, Research Plan and Status:\n{plan or '(none given)'}")
-        self.ctx.research_log("\n\n".join(lines) + "\n\n")
+        return "\n\n".join(lines) + "\n\n"
 
     def _parse(self, reply: str) -> tuple[str, dict[str, object]]:
         found = entries(reply, FORMAT)
