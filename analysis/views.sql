@@ -359,7 +359,8 @@ FROM runs;
 -- MLAgentBench's own success rule (the published plot.py), to set a result beside the paper's.
 -- It differs from success_10 above in four ways, all on purpose here:
 --   - runs that ended in an error are left out of the denominator (plot.py drops runs with an
---     error file or no recorded total time); here: status failed, llm_error or budget;
+--     error file or no recorded total time); here: status failed, llm_error, budget or
+--     replay_diverged;
 --   - a score of 0 or below counts as no score (plot.py: "x if x > 0 else None");
 --   - the baseline is the baseline agent's mean score, with plot.py's constants (converted to
 --     this project's units: percentages where ours are percent): imdb 50 and fathomnet 1e-10
@@ -385,7 +386,7 @@ WITH based AS (
         coalesce(c.override, CASE WHEN o.baseline_score > 0 THEN o.baseline_score END,
                  c.fallback) AS compat_baseline
     FROM run_outcomes o LEFT JOIN mlab_compat_baselines c USING (task)
-    WHERE o.status NOT IN ('failed', 'llm_error', 'budget') OR o.status IS NULL
+    WHERE o.status NOT IN ('failed', 'llm_error', 'budget', 'replay_diverged') OR o.status IS NULL
 )
 SELECT
     *,

@@ -25,7 +25,7 @@ RUNS = pa.schema(
         ("agent", pa.string()),
         ("model", pa.string()),
         ("seed", pa.int64()),
-        ("status", pa.string()),  # completed | timeout | failed | llm_error | budget | preempted
+        ("status", pa.string()),  # completed timeout failed llm_error budget preempted replay_diverged
         ("exit_reason", pa.string()),  # final_answer | max_steps | max_time | agent_error | crashed
         ("error", pa.string()),
         ("started_at", _TS),
