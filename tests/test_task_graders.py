@@ -233,6 +233,7 @@ def conv_workspace(tmp_path: Path, source: str, submission: str | None = None) -
     return make_workspace(tmp_path, files)
 
 
+@pytest.mark.slow  # the starter is timed against itself at full size: ~25 s
 def test_vectorization_starter_and_reference_are_valid_and_reference_is_faster(
     tmp_path: Path,
 ) -> None:
@@ -244,6 +245,8 @@ def test_vectorization_starter_and_reference_are_valid_and_reference_is_faster(
     assert starter["agent_reported"] == 2.5
     assert reference["agent_reported"] is None
     assert reference["metrics"]["run_time_s"] * 10 < starter["metrics"]["run_time_s"]
+    assert starter["metrics"]["speedup_low"] < 1.10
+    assert reference["metrics"]["speedup_low"] > 10
 
 
 def test_vectorization_reports_the_last_appended_time(tmp_path: Path) -> None:
@@ -441,3 +444,62 @@ def test_house_price_starter_end_to_end_on_generated_data(tmp_path: Path) -> Non
     # Far better than predicting the mean training price, whose MAE is about 60000 here.
     assert result["metrics"]["mae"] < 45000
     assert result["metrics"]["rmse_log"] < 0.3
+
+
+# --- vectorization: paired, interleaved timing against the starter -------------------------
+
+VECTORIZATION_EVAL = VECTORIZATION / "scripts" / "eval.py"
+SMALL_CONV = (2, 8, 8, 3, 4, 3, 1, 1, True)  # a test-only size: the starter takes milliseconds
+
+
+def load_vectorization_eval() -> Any:
+    """The vectorization grader as a module (its main does not run)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("vectorization_eval", VECTORIZATION_EVAL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_vectorization_grader_holds_a_pristine_copy_of_the_starter() -> None:
+    assert (VECTORIZATION / "scripts" / "starter_train.py").read_text() == STARTER_CONV
+
+
+def test_vectorization_median_interval_uses_order_statistics() -> None:
+    grader = load_vectorization_eval()
+
+    assert grader.median_interval([float(v) for v in range(9)]) == (1.0, 7.0)
+    assert grader.median_interval([float(v) for v in range(20)]) == (5.0, 14.0)
+    assert grader.median_interval([3.0, 1.0]) == (1.0, 3.0)
+
+
+def test_vectorization_unchanged_submission_never_succeeds_in_20_tries(tmp_path: Path) -> None:
+    """The starter graded against itself: speedup near 1, never speedup_low >= 1.10."""
+    grader = load_vectorization_eval()
+    problem = grader.Problem(*SMALL_CONV)
+    starter = grader.import_conv_module(grader.STARTER_PATH, "starter_train")
+    workspace = conv_workspace(tmp_path, STARTER_CONV)
+    candidate = grader.import_conv_module(workspace / "train.py", "agent_train")
+
+    tries = [
+        grader.paired_timing(candidate, starter, problem, min_measure_s=0.01) for _ in range(20)
+    ]
+
+    successes = [t for t in tries if t["speedup_low"] >= grader.SUCCESS_SPEEDUP]
+    assert successes == []
+    for metrics in tries:
+        assert metrics["speedup_low"] <= metrics["speedup"] <= metrics["speedup_high"]
+        assert metrics["timing_pairs"] == grader.PAIRS
+
+
+def test_vectorization_vectorised_submission_succeeds_with_its_spread(tmp_path: Path) -> None:
+    result = grade("vectorization", conv_workspace(tmp_path, REFERENCE_CONV))
+
+    metrics = result["metrics"]
+    assert result["valid"], result["reason"]
+    assert metrics["speedup_low"] >= 1.10
+    assert metrics["speedup_low"] <= metrics["speedup"] <= metrics["speedup_high"]
+    assert metrics["run_time_s"] < metrics["starter_time_s"]

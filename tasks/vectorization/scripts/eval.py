@@ -5,8 +5,21 @@
 Imports the workspace's train.py as a module, builds its `Conv2D` layer with weights drawn
 from a seed the agent never sees, checks `forward` against an independent reference
 implementation (on the benchmark problem and on two small problems with other strides,
-paddings and activations), then times `forward` on the benchmark problem: the metric
-`run_time_s` is the best of three timed calls, each on fresh input and each checked.
+paddings and activations), then times it by paired, interleaved measurement against the
+unchanged starter (scripts/starter_train.py, a pristine copy of env/train.py) in this same
+process: PAIRS repetitions, each timing the starter and the candidate back to back on the
+same fresh input, their order alternating from one pair to the next. Metrics:
+
+    run_time_s        median seconds of the candidate's forward (human-relative uses it)
+    starter_time_s    median seconds of the starter's forward, measured alongside
+    speedup           median over the pairs of starter time / candidate time
+    speedup_low       lower end of a distribution-free 95% interval of that median
+                      (an order statistic of the paired ratios)
+    speedup_high      upper end of the same interval
+    timing_pairs      number of pairs measured
+
+A timed task succeeds only when speedup_low >= 1.10: the improvement must exceed 10% and the
+noise measured in this very job. An unchanged submission has speedup near 1.
 
 The number the agent appended to submission.csv is recorded (its last line) as
 `agent_reported`, never used as the score. ANS is unused: the task has no data.
@@ -35,8 +48,12 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 GRADER_SEED = 860_217
-TIMED_RUNS = 3
-TIMING_BUDGET_S = 240.0  # no further timed call is started once this much time was spent
+PAIRS = 9  # paired measurements: at 9 the 2nd smallest ratio bounds the median at 95%
+MIN_PAIRS = 3  # fewer than this (the budget ran out) is too few to state a spread
+MIN_MEASURE_S = 0.05  # a measurement repeats fast calls until it spans at least this long
+TIMING_BUDGET_S = 300.0  # no further pair is started once this much time was spent
+SUCCESS_SPEEDUP = 1.10  # the rule stated in the docstring (applied by the analysis)
+STARTER_PATH = Path(__file__).resolve().with_name("starter_train.py")
 RTOL = 1e-5
 ATOL = 1e-6
 SCRIPT_NAME = "train.py"
@@ -126,14 +143,19 @@ def load_agent_module(workspace: Path) -> ModuleType:
     path = workspace / SCRIPT_NAME
     if not path.is_file():
         raise InvalidSubmission(f"{SCRIPT_NAME} is missing from the workspace")
-    spec = importlib.util.spec_from_file_location("agent_train", path)
+    return import_conv_module(path, "agent_train")
+
+
+def import_conv_module(path: Path, name: str) -> ModuleType:
+    """Import `path` as module `name` (its main does not run); it must define Conv2D."""
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise InvalidSubmission(f"{SCRIPT_NAME} cannot be imported")
+        raise InvalidSubmission(f"{path.name} cannot be imported")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
-    call_agent(f"importing {SCRIPT_NAME}", spec.loader.exec_module, module)
+    call_agent(f"importing {path.name}", spec.loader.exec_module, module)
     if not callable(getattr(module, "Conv2D", None)):
-        raise InvalidSubmission(f"{SCRIPT_NAME} defines no Conv2D class")
+        raise InvalidSubmission(f"{path.name} defines no Conv2D class")
     return module
 
 
@@ -198,28 +220,96 @@ def check_extra_problems(module: ModuleType) -> None:
         check_output(output, expected, problem)
 
 
-def time_benchmark(module: ModuleType) -> float:
-    """Best wall time in seconds of the agent's forward on the benchmark problem.
+def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
+    """A distribution-free interval for the median of `values` (order statistics).
 
-    Every timed call gets fresh images (so a cached result cannot help) and is checked.
+    With n sorted values, the k-th smallest and k-th largest bound the median with
+    probability 1 - 2 P(Binomial(n, 1/2) < k); k is the largest for which that is at least
+    `confidence`. Below 6 values no k qualifies and the extremes are returned (a wider
+    interval than nothing, with less than the nominal coverage).
     """
-    _, weights, bias = make_inputs(BENCHMARK, 0)
-    layer = build_layer(module, BENCHMARK, weights, bias)
-    times: list[float] = []
+    ordered = sorted(values)
+    n = len(ordered)
+    k = 1
+    for candidate in range(1, n // 2 + 1):
+        tail = sum(math.comb(n, i) for i in range(candidate)) / 2**n  # P(B <= candidate - 1)
+        if 2 * tail <= 1 - confidence:
+            k = candidate
+    return ordered[k - 1], ordered[n - k]
+
+
+def timed_calls(layer: Any, inputs: list[np.ndarray]) -> tuple[float, list[Any]]:
+    """Seconds per call of `layer.forward`, over one call per input, and the outputs."""
+    outputs = []
+    start = time.perf_counter()
+    for images in inputs:
+        outputs.append(call_agent("forward", layer.forward, images))
+    return (time.perf_counter() - start) / len(inputs), outputs
+
+
+def calls_per_measurement(
+    layer: Any, images: np.ndarray, expected: np.ndarray, problem: Problem, min_measure_s: float
+) -> int:
+    """How many calls make one measurement span `min_measure_s` (after one warm-up call)."""
+    seconds, outputs = timed_calls(layer, [images.copy()])
+    check_output(outputs[0], expected, problem)
+    return max(1, min(1000, math.ceil(min_measure_s / max(seconds, 1e-7))))
+
+
+def paired_timing(
+    module: ModuleType,
+    starter: ModuleType,
+    problem: Problem = BENCHMARK,
+    pairs: int = PAIRS,
+    budget_s: float = TIMING_BUDGET_S,
+    min_measure_s: float = MIN_MEASURE_S,
+) -> dict[str, float]:
+    """Time the candidate's and the starter's forward in interleaved pairs on `problem`.
+
+    Pair i draws fresh images, then times starter and candidate on copies of them (starter
+    first on even i, candidate first on odd i); every candidate output is checked against the
+    reference convolution. Returns the metrics listed in the module docstring.
+    """
+    _, weights, bias = make_inputs(problem, 0)
+    layers = {
+        "starter": build_layer(starter, problem, weights, bias),
+        "candidate": build_layer(module, problem, weights, bias),
+    }
+    warm_images = make_inputs(problem, 1)[0]
+    warm_expected = reference_forward(
+        warm_images, weights, bias, problem.stride, problem.padding, problem.use_relu
+    )
+    calls = {
+        name: calls_per_measurement(layer, warm_images, warm_expected, problem, min_measure_s)
+        for name, layer in layers.items()
+    }
+    times: dict[str, list[float]] = {"starter": [], "candidate": []}
     started = time.perf_counter()
-    for run in range(TIMED_RUNS):
-        images = make_inputs(BENCHMARK, run + 1)[0]
+    for index in range(pairs):
+        images = make_inputs(problem, index + 2)[0]
         expected = reference_forward(
-            images, weights, bias, BENCHMARK.stride, BENCHMARK.padding, BENCHMARK.use_relu
+            images, weights, bias, problem.stride, problem.padding, problem.use_relu
         )
-        agent_images = images.copy()
-        start = time.perf_counter()
-        output = call_agent("forward", layer.forward, agent_images)
-        times.append(time.perf_counter() - start)
-        check_output(output, expected, BENCHMARK)
-        if time.perf_counter() - started > TIMING_BUDGET_S:
+        order = ("starter", "candidate") if index % 2 == 0 else ("candidate", "starter")
+        for name in order:
+            inputs = [images.copy() for _ in range(calls[name])]
+            seconds, outputs = timed_calls(layers[name], inputs)
+            times[name].append(seconds)
+            if name == "candidate":
+                for output in outputs:
+                    check_output(output, expected, problem)
+        if index + 1 >= MIN_PAIRS and time.perf_counter() - started > budget_s:
             break
-    return min(times)
+    ratios = [s / c for s, c in zip(times["starter"], times["candidate"], strict=True)]
+    low, high = median_interval(ratios)
+    return {
+        "run_time_s": float(np.median(times["candidate"])),
+        "starter_time_s": float(np.median(times["starter"])),
+        "speedup": float(np.median(ratios)),
+        "speedup_low": low,
+        "speedup_high": high,
+        "timing_pairs": float(len(ratios)),
+    }
 
 
 def read_agent_reported(workspace: Path) -> float | None:
@@ -244,7 +334,8 @@ def grade(workspace: Path) -> dict[str, Any]:
     try:
         module = load_agent_module(workspace)
         check_extra_problems(module)
-        run_time = time_benchmark(module)
+        starter = import_conv_module(STARTER_PATH, "starter_train")
+        metrics = paired_timing(module, starter)
     except InvalidSubmission as invalid:
         return {
             "valid": False,
@@ -255,7 +346,7 @@ def grade(workspace: Path) -> dict[str, Any]:
     return {
         "valid": True,
         "reason": "",
-        "metrics": {"run_time_s": run_time},
+        "metrics": metrics,
         "agent_reported": agent_reported,
     }
 
