@@ -177,7 +177,13 @@ def submit(
     results = ResultsRoot(obj.results.resolve())
     paths = CampaignPaths(results, campaign)
     runs = plan(
-        campaign, tasks, list(range(seeds)), list(agents), list(models) or [None], data_mode
+        campaign,
+        tasks,
+        list(range(seeds)),
+        list(agents),
+        list(models) or [None],
+        data_mode,
+        smoke,
     )
     # every task's data must be ready before anything is submitted: compute nodes never download
     for task in tasks:

@@ -31,18 +31,37 @@ class RunSpec:
     model: str | None
     seed: int
     data_mode: str | None
+    smoke: bool = False
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:40] or "x"
 
 
-def run_id_for(campaign: str, task: str, agent: str, model: str | None, seed: int) -> str:
-    """The stable id of a run: the same coordinates always give the same id."""
+def run_id_for(
+    campaign: str,
+    task: str,
+    agent: str,
+    model: str | None,
+    seed: int,
+    data_mode: str | None = None,
+    smoke: bool = False,
+) -> str:
+    """The stable id of a run: the same coordinates always give the same id.
+
+    Runs of different kinds never share an id: generated-data runs end in ``.gen`` and smoke
+    runs in ``.smoke``, so a smoke campaign followed by the real one launches the real runs.
+    Real-data, non-smoke runs keep the plain form (``campaign.task.agent[.model].sN``).
+    """
     parts = [_slug(campaign), task, _slug(agent)]
     if model:
         parts.append(_slug(model))
-    return ".".join([*parts, f"s{seed}"])
+    parts.append(f"s{seed}")
+    if (data_mode or "real") != "real":
+        parts.append("gen" if data_mode == "generated" else _slug(data_mode or ""))
+    if smoke:
+        parts.append("smoke")
+    return ".".join(parts)
 
 
 def plan(
@@ -52,6 +71,7 @@ def plan(
     agents: list[str],
     models: list[str | None],
     data_mode: str | None,
+    smoke: bool = False,
 ) -> list[RunSpec]:
     """Every run of the campaign, in a stable order (task, agent, model, seed)."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", campaign):
@@ -61,7 +81,16 @@ def plan(
             f"campaign name {campaign!r}: use letters, digits, '.', '_' and '-' only"
         )
     return [
-        RunSpec(run_id_for(campaign, t.id, a, m, s), campaign, t.id, a, m, s, data_mode)
+        RunSpec(
+            run_id_for(campaign, t.id, a, m, s, data_mode, smoke),
+            campaign,
+            t.id,
+            a,
+            m,
+            s,
+            data_mode,
+            smoke,
+        )
         for t in tasks
         for a in agents
         for m in models

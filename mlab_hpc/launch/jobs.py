@@ -87,7 +87,7 @@ def execute(
             temperature=settings.temperature,
             max_tokens=settings.max_tokens,
             max_cost=settings.max_cost,
-            smoke=settings.smoke,
+            smoke=spec.smoke or settings.smoke,
             run_id=spec.run_id,
         )
         create_run(config, progress)

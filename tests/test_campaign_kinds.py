@@ -1,0 +1,36 @@
+"""Runs of different kinds (smoke, generated data) never share an id within a campaign."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mlab_hpc.cli import main
+from mlab_hpc.launch.campaign import run_id_for
+
+
+def _submit(*args: str) -> str:
+    result = CliRunner().invoke(main, ["submit", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_run_ids_carry_data_mode_and_smoke() -> None:
+    ids = {
+        run_id_for("c", "cartpole", "baseline", None, 0, mode, smoke)
+        for mode in (None, "generated")
+        for smoke in (False, True)
+    }
+    assert len(ids) == 4
+    assert run_id_for("c", "cartpole", "baseline", None, 0, "real") == "c.cartpole.baseline.s0"
+
+
+def test_smoke_then_real_launches_the_real_run(results: Path, data_root: Path) -> None:
+    common = ("--tasks", "cartpole", "--campaign", "kinds", "--executor", "debug")
+    out = _submit(*common, "--smoke", "--max-steps", "2")
+    assert "1 to launch" in out
+    out = _submit(*common, "--max-steps", "2")
+    assert "0 already done" in out and "1 to launch" in out
+    runs = sorted(p.name for p in (results / "runs").iterdir())
+    assert runs == ["kinds.cartpole.baseline.s0", "kinds.cartpole.baseline.s0.smoke"]
