@@ -8,8 +8,12 @@ before the call returns, so a killed run loses at most the step in flight.
 from __future__ import annotations
 
 import difflib
+import json
+import logging
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,38 @@ from .snapshots import EditHistory, SnapshotStore
 from .taskspec import ForbiddenPhrase, Limits
 from .workspace import Workspace
 
+log = logging.getLogger(__name__)
+
+# Bounds of what one step records (characters). An observation longer than the cap is cut,
+# and the cut is said in the observation itself, so the agent knows it saw only a part.
+MAX_OBSERVATION_CHARS = 1_000_000
+MAX_THOUGHT_CHARS = 200_000  # the agent's reasoning, as recorded in the trace
+MAX_ARGS_CHARS = 200_000  # the arguments as JSON, as recorded in the trace
+# After the deadline of act(), how long to wait for the agent before cutting the step.
+AGENT_GRACE_S = 0.5
+
+
+class AgentTimedOut(Exception):
+    """The agent's own work (thinking, model calls) ran past the run's total time limit."""
+
+
+def as_text(value: Any) -> str:
+    """Any step field as text: strings unchanged, None empty, anything else as JSON (or repr)."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def bounded(text: str, limit: int, what: str = "text") -> str:
+    """``text`` cut to ``limit`` characters, with a visible note saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[... {what} cut at {limit} of {len(text)} characters ...]"
 
 @dataclass
 class ActionCall:
@@ -54,6 +90,19 @@ class StepRecord:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> StepRecord:
         return cls(**{k: row.get(k) for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
+
+    def coerced(self) -> StepRecord:
+        """This record with every field of its schema type and size (what the trace stores)."""
+        return replace(
+            self,
+            action=bounded(as_text(self.action), 1000, "action name"),
+            args=bounded(as_text(self.args), MAX_ARGS_CHARS, "arguments"),
+            thought=bounded(as_text(self.thought), MAX_THOUGHT_CHARS, "thought"),
+            observation=bounded(as_text(self.observation), MAX_OBSERVATION_CHARS, "observation"),
+            error_kind=None if self.error_kind is None else as_text(self.error_kind),
+            exit_code=self.exit_code if isinstance(self.exit_code, int) else None,
+            done=bool(self.done),
+        )
 
 
 def refuse_forbidden(name: str, args: Any, phrases: tuple[ForbiddenPhrase, ...]) -> None:
@@ -172,7 +221,7 @@ class Environment:
             fast_model=self.fast_model,
             research_problem=self.research_problem,
         )
-        name = str(call.name)
+        name = as_text(call.name)
         action_s = 0.0
         try:
             refuse_forbidden(name, call.args, self.forbidden_phrases)
@@ -195,7 +244,7 @@ class Environment:
             step=step,
             action=name,
             args=args_json(call.args),
-            thought=call.thought,
+            thought=call.thought,  # type: ignore[arg-type]  # coerced below, whatever it is
             observation=outcome.observation,
             started_at=started,
             duration_s=time.perf_counter() - t0,
@@ -204,11 +253,67 @@ class Environment:
             snapshot_id=snapshot_id,
             done=outcome.done,
             elapsed_s=self.elapsed_s,
-        )
+        ).coerced()
         self._log.append(record.to_row())
         self.steps_taken = step
         self.done = outcome.done
         self.last_overhead_s = time.perf_counter() - t0 - action_s
+        return record
+
+    # ------------------------------------------------------------------ the agent's time
+    def call_agent(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` (the agent's act()) under the run's deadline.
+
+        The agent's thinking and model calls count against the total time limit as actions
+        do: the call runs in a daemon thread, and when the time left runs out before it
+        returns, AgentTimedOut is raised here (the thread is abandoned, never joined).
+        Whatever ``fn`` raises in time is raised here unchanged.
+        """
+        box: dict[str, Any] = {}
+        finished = threading.Event()
+
+        def target() -> None:
+            try:
+                box["value"] = fn(*args)
+            except BaseException as exc:  # handed to the caller's thread
+                box["error"] = exc
+            finally:
+                finished.set()
+
+        thread = threading.Thread(target=target, name="agent-act", daemon=True)
+        thread.start()
+        if not finished.wait(max(self.time_left_s, 0.0) + AGENT_GRACE_S):
+            raise AgentTimedOut(
+                f"the agent was still choosing step {self.steps_taken + 1} when the run's "
+                f"total time limit ({self.limits.max_time_s:g} s) ran out"
+            )
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    def record_cut(self, why: str, action: str = "(agent)") -> StepRecord:
+        """Record the step in flight as cut by the total time limit (error_kind 'cut').
+
+        Nothing of it ran in the workspace, so its snapshot is the last one (no new files).
+        The step ends the run: ``done`` stays False, and the exit reason is max_time.
+        """
+        step = self.steps_taken + 1
+        snapshot_id = self.snapshots.take(step, [])
+        record = StepRecord(
+            step=step,
+            action=action,
+            args="{}",
+            thought="",
+            observation=f"Cut: {why}.",
+            started_at=time.time(),
+            duration_s=0.0,
+            exit_code=None,
+            error_kind="cut",
+            snapshot_id=snapshot_id,
+            elapsed_s=self.elapsed_s,
+        ).coerced()
+        self._log.append(record.to_row())
+        self.steps_taken = step
         return record
 
     def close(self) -> None:
@@ -217,6 +322,9 @@ class Environment:
         self.snapshots.close()
 
 
-def read_steps(path: Path) -> list[StepRecord]:
-    """The completed steps of a run's step log."""
-    return [StepRecord.from_row(r) for r in jsonl.read(path)]
+def read_steps(path: Path, bad: list[int] | None = None) -> list[StepRecord]:
+    """The completed steps of a run's step log, each field of its schema type.
+
+    Unreadable lines are skipped (with a warning) and their numbers appended to ``bad``.
+    """
+    return [StepRecord.from_row(r).coerced() for r in jsonl.read(path, bad)]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def repair(path: Path) -> int:
@@ -36,14 +39,29 @@ def repair(path: Path) -> int:
         return size
 
 
-def read(path: Path) -> Iterator[dict[str, Any]]:
-    """The complete records of a JSON-lines file (a torn last line is skipped)."""
+def read(path: Path, bad: list[int] | None = None) -> Iterator[dict[str, Any]]:
+    """The complete records of a JSON-lines file (a torn last line is skipped).
+
+    A line that is not a JSON object (corrupted on disk, edited by hand) never stops the
+    reading: it is skipped with a warning naming the file and line, and its line number is
+    appended to ``bad`` when given, so callers can count what was lost.
+    """
     if not path.exists():
         return
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.endswith("\n") and line.strip():
-                yield json.loads(line)
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            if not (line.endswith("\n") and line.strip()):
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                log.warning("%s line %d is not a JSON record: skipped", path, number)
+                if bad is not None:
+                    bad.append(number)
+                continue
+            yield record
 
 
 class Appender:

@@ -25,7 +25,7 @@ from .actions import append_to_research_log
 from .agents import AgentContext, make_agent
 from .baselines import BaselineCache
 from .data import PreparedData, resolve_data
-from .environment import ActionCall, Environment, StepRecord, read_steps
+from .environment import ActionCall, AgentTimedOut, Environment, StepRecord, read_steps
 from .errors import MlabError, PrerequisiteError
 from .grading import Grade, grade_folder, grade_snapshots
 from .llm import (
@@ -344,18 +344,27 @@ def _drive(
         agent.begin(ctx, history)
         last: StepRecord | None = history[-1] if history else None
         while (reason := env.stop_reason()) is None:
-            call = agent.act(last)
+            call = env.call_agent(agent.act, last)  # under the run's deadline
+            if env.stop_reason() == "max_time":  # it answered, but after the time limit
+                env.record_cut("the agent chose its action after the total time limit")
+                return "max_time", None
             progress.action_started(env.steps_taken + 1, call)
             last = env.execute(call)
             progress.step(last, env.limits, env.elapsed_s)
             check_replay_step(models, last)
         check_replay_end(models, reason)
         return reason, None
+    except AgentTimedOut as exc:  # the agent's own time ran out: the step in flight is cut
+        env.record_cut(str(exc))
+        return "max_time", str(exc)
     except ReplayDiverged as exc:  # a replay that no longer follows its recording
         return "replay_diverged", str(exc)
     except BudgetExceeded as exc:  # a budget of --max-tokens / --max-cost is spent
         return exc.reason, str(exc)
     except LLMError as exc:  # a model failed for good, retries included
+        if env.time_left_s <= 0:  # ... after the time limit: the limit ended the run
+            env.record_cut(f"a model call ended after the total time limit ({exc})")
+            return "max_time", str(exc)
         return "llm_error", str(exc)
     except MlabError as exc:
         return "agent_error", str(exc)

@@ -100,3 +100,40 @@ class ResumableAgent(ScriptedAgent):
             ActionCall("Write File", {"file_name": "after.txt", "content": "after"}),
         ]
         super().begin(ctx, history)
+
+
+class ThinkingAgent:
+    """Takes one step, then thinks far longer than any test's --max-time before its next one."""
+
+    def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
+        self.n = len(history)
+
+    def act(self, last: StepRecord | None) -> ActionCall:
+        import time
+
+        self.n += 1
+        if self.n > 1:
+            time.sleep(120)
+        return ActionCall("List Files", {"dir_path": "."})
+
+
+class HangingAgent:
+    """Blocks forever in act(), as an agent waiting on a model call that never answers."""
+
+    def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
+        pass
+
+    def act(self, last: StepRecord | None) -> ActionCall:
+        import threading
+
+        threading.Event().wait()
+        raise AssertionError("unreachable")
+
+
+class OddThoughtAgent(ScriptedAgent):
+    """Sends a thought that is not a string and an action name that is a number."""
+
+    script = [
+        ActionCall("List Files", {"dir_path": "."}, thought={"plan": [1, 2]}),  # type: ignore[arg-type]
+        ActionCall(42, {}, thought=None),  # type: ignore[arg-type]
+    ]

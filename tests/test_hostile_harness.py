@@ -1,0 +1,178 @@
+"""Hostile agents and broken inputs: the harness's limits hold, and one bad run blocks nothing.
+
+Each test is an attack (an agent that thinks forever, a corrupt trace, an absurd argument, a bad
+limit) run through the real CLI, real sandboxes, real Parquet and DuckDB.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mlab_hpc.cli import main
+
+from .conftest import REPO, cli, query
+
+pytestmark = pytest.mark.usefixtures("data_root")
+
+AGENTS = "tests.agents_for_tests"
+
+
+@pytest.fixture(autouse=True)
+def _importable_agents(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO))
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def only_run(results: Path) -> Path:
+    (run,) = list((results / "runs").iterdir())
+    return run
+
+
+# ------------------------------------------------------------------ 1. the agent's own time
+def test_agent_thinking_past_max_time_ends_the_run_as_timeout(results: Path) -> None:
+    cli("run", "--task", "cartpole", "--sandbox", "process", "--agent",
+        f"{AGENTS}:ThinkingAgent", "--max-time", "3")
+    (row,) = query(results, "SELECT status, exit_reason, n_steps FROM runs")
+    assert row[:2] == ("timeout", "max_time")
+    steps = query(results, "SELECT step, action, error_kind FROM steps ORDER BY step")
+    assert steps[0][1] == "List Files"
+    assert steps[-1][2] == "cut", "the step in flight is recorded as cut"
+
+
+def test_agent_hanging_forever_is_cut_at_max_time(results: Path) -> None:
+    cli("run", "--task", "cartpole", "--sandbox", "process", "--agent",
+        f"{AGENTS}:HangingAgent", "--max-time", "2")
+    (row,) = query(results, "SELECT status, exit_reason, wall_s FROM runs")
+    assert row[:2] == ("timeout", "max_time")
+
+
+# ------------------------------------------------------------------ 2. one bad run blocks nothing
+def test_odd_step_fields_are_coerced_when_recorded(results: Path) -> None:
+    cli("run", "--task", "cartpole", "--sandbox", "process", "--agent",
+        f"{AGENTS}:OddThoughtAgent")
+    rows = query(results, "SELECT step, action, thought, error_kind FROM steps ORDER BY step")
+    assert json.loads(rows[0][2]) == {"plan": [1, 2]}
+    assert rows[1][1] == "42" and rows[1][2] == "" and rows[1][3] == "unknown_action"
+    (status,) = query(results, "SELECT status FROM runs")[0]
+    assert status == "completed"
+
+
+def _abandon(run: Path) -> None:
+    """Make a finished run look like one whose process died before grading."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    state = json.loads((run / "run.json").read_text())
+    for key in ("exit_reason", "error", "ended_at"):
+        state.pop(key, None)
+    state.update(status="running", pid=dead.pid)
+    (run / "run.json").write_text(json.dumps(state))
+
+
+def _slow_run(results: Path) -> Path:
+    cli("run", "--task", "cartpole", "--sandbox", "process", "--agent",
+        f"{AGENTS}:SlowAgent", "--max-steps", "3")
+    run = only_run(results)
+    _abandon(run)
+    return run
+
+
+def test_corrupt_step_line_is_skipped_and_counted_on_recover(results: Path) -> None:
+    run = _slow_run(results)
+    steps = run / "trace" / "steps.jsonl"
+    lines = steps.read_text().splitlines(keepends=True)
+    lines.insert(1, "{not json at all\n")
+    steps.write_text("".join(lines))
+    out = cli("recover", "--all")
+    assert "skipped 1 unreadable line" in out
+    assert len(query(results, "SELECT step FROM steps")) == 3
+    assert json.loads((run / "run.json").read_text())["status"] == "graded"
+
+
+def test_corrupt_snapshot_index_line_does_not_break_recover(results: Path) -> None:
+    run = _slow_run(results)
+    index = run / "snapshots" / "index.jsonl"
+    with index.open("a") as fh:
+        fh.write("\x00\x01garbage\n")
+    cli("recover", "--all")
+    assert json.loads((run / "run.json").read_text())["status"] in ("graded", "unrecoverable")
+
+
+def test_deleted_blobs_mark_the_run_unrecoverable_and_later_runs_go_on(results: Path) -> None:
+    run = _slow_run(results)
+    for blob in (run / "snapshots").rglob("*"):
+        if blob.is_file() and blob.name != "index.jsonl":
+            blob.unlink()
+    (run / "trace" / "steps.jsonl").write_text("")
+    (run / "run.json").write_text("{broken")  # and the state itself is gone
+    code, out = run_cli("recover", run.name)
+    assert code == 1 and "unrecoverable" in out and "Traceback" not in out
+    state = json.loads((run / "run.json").read_text())
+    assert state["status"] == "unrecoverable" and state["reason"]
+    cli("run", "--task", "cartpole", "--sandbox", "process", "--agent", "baseline")
+    assert len(query(results, "SELECT run_id FROM runs")) >= 1
+
+
+def test_truncated_parquet_is_skipped_with_a_warning(results: Path) -> None:
+    cli("run", "--task", "cartpole", "--sandbox", "process", "--agent", "baseline")
+    cli("run", "--task", "cartpole", "--sandbox", "process", "--agent", "baseline")
+    files = sorted((results / "tables" / "runs").rglob("*.parquet"))
+    assert len(files) == 2
+    data = files[0].read_bytes()
+    files[0].write_bytes(data[: len(data) // 2])
+    for args in (("report",), ("sql", "SELECT count(*) AS n FROM runs")):
+        code, out = run_cli(*args)
+        assert code == 0, out
+        assert files[0].name in out, out
+    code, out = run_cli("show", files[1].stem)
+    assert code == 0, out
+
+
+# ------------------------------------------------------------------ 3. bounded sizes
+def test_huge_arguments_are_bounded_and_parsed_linearly(tmp_path: Path) -> None:
+    from mlab_hpc.actions import MAX_ARGUMENTS_CHARS, split_arguments
+
+    assert split_arguments("a 'b c' \"d\\\"e\" f\\ g") == ["a", "b c", 'd"e', "f g"]
+    token = "x" * (10 << 20)
+    assert split_arguments(token) == [token]  # linear: quadratic splitting took minutes here
+    assert len(token) > MAX_ARGUMENTS_CHARS
+
+
+# ------------------------------------------------------------------ 4. limits validated
+@pytest.mark.parametrize(
+    "option, value",
+    [("--max-time", "nan"), ("--max-time", "inf"), ("--max-time", "0"), ("--max-steps", "0"),
+     ("--max-steps", "-3"), ("--action-timeout", "0"), ("--action-timeout", "-1")],
+)
+def test_bad_limits_are_refused_in_one_line(results: Path, option: str, value: str) -> None:
+    code, out = run_cli("run", "--task", "cartpole", "--agent", "baseline", option, value)
+    assert code != 0
+    assert option in out and "Traceback" not in out
+    assert not (results / "runs").exists()
+
+
+@pytest.mark.parametrize("name", ["../..", "a/b", "..", ""])
+def test_campaign_names_that_leave_the_tables_are_refused(results: Path, name: str) -> None:
+    code, out = run_cli("run", "--task", "cartpole", "--agent", "baseline", "--campaign", name)
+    assert code != 0 and "--campaign" in out
+    assert not (results / "runs").exists()
+
+
+def test_task_limits_must_be_finite_and_positive() -> None:
+    from mlab_hpc.errors import MlabError
+    from mlab_hpc.taskspec import check_limits
+
+    with pytest.raises(MlabError, match="max_time_s"):
+        check_limits(10, math.nan, 5, where="task.toml [limits]")
+    with pytest.raises(MlabError, match="max_steps"):
+        check_limits(0, 10, 5, where="task.toml [limits]")
+
