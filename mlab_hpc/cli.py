@@ -195,13 +195,23 @@ def run(
 ) -> None:
     """Run one agent on one task here, grade it, and write its rows to the result tables."""
     from .console import ConsoleProgress, console, print_summary
-    from .runner import RunConfig, abandoned_runs, finalize_run, recover_run, start_run
+    from .runner import (
+        RunConfig,
+        Unrecoverable,
+        abandoned_runs,
+        finalize_run,
+        recover_run,
+        start_run,
+    )
 
     progress = ConsoleProgress()
     results = ResultsRoot(obj.results)
     for stale in abandoned_runs(results):
         progress.notice(f"recovering run {stale.run_id}, whose process ended before grading")
-        recover_run(stale, progress)
+        try:
+            recover_run(stale, progress)
+        except Unrecoverable as exc:  # never blocks this run
+            progress.notice(str(exc))
     config = RunConfig(
         task=task_id,
         agent=agent,
@@ -236,17 +246,26 @@ def run(
 def recover(obj: Ctx, run_ids: tuple[str, ...], all_: bool) -> None:
     """Grade and table runs whose process was killed, from the steps they recorded."""
     from .console import ConsoleProgress, print_summary
-    from .runner import abandoned_runs, recover_run
+    from .runner import Unrecoverable, abandoned_runs, recover_run
 
     results = ResultsRoot(obj.results)
     targets = abandoned_runs(results) if all_ else [results.run(r) for r in run_ids]
     if not targets:
         raise PrerequisiteError("nothing to recover: give run ids or --all")
+    progress = ConsoleProgress()
+    failed: list[str] = []
     for paths in targets:
         if not paths.state.is_file():
             raise PrerequisiteError(f"no run {paths.run_id} in {results.runs_dir}")
-        recover_run(paths, ConsoleProgress())
+        try:
+            recover_run(paths, progress)
+        except Unrecoverable as exc:  # the others are still recovered
+            progress.notice(str(exc))
+            failed.append(paths.run_id)
+            continue
         print_summary(_outcome(obj.results, paths.run_id), paths.dir, obj.results)
+    if failed and not all_:
+        raise PrerequisiteError(f"{len(failed)} run(s) unrecoverable: {', '.join(failed)}")
 
 
 def _outcome(results: Path, run_id: str) -> dict[str, Any]:

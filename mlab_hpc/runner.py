@@ -412,7 +412,14 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
     constants = {"run_id": run_id, "campaign": config.campaign, "task": task.id}
 
     jsonl.repair(paths.steps_log)
-    steps = read_steps(paths.steps_log)
+    bad: list[int] = []
+    steps = read_steps(paths.steps_log, bad)
+    if bad:
+        progress.notice(
+            f"run {run_id}: skipped {len(bad)} unreadable line(s) of {paths.steps_log} "
+            f"(line {', '.join(map(str, bad[:10]))})"
+        )
+        state["bad_trace_lines"] = len(bad)
     tables.write_from_log(
         results.table_file("steps", config.campaign, task.id, run_id),
         "steps",
@@ -639,19 +646,43 @@ def recover_run(
     ``exit_reason`` says why it ended when nothing recorded it (a kill: 'crashed'; Slurm's hard
     time limit: 'slurm_timeout'; a cancelled job: 'cancelled').
     """
-    state = read_state(paths)
-    if "exit_reason" not in state:
-        steps = read_steps(paths.steps_log) if paths.steps_log.exists() else []
-        state.update(
-            status="ended",
-            exit_reason=exit_reason,
-            error=error,
-            ended_at=paths.steps_log.stat().st_mtime if steps else time.time(),
-            elapsed_s=steps[-1].elapsed_s if steps else 0.0,
-            n_steps=len(steps),
-        )
-        write_state(paths, state)
-    return finalize_run(paths, progress)
+    try:
+        state = read_state(paths)
+        if "exit_reason" not in state:
+            steps = read_steps(paths.steps_log) if paths.steps_log.exists() else []
+            state.update(
+                status="ended",
+                exit_reason=exit_reason,
+                error=error,
+                ended_at=paths.steps_log.stat().st_mtime if steps else time.time(),
+                elapsed_s=steps[-1].elapsed_s if steps else 0.0,
+                n_steps=len(steps),
+            )
+            write_state(paths, state)
+        return finalize_run(paths, progress)
+    except Exception as exc:  # a run that cannot be graded must never block the others
+        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        mark_unrecoverable(paths, reason)
+        raise Unrecoverable(
+            f"run {paths.run_id} is unrecoverable ({reason.splitlines()[0][:300]}); "
+            "it is marked so in its run.json and later runs skip it"
+        ) from exc
+
+
+class Unrecoverable(MlabError):
+    """A run that could not be finalised; its run.json now says status 'unrecoverable'."""
+
+
+def mark_unrecoverable(paths: RunPaths, reason: str) -> None:
+    """Mark a run as unrecoverable with its reason; a damaged run.json is kept beside it."""
+    try:
+        state = read_state(paths)
+    except (OSError, ValueError):
+        if paths.state.exists():
+            paths.state.replace(paths.state.with_name("run.json.damaged"))
+        state = {}
+    state.update(status="unrecoverable", reason=reason, marked_at=time.time())
+    write_state(paths, state)
 
 
 def is_abandoned(paths: RunPaths) -> bool:
@@ -660,7 +691,9 @@ def is_abandoned(paths: RunPaths) -> bool:
         state = read_state(paths)
     except (OSError, ValueError):
         return False
-    if state.get("status") == "graded" or state.get("host") != socket.gethostname():
+    if state.get("status") in ("graded", "unrecoverable"):
+        return False
+    if state.get("host") != socket.gethostname():
         return False
     try:
         os.kill(int(state["pid"]), 0)

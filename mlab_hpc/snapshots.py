@@ -12,6 +12,7 @@ When the caller knows which files an action touched it passes them, and nothing 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import stat
@@ -23,6 +24,8 @@ from pathlib import Path
 from . import jsonl
 from .workspace import Workspace
 
+log = logging.getLogger(__name__)
+
 _CHUNK = 1 << 20
 
 
@@ -31,6 +34,17 @@ class Entry:
     blob: str
     mode: int  # permission bits; 0 means "symlink" (the blob holds the link text)
     sig: tuple[int, int, int]  # (size, mtime_ns, inode) when it was stored
+
+
+def _well_formed(record: dict) -> bool:
+    """Whether an index record has the shape take() writes (id, step, set, del)."""
+    changes = record.get("set")
+    return (
+        isinstance(record.get("id"), str)
+        and isinstance(changes, dict)
+        and isinstance(record.get("del"), list)
+        and all(isinstance(v, list) and len(v) >= 2 for v in changes.values())
+    )
 
 
 def _signature(st: os.stat_result) -> tuple[int, int, int]:
@@ -76,7 +90,7 @@ class SnapshotStore:
         self.blobs.mkdir(parents=True, exist_ok=True)
         self._racy_ns = racy_window_ns(self.blobs) if racy_ns is None else racy_ns
         jsonl.repair(self.index)
-        for record in jsonl.read(self.index):
+        for record in self._records():
             self._apply(record)
         self._index_log = jsonl.Appender(self.index)
 
@@ -267,7 +281,12 @@ class SnapshotStore:
         self.current_id = record["id"]
 
     def _records(self) -> Iterable[dict]:
-        return jsonl.read(self.index)
+        """The index's well-formed records; a damaged line is skipped with a warning."""
+        for number, record in enumerate(jsonl.read(self.index), 1):
+            if _well_formed(record):
+                yield record
+            else:
+                log.warning("%s: record %d is damaged: skipped", self.index, number)
 
     def manifest(self, snapshot_id: str) -> dict[str, tuple[str, int]]:
         """``{relative path: (blob, mode)}`` of the workspace at that snapshot."""
