@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -148,14 +150,22 @@ def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     "--campaign",
     default="adhoc",
     show_default=True,
+    callback=lambda c, p, v: check_campaign(v),
     help="Campaign name, a partition of the result tables.",
 )
-@click.option("--max-steps", type=int, default=None, help="Override the task's step limit.")
+@click.option(
+    "--max-steps",
+    type=int,
+    default=None,
+    callback=lambda c, p, v: positive_limit(v),
+    help="Override the task's step limit.",
+)
 @click.option(
     "--max-time",
     "max_time_s",
     type=float,
     default=None,
+    callback=lambda c, p, v: positive_limit(v),
     help="Override the task's total time limit (seconds of the agent's time).",
 )
 @click.option(
@@ -163,6 +173,7 @@ def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     "action_timeout_s",
     type=float,
     default=None,
+    callback=lambda c, p, v: positive_limit(v),
     help="Override the task's per-action time limit (seconds).",
 )
 @click.option(
@@ -237,6 +248,26 @@ def run(
     console.print("[bold]grading[/] every snapshot ...")
     finalize_run(paths, progress)
     print_summary(_outcome(obj.results, paths.run_id), paths.dir, obj.results)
+
+
+def positive_limit(value: float | None) -> float | None:
+    """A limit option's value when finite and positive (None: the task's own); else a usage error.
+
+    NaN or inf would remove the limit, and 0 would silently mean "the task's default".
+    """
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"must be a finite number above 0, got {value}")
+    return value
+
+
+def check_campaign(name: str) -> str:
+    """A campaign name usable as one folder of the result tables; else a usage error."""
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*", name or "") or ".." in name:
+        raise click.BadParameter(
+            f"{name!r} is not a campaign name: use letters, digits and _ . = + - "
+            "(no '/', no '..', not empty)"
+        )
+    return name
 
 
 @main.command()

@@ -7,6 +7,7 @@ The format is documented in docs/task-format.md.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -58,6 +59,29 @@ class Limits:
     max_steps: int
     max_time_s: float
     action_timeout_s: float
+
+
+def check_limits(
+    max_steps: object, max_time_s: object, action_timeout_s: object, where: str
+) -> None:
+    """TaskSpecError naming ``where`` and the field unless every limit is finite and positive.
+
+    None means "not given" (the task's own limit applies) and passes.
+    """
+    for name, value, kind in (
+        ("max_steps", max_steps, int),
+        ("max_time_s", max_time_s, float),
+        ("action_timeout_s", action_timeout_s, float),
+    ):
+        if value is None:
+            continue
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if kind is int:
+            ok = ok and float(value).is_integer()
+        if not (ok and math.isfinite(value) and value > 0):  # type: ignore[arg-type,operator]
+            raise TaskSpecError(
+                where, name, f"must be a finite positive {kind.__name__}, got {value!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -222,8 +246,8 @@ class _Reader:
 
     def positive(self, key: str, kind: type, default: Any = ...) -> Any:
         value = self.get(key, kind, default)
-        if value <= 0:
-            raise self.fail(key, f"must be positive, got {value!r}")
+        if not (value > 0 and math.isfinite(value)):  # NaN and inf would remove the limit
+            raise self.fail(key, f"must be a finite positive number, got {value!r}")
         return value
 
     def strings(self, key: str, default: Any = ...) -> tuple[str, ...]:
@@ -353,6 +377,12 @@ def load_task(path: Path) -> TaskSpec:
         raise TaskSpecError(path, "(file)", "does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise TaskSpecError(path, "(syntax)", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise TaskSpecError(
+            path, "(encoding)", f"not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise TaskSpecError(path, "(file)", f"cannot be read: {exc.strerror or exc}") from None
     top = _Reader(path, raw)
     top.reject_unknown(
         {
