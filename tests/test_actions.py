@@ -669,3 +669,44 @@ def test_understand_file_short_file_is_one_call(env: Environment) -> None:
     env.fast_model = model
     rec = ok(act(env, "Understand File", file_name="train.py", things_to_look_for="what it does"))
     assert rec.observation == "it trains a model" and len(model.prompts) == 1
+
+
+# ------------------------------------------------------------------ bounded sizes (issue 15)
+def test_inspect_lines_of_huge_lines_is_cut_visibly(env: Environment) -> None:
+    from mlab_hpc.environment import MAX_OBSERVATION_CHARS
+
+    (env.workspace.root / "wide.py").write_text(("x" * 100_000 + "\n") * 100)
+    rec = ok(act(env, "Inspect Script Lines", script_name="wide.py",
+                 start_line_number=1, end_line_number=100))
+    assert len(rec.observation) < MAX_OBSERVATION_CHARS + 200
+    assert "observation cut at" in rec.observation
+
+
+def test_undo_of_a_huge_file_is_cut_visibly(env: Environment) -> None:
+    from mlab_hpc.environment import MAX_OBSERVATION_CHARS
+
+    ok(act(env, "Write File", file_name="big.txt", content="y" * 3_000_000))
+    ok(act(env, "Write File", file_name="big.txt", content="small"))
+    rec = ok(act(env, "Undo Edit Script", script_name="big.txt"))
+    assert len(rec.observation) < MAX_OBSERVATION_CHARS + 200
+    assert "cut at" in rec.observation
+    assert (env.workspace.root / "big.txt").stat().st_size == 3_000_000  # the file is whole
+
+
+def test_huge_argument_is_refused_and_the_trace_stays_bounded(env: Environment) -> None:
+    from mlab_hpc.environment import MAX_ARGS_CHARS
+
+    (env.workspace.root / "echo.py").write_text("import sys\nprint(len(sys.argv))\n")
+    rec = failed(act(env, "Execute Script", script_name="echo.py",
+                     arguments="x" * (10 << 20)), "bad_arguments")
+    assert "at most" in rec.observation
+    (line,) = [json.loads(x) for x in env.paths.steps_log.read_text().splitlines()][-1:]
+    assert len(line["args"]) < MAX_ARGS_CHARS + 200
+    ok(act(env, "Execute Script", script_name="echo.py", arguments="a 'b c' \"d e\""))
+
+
+def test_odd_thought_is_recorded_as_text(env: Environment) -> None:
+    rec = env.execute(ActionCall("List Files", {}, thought=["a", 1]))  # type: ignore[arg-type]
+    assert rec.thought == '["a", 1]'
+    (row,) = [json.loads(x) for x in env.paths.steps_log.read_text().splitlines()]
+    assert row["thought"] == '["a", 1]'
