@@ -237,6 +237,24 @@ def generate(model, prompt_ids, max_new_tokens):
 )
 
 
+def test_median_interval_uses_order_statistics() -> None:
+    assert EVAL.median_interval([float(v) for v in range(10)]) == (1.0, 8.0)
+    assert EVAL.median_interval([2.0, 0.5, 1.0]) == (0.5, 2.0)
+
+
+@pytest.mark.slow  # 20 gradings, each timing the starter against itself
+def test_an_unchanged_starter_never_succeeds_in_20_tries(
+    tmp_path: Path, answers: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paired timing of the starter against itself: speedup_low stays below 1.10, 20 of 20."""
+    workspace = workspace_with(tmp_path, STARTER)
+    lows = [
+        grade_here(workspace, answers, monkeypatch)["metrics"]["speedup_low"] for _ in range(20)
+    ]
+
+    assert all(low < EVAL.SUCCESS_SPEEDUP for low in lows), lows
+
+
 def test_the_starter_is_valid_and_unchanged(tmp_path: Path, answers: Path) -> None:
     result = grade(workspace_with(tmp_path, STARTER), answers)
 
@@ -247,16 +265,21 @@ def test_the_starter_is_valid_and_unchanged(tmp_path: Path, answers: Path) -> No
     assert metrics["ms_per_token"] == pytest.approx(1000 / metrics["tokens_per_s"])
     assert metrics["load_s"] >= 0
     assert metrics["answers_hidden"] == 1.0  # bwrap works here: the prompts were hidden
+    # timed against the starter in the same job: no improvement beyond the noise
+    assert metrics["timing_pairs"] == 11.0  # 3 rounds of the 4 generated batches, less warm-up
+    assert metrics["speedup_low"] <= metrics["speedup"] <= metrics["speedup_high"]
+    assert metrics["speedup_low"] < EVAL.SUCCESS_SPEEDUP
 
 
 def test_throughput_of_a_slowed_starter(tmp_path: Path, answers: Path) -> None:
-    # 3 timed batches (after the warm-up) of 4 prompts x 16 new tokens = 192 tokens; each call
-    # sleeps 0.25 s, so at most 192 / 0.75 = 256 tokens per second, at least 3.906 ms per token.
+    # 11 timed batches (3 rounds of 4, less the warm-up) of 4 prompts x 16 new tokens = 704
+    # tokens; each call sleeps 0.25 s, so at most 704 / 2.75 = 256 tokens per second.
     result = grade(workspace_with(tmp_path, SLEEPY), answers)
 
     assert result["valid"], result["reason"]
     assert 0 < result["metrics"]["tokens_per_s"] <= 256
-    assert result["metrics"]["ms_per_token"] >= 1000 * 0.75 / 192
+    assert result["metrics"]["ms_per_token"] >= 1000 * 2.75 / 704
+    assert result["metrics"]["speedup"] < 1.0  # slower than the starter timed alongside
 
 
 def test_a_kv_cache_keeps_the_output(tmp_path: Path, answers: Path) -> None:

@@ -11,6 +11,13 @@ has never seen):
 
 The grader sends one batch of BATCH_SIZE prompts at a time and times, from its own process,
 the round trip until the new tokens are back: one untimed warm-up batch, then the timed ones.
+Timing is paired and interleaved: a second child runs the unchanged starter (a pristine copy,
+scripts/reference_inference.py) and gets every batch too, right before or right after the
+agent's process (the order alternates from batch to batch), so each timed batch gives one
+paired ratio, starter seconds / agent seconds, measured under the same machine conditions.
+When the prompts make fewer than MIN_TIMED_PAIRS timed batches (the generated data: 3), the
+grader sends them again in further rounds, each with its own fresh tokens (see below), until
+there are enough pairs to bound the median ratio.
 The agent's code thus never shares a process with the clock, the grader's state or the reference
 model. Before a batch is sent, the token after BOS of each prompt is replaced by a token drawn
 from the operating system's randomness at grading time, and the child runs through
@@ -22,6 +29,15 @@ answers before it sees the batch. Metrics:
     exact_token_fraction  share of generated tokens equal to the reference's greedy choice
     max_logit_gap         largest (best logit - logit of the generated token) seen
     load_s                seconds load_model took
+    starter_tokens_per_s  the starter's throughput, measured alongside
+    speedup               median over the timed batches of starter seconds / agent seconds
+    speedup_low           lower end of a distribution-free 95% interval of that median (an order
+                          statistic of the paired ratios; the extremes below 6 batches)
+    speedup_high          upper end of the same interval
+    timing_pairs          number of paired batches
+
+A timed task succeeds only when speedup_low >= 1.10: the improvement must exceed 10% and the
+noise measured in this very job. An unchanged submission has speedup near 1.
 
 The output must stay the same. After the child has exited, the reference model
 (scripts/reference_inference.py, a pristine copy of the starter, in float32 with TF32 off)
@@ -42,11 +58,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import os
 import secrets
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -68,6 +87,8 @@ MIN_EXACT_FRACTION = 0.95
 LOAD_BUDGET_S = 1200.0  # load_model (importing included) beyond this is invalid
 GENERATION_BUDGET_S = 1800.0  # timed generation beyond this is invalid (the starter: ~1-2 min)
 WARMUP_BATCHES = 1
+MIN_TIMED_PAIRS = 9  # at 9 paired batches the 2nd smallest ratio bounds the median at 95%
+SUCCESS_SPEEDUP = 1.10  # the rule stated in the docstring (applied by the analysis)
 FIRST_SPECIAL_IDS = 3  # ids 0, 1, 2 are unknown, BOS and EOS: never drawn as a replacement
 
 T = TypeVar("T")
@@ -294,6 +315,23 @@ def fresh_prompts(prompts: np.ndarray, vocab_size: int) -> np.ndarray:
     return fresh
 
 
+def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
+    """A distribution-free interval for the median of `values` (order statistics).
+
+    With n sorted values, the k-th smallest and k-th largest bound the median with
+    probability 1 - 2 P(Binomial(n, 1/2) < k); k is the largest for which that is at least
+    `confidence`. Below 6 values no k qualifies and the extremes are returned.
+    """
+    ordered = sorted(values)
+    n = len(ordered)
+    k = 1
+    for candidate in range(1, n // 2 + 1):
+        tail = sum(math.comb(n, i) for i in range(candidate)) / 2**n  # P(B <= candidate - 1)
+        if 2 * tail <= 1 - confidence:
+            k = candidate
+    return ordered[k - 1], ordered[n - k]
+
+
 def run_agent(
     workspace: Path,
     model_dir: Path,
@@ -302,30 +340,44 @@ def run_agent(
     device: str,
     hide: list[Path],
     scratch: Path,
-) -> tuple[list[np.ndarray], float, float, bool]:
-    """Generate for every batch in the agent's process.
+) -> tuple[list[np.ndarray], list[tuple[float, float]], float, bool]:
+    """Generate for every batch in the agent's process and in a starter's process, interleaved.
 
-    Returns (outputs, timed seconds, load seconds, whether `hide` was hidden from it).
+    Returns (the agent's outputs, (agent seconds, starter seconds) per timed batch, the agent's
+    load seconds, whether `hide` was hidden from it).
     """
     vocab_size = json.loads((model_dir / "config.json").read_text())["vocab_size"]
     batch_size, new_tokens = settings.BATCH_SIZE, settings.GENERATION_LENGTH
-    agent = AgentProcess(workspace, model_dir, device, hide, scratch)
-    try:
-        load_s = agent.wait_ready()
-        outputs: list[np.ndarray] = []
-        timed_s = 0.0
-        for index in range(len(prompts) // batch_size):
-            batch = prompts[index * batch_size : (index + 1) * batch_size]
-            left = GENERATION_BUDGET_S - timed_s
-            tokens, seconds = agent.generate(batch, new_tokens, left)
-            outputs.append(as_token_array(tokens, (len(batch), new_tokens), vocab_size))
-            if index >= WARMUP_BATCHES:
-                timed_s += seconds
-    except InvalidSubmission:
-        agent.close(kill=True)  # it may be stuck in its own code
-        raise
-    agent.close()
-    return outputs, timed_s, load_s, agent.answers_hidden
+    with tempfile.TemporaryDirectory(prefix="llama-starter-") as starter_dir:
+        shutil.copyfile(REFERENCE, Path(starter_dir) / SCRIPT_NAME)
+        agent = AgentProcess(workspace, model_dir, device, hide, scratch)
+        starter: AgentProcess | None = None
+        try:
+            load_s = agent.wait_ready()
+            starter = AgentProcess(Path(starter_dir), model_dir, device, hide, scratch)
+            starter.wait_ready()
+            outputs: list[np.ndarray] = []
+            pairs: list[tuple[float, float]] = []
+            for index in range(len(prompts) // batch_size):
+                batch = prompts[index * batch_size : (index + 1) * batch_size]
+                left = GENERATION_BUDGET_S - sum(agent_s for agent_s, _ in pairs)
+                if index % 2 == 0:
+                    tokens, seconds = agent.generate(batch, new_tokens, left)
+                    _, starter_s = starter.generate(batch, new_tokens, GENERATION_BUDGET_S)
+                else:
+                    _, starter_s = starter.generate(batch, new_tokens, GENERATION_BUDGET_S)
+                    tokens, seconds = agent.generate(batch, new_tokens, left)
+                outputs.append(as_token_array(tokens, (len(batch), new_tokens), vocab_size))
+                if index >= WARMUP_BATCHES:
+                    pairs.append((seconds, starter_s))
+        except InvalidSubmission:
+            agent.close(kill=True)  # it may be stuck in its own code
+            if starter is not None:
+                starter.close(kill=True)
+            raise
+        agent.close()
+        starter.close()
+    return outputs, pairs, load_s, agent.answers_hidden
 
 
 def logit_gaps(logits: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -390,11 +442,15 @@ def grade(workspace: Path, answers: Path, out_dir: Path) -> dict[str, Any]:
     if not (model_dir / "config.json").is_file() or not prompts_path.is_file():
         sys.exit(f"eval.py: {answers} lacks model/ or prompts.npy; run prepare first")
     vocab_size = json.loads((model_dir / "config.json").read_text())["vocab_size"]
-    prompts = fresh_prompts(np.load(prompts_path), vocab_size)
     reference = import_file(REFERENCE, "reference_inference")
+    published = np.load(prompts_path)
+    batches = len(published) // reference.BATCH_SIZE
+    rounds = max(1, math.ceil((MIN_TIMED_PAIRS + WARMUP_BATCHES) / max(batches, 1)))
+    published = published[: batches * reference.BATCH_SIZE]
+    prompts = np.concatenate([fresh_prompts(published, vocab_size) for _ in range(rounds)])
     device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        outputs, timed_s, load_s, hidden = run_agent(
+        outputs, pairs, load_s, hidden = run_agent(
             workspace,
             model_dir,
             prompts,
@@ -407,6 +463,9 @@ def grade(workspace: Path, answers: Path, out_dir: Path) -> dict[str, Any]:
     except InvalidSubmission as invalid:
         return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
     n_tokens = sum(tokens.size for tokens in outputs[WARMUP_BATCHES:])
+    timed_s = sum(agent_s for agent_s, _ in pairs)
+    ratios = [starter_s / agent_s for agent_s, starter_s in pairs]
+    low, high = median_interval(ratios)
     metrics = {
         "tokens_per_s": n_tokens / timed_s,
         "ms_per_token": 1000.0 * timed_s / n_tokens,
@@ -414,6 +473,11 @@ def grade(workspace: Path, answers: Path, out_dir: Path) -> dict[str, Any]:
         "max_logit_gap": worst,
         "load_s": load_s,
         "answers_hidden": float(hidden),
+        "starter_tokens_per_s": n_tokens / sum(starter_s for _, starter_s in pairs),
+        "speedup": float(np.median(ratios)),
+        "speedup_low": low,
+        "speedup_high": high,
+        "timing_pairs": float(len(ratios)),
     }
     return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
 
