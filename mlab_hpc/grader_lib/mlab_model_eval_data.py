@@ -1,0 +1,143 @@
+"""What the prepare.py of the model tasks share: the tiny offline base model and the evaluation
+sets of the benchmarks' real schemas, for ``--generated``; and the conversion of the real
+downloads (parquet files of the Hugging Face datasets) into the JSON-lines files the grader
+reads (see mlab_model_eval.LocalTask).
+
+Everything here is deterministic: the same call writes byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SUBJECTS = ("anatomy", "astronomy", "economics", "history", "physics", "law")
+NOUNS = ("star", "cell", "market", "king", "atom", "court", "river", "engine", "planet", "bone")
+VERBS = ("moves", "grows", "holds", "breaks", "turns", "makes", "finds", "keeps")
+ADJECTIVES = ("large", "small", "bright", "old", "new", "heavy", "quick", "cold")
+
+
+def sentence(rng: np.random.Generator) -> str:
+    """One sentence of the toy grammar the generated sets are written in."""
+    words = ["the", str(rng.choice(ADJECTIVES)), str(rng.choice(NOUNS)), str(rng.choice(VERBS)),
+             "the", str(rng.choice(NOUNS))]  # fmt: skip
+    return " ".join(words).capitalize() + "."
+
+
+def corpus(seed: int, lines: int) -> list[str]:
+    """`lines` lines of one to three toy sentences."""
+    rng = np.random.default_rng(seed)
+    return [" ".join(sentence(rng) for _ in range(int(rng.integers(1, 4)))) for _ in range(lines)]
+
+
+def mmlu_rows(seed: int, count: int) -> list[dict[str, Any]]:
+    """Multiple-choice questions of MMLU's schema: question, subject, choices (4), answer."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(count):
+        noun = str(rng.choice(NOUNS))
+        choices = [str(v) for v in rng.choice(VERBS, size=4, replace=False)]
+        rows.append({
+            "question": f"What does the {noun} do?",
+            "subject": str(rng.choice(SUBJECTS)),
+            "choices": choices,
+            "answer": int(rng.integers(0, 4)),
+        })  # fmt: skip
+    return rows
+
+
+def blimp_rows(seed: int, count: int) -> list[dict[str, Any]]:
+    """Minimal pairs of BLiMP's schema: sentence_good, sentence_bad (and BLiMP's labels)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for index in range(count):
+        noun, verb, other = rng.choice(NOUNS), rng.choice(VERBS), rng.choice(NOUNS)
+        good = f"The {noun} {verb} the {other}."
+        bad = f"The {noun} the {other} {verb}."
+        rows.append({"sentence_good": good, "sentence_bad": bad, "field": "syntax",
+                     "linguistics_term": "word_order", "UID": "generated_word_order",
+                     "pairID": str(index)})  # fmt: skip
+    return rows
+
+
+def boolq_rows(seed: int, count: int) -> list[dict[str, Any]]:
+    """Yes/no questions of BoolQ's (SuperGLUE) schema: passage, question, label, idx."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for index in range(count):
+        noun, verb = str(rng.choice(NOUNS)), str(rng.choice(VERBS))
+        asked = str(rng.choice(VERBS))
+        rows.append({"passage": f"The {noun} {verb} every day.",
+                     "question": f"does the {noun} {asked.removesuffix('s')}",
+                     "label": int(asked == verb), "idx": index})  # fmt: skip
+    return rows
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """One JSON object a line, keys in the given order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
+def text_rows(lines: Iterable[str]) -> list[dict[str, str]]:
+    """{"text": line} rows (the rolling-perplexity sets and the training corpora)."""
+    return [{"text": line} for line in lines]
+
+
+def tiny_model(folder: Path, texts: list[str], *, seed: int = 0, hidden: int = 64,
+               layers: int = 2, vocab: int = 384) -> None:  # fmt: skip
+    """A random-initialised Llama-architecture causal LM and a byte-level BPE tokenizer trained
+    on `texts`, saved as a Hugging Face model directory in `folder` (offline)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer)
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token="<|endoftext|>",
+        bos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+        tie_word_embeddings=False,
+    )
+    model = LlamaForCausalLM(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder, safe_serialization=True)
+    wrapped.save_pretrained(folder)
+
+
+def parquet_rows(path: Path, columns: list[str]) -> list[dict[str, Any]]:
+    """The rows of a downloaded parquet file, only `columns`, as plain JSON values."""
+    import pandas as pd
+
+    table = pd.read_parquet(path, columns=columns)
+    rows = []
+    for record in table.to_dict(orient="records"):
+        rows.append({k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in record.items()})
+    return rows
