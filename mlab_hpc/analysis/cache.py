@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -56,6 +57,34 @@ def default_cache_dir(results: Path) -> Path:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         key = hashlib.sha256(str(results.resolve()).encode()).hexdigest()[:16]
         return Path(base) / "mlab-hpc" / "analysis" / key
+
+
+def warn(message: str) -> None:
+    """Where skipped files are reported when the caller gave no notice function."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def readable(files: list[str], notice: Callable[[str], None] | None = None) -> list[str]:
+    """The files whose Parquet footer reads; each other one is named in a warning and left out.
+
+    A truncated or half-copied file (a full disk, an interrupted rsync) must not stop every
+    query over the results root: its rows are missing, and the warning says which file.
+    """
+    import pyarrow.parquet as pq
+
+    good = []
+    for file in files:
+        try:
+            pq.read_metadata(file)
+        except Exception as exc:  # noqa: BLE001  (pyarrow raises several kinds)
+            (notice or warn)(
+                f"skipped unreadable table file {file} ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200] if str(exc) else 'unreadable'}); "
+                "delete it or re-run `mlab-hpc recover` for its run"
+            )
+            continue
+        good.append(file)
+    return good
 
 
 def scan_sources(
@@ -205,6 +234,8 @@ class TableCache:
                     dropped += [c["file"] for c in chunks]
                     chunks, covered = [], set()
                 new = {rel: sig for rel, sig in sources.items() if rel not in covered}
+                ok = set(readable([str(table_dir / rel) for rel in sorted(new)], self.notice))
+                new = {rel: sig for rel, sig in new.items() if str(table_dir / rel) in ok}
                 if new:
                     inputs = [str(table_dir / rel) for rel in sorted(new)]
                     if len(chunks) + 1 > MAX_CHUNKS_PER_PARTITION:

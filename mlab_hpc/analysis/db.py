@@ -13,7 +13,7 @@ import pyarrow as pa
 from ..errors import PrerequisiteError
 from ..paths import TABLES
 from ..schema import SCHEMAS
-from .cache import TableCache
+from .cache import TableCache, readable
 
 _DUCKDB_TYPES = {
     pa.int32(): "INTEGER",
@@ -132,6 +132,14 @@ def connect(
         )
     elif cache:
         sources = TableCache(results, notice=notice).refresh_all()
+    else:
+        sources = {
+            t: sorted(glob.glob(f"{glob.escape(str(results / 'tables' / t))}/**/*.parquet",
+                                recursive=True))
+            for t in TABLES
+        }
+    if run_ids is not None or not cache:  # the cache's own chunks were checked when written
+        sources = {t: readable(files, notice) for t, files in sources.items()}
     if sources is not None:
         for table, files in sources.items():
             con.execute(f"SET VARIABLE mlab_src_{table} = ?::VARCHAR[]", [files])
