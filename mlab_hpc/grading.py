@@ -7,10 +7,13 @@ snapshots that agree on those files share one grade.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
+import os
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -49,6 +52,37 @@ def _finite_or_none(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
+
+
+SCORE_CAP_BYTES = 1 << 20  # a grader's score.json is a few hundred bytes
+
+
+def read_score(path: Path, cap: int = SCORE_CAP_BYTES) -> dict[str, Any]:
+    """The JSON object in the grader's result file, read without following links.
+
+    Raises ValueError (with the reason) when the path is a symlink, not a regular file (a FIFO,
+    a device, a folder), larger than ``cap`` bytes, or not a JSON object; OSError when it is
+    missing. Opening with O_NOFOLLOW | O_NONBLOCK never blocks on a FIFO nor follows a link.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError(f"{path.name} is a symbolic link, not the grader's file") from None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{path.name} is not a regular file")
+        if st.st_size > cap:
+            raise ValueError(f"{path.name} is larger than {cap} bytes ({st.st_size})")
+        raw = fh.read(cap + 1)
+    if len(raw) > cap:
+        raise ValueError(f"{path.name} is larger than {cap} bytes")
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name} does not hold a JSON object")
+    return data
 
 
 def run_grader(
@@ -92,7 +126,7 @@ def run_grader(
         grade = Grade(False, f"grader failed (exit {result.returncode}): {tail}", {})
     else:
         try:
-            data = json.loads(out.read_text())
+            data = read_score(out)
             metrics = {
                 k: float(v)
                 for k, v in (data.get("metrics") or {}).items()
@@ -105,6 +139,7 @@ def run_grader(
                 _finite_or_none(data.get("agent_reported")),
             )
         except (OSError, ValueError, AttributeError, TypeError) as exc:
+            # a link, FIFO or oversized file is never read: a grader failure, with the reason
             grade = Grade(False, f"grader wrote no readable score ({exc}): {tail}", {})
     grade.grade_s = seconds
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -141,8 +176,16 @@ def grade_snapshots(
         if key not in by_key:
             ws = scratch / f"ws-{key}"
             shutil.rmtree(ws, ignore_errors=True)
-            store.materialize(snapshot_id, ws, only=lambda rel: glob_match(rel, task.grader.inputs))
-            by_key[key] = run_grader(task, sandbox, ws, answers, scratch)
+            links = store.materialize(
+                snapshot_id,
+                ws,
+                only=lambda rel: glob_match(rel, task.grader.inputs),
+                regular_only=True,
+            )
+            if links:  # graders receive regular files only; a link is never followed
+                by_key[key] = Grade(False, f"symlink not allowed: {', '.join(links[:3])}", {})
+            else:
+                by_key[key] = run_grader(task, sandbox, ws, answers, scratch)
             shutil.rmtree(ws, ignore_errors=True)
             if progress is not None:
                 progress(step, by_key[key])

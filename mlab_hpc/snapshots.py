@@ -307,12 +307,24 @@ class SnapshotStore:
         return [(r["step"], r["id"]) for r in self._records()]
 
     def materialize(
-        self, snapshot_id: str, dest: Path, only: Callable[[str], bool] | None = None
-    ) -> None:
-        """Write the workspace as it was at ``snapshot_id`` into the empty folder ``dest``."""
+        self,
+        snapshot_id: str,
+        dest: Path,
+        only: Callable[[str], bool] | None = None,
+        regular_only: bool = False,
+    ) -> list[str]:
+        """Write the workspace as it was at ``snapshot_id`` into the empty folder ``dest``.
+
+        With ``regular_only`` (graders' inputs) symlinks are never recreated: the paths of the
+        ones left out are returned (otherwise the list is empty).
+        """
         dest.mkdir(parents=True, exist_ok=True)
+        skipped: list[str] = []
         for rel, (blob, mode) in self.manifest(snapshot_id).items():
             if only is not None and not only(rel):
+                continue
+            if mode == 0 and regular_only:
+                skipped.append(rel)
                 continue
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -321,6 +333,7 @@ class SnapshotStore:
             else:
                 shutil.copyfile(self._blob_path(blob), target)
                 target.chmod(mode)
+        return sorted(skipped)
 
     def close(self) -> None:
         self._index_log.close()

@@ -61,6 +61,7 @@ _BASE = [
     "--unshare-ipc",
     "--unshare-net",
     "--unshare-uts",
+    "--unshare-pid",  # its PID namespace, killed as a whole when the command ends
     "--die-with-parent",
     "--ro-bind",
     "/",

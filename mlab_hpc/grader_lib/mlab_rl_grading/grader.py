@@ -30,25 +30,32 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import dataclasses
 import importlib
 import importlib.util
 import json
 import math
-import multiprocessing
 import os
 import random
 import reprlib
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+try:
+    from mlab_untrusted import untrusted_command
+except ModuleNotFoundError:  # imported as mlab_hpc.grader_lib.mlab_rl_grading (tests, by hand)
+    from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
 
 POLICY_NAME = "policy.py"
 SUBMISSION_NAME = "submission.txt"
@@ -332,6 +339,25 @@ def play(connection: Connection, workspace: str, task: RLTask, seeds: list[int])
         pass  # the parent stopped listening (time-out or invalid actions): nothing to add
 
 
+# The child's command: reads one JSON line (the parent's sys.path, this module's name and the
+# arguments of play()) from stdin, then plays, sending its messages on the inherited pipe fd.
+CHILD_CODE = (
+    "import importlib, json, sys\n"
+    "request = json.loads(sys.stdin.readline())\n"
+    "sys.path[:0] = request['sys_path']\n"
+    "importlib.import_module(request['module']).child_main(request)\n"
+)
+
+
+def child_main(request: dict[str, Any]) -> None:
+    """Entry point of the policy's process (started by :func:`evaluate` with CHILD_CODE)."""
+    fields = dict(request["task"])
+    fields["env_modules"] = tuple(fields.get("env_modules") or ())
+    task = RLTask(**fields)
+    connection = Connection(int(request["fd"]), readable=False)
+    play(connection, request["workspace"], task, list(request["seeds"]))
+
+
 # --- the parent process: owns the score, runs no agent code ------------------------------
 
 
@@ -361,7 +387,7 @@ def receive(
     connection: Connection,
     deadline: float,
     budget_s: float,
-    process: BaseProcess,
+    process: subprocess.Popen[bytes],
     episode: int,
 ) -> Any:
     """The child's encoded actions for ``episode``; InvalidSubmission on error or time-out."""
@@ -373,9 +399,10 @@ def receive(
             )
         message = json.loads(connection.recv_bytes())
     except (EOFError, OSError):
-        process.join(timeout=5)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
         raise InvalidSubmission(
-            f"the policy's process exited with code {process.exitcode} ({when})"
+            f"the policy's process exited with code {process.returncode} ({when})"
         ) from None
     except ValueError:
         raise InvalidSubmission(f"the policy's process sent a garbled message ({when})") from None
@@ -386,21 +413,46 @@ def receive(
     return message["actions"]
 
 
-def evaluate(workspace: Path, task: RLTask, episodes: int) -> list[tuple[float, int]]:
+def evaluate(
+    workspace: Path, task: RLTask, episodes: int, hide: Sequence[Path] = ()
+) -> list[tuple[float, int]]:
     """(return, length) of the workspace's policy in each graded episode, replayed here.
 
-    The parent replays episode i while the child plays episode i + 1.
+    The parent replays episode i while the child plays episode i + 1. The child (the agent's
+    code) runs in a nested sandbox (mlab_untrusted) that cannot see the folders in ``hide``
+    (the grader's output folder, the answer folder) and can write only a scratch folder of its
+    own; its PID namespace is killed, every descendant with it, before this returns.
     """
     env = make_env(task)  # before the child: a grader that cannot make it fails, not the agent
     seeds = task.seeds(episodes)
     deadline = time.monotonic() + task.time_budget_s
-    context = multiprocessing.get_context("spawn")
-    connection, child_end = context.Pipe(duplex=False)
-    process = context.Process(
-        target=play, args=(child_end, str(workspace), task, seeds), daemon=True
+    scratch = Path(tempfile.mkdtemp(prefix="mlab-policy-"))
+    read_fd, write_fd = os.pipe()
+    child = untrusted_command(
+        [sys.executable, "-c", CHILD_CODE], hide=hide, scratch=scratch / "tmp", cwd=workspace
     )
-    process.start()
-    child_end.close()
+    request = {
+        "sys_path": [p for p in sys.path if p],
+        "module": __name__,
+        "task": dataclasses.asdict(task),
+        "workspace": str(workspace),
+        "seeds": seeds,
+        "fd": write_fd,
+    }
+    process = subprocess.Popen(
+        child.argv,
+        env=child.env,
+        cwd=workspace,
+        stdin=subprocess.PIPE,
+        pass_fds=(write_fd,),
+        start_new_session=True,
+    )
+    os.close(write_fd)
+    connection = Connection(read_fd, writable=False)
+    assert process.stdin is not None
+    with contextlib.suppress(OSError):
+        process.stdin.write((json.dumps(request) + "\n").encode())
+        process.stdin.close()
     finished = False
     try:
         results = []
@@ -413,10 +465,16 @@ def evaluate(workspace: Path, task: RLTask, episodes: int) -> list[tuple[float, 
     finally:
         env.close()
         connection.close()
-        process.join(timeout=5 if finished else 0)  # a child that played to the end exits
-        if process.is_alive():
-            process.kill()
-            process.join()
+        try:
+            process.wait(timeout=5 if finished else 0)  # a child that played to the end exits
+        except subprocess.TimeoutExpired:
+            pass
+        # the whole session: the nested sandbox (its PID namespace dies with it) or, where no
+        # nested sandbox could be made, every process the policy started in its session
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, 9)
+        process.wait()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def read_agent_reported(workspace: Path) -> float | None:
@@ -443,14 +501,19 @@ def smoke_episodes(task: RLTask, environ: dict[str, str] | None = None) -> int:
     return min(count, task.episodes)
 
 
-def grade(workspace: Path, task: RLTask, episodes: int | None = None) -> dict[str, Any]:
-    """Grade one workspace; returns the grader's JSON document (docs/task-format.md)."""
+def grade(
+    workspace: Path, task: RLTask, episodes: int | None = None, hide: Sequence[Path] = ()
+) -> dict[str, Any]:
+    """Grade one workspace; returns the grader's JSON document (docs/task-format.md).
+
+    ``hide``: folders the policy's process must not see (the grader's output, the answers).
+    """
     count = task.episodes if episodes is None else episodes
     agent_reported = read_agent_reported(workspace)
     try:
         if not (workspace / POLICY_NAME).is_file():
             raise InvalidSubmission(f"{POLICY_NAME} is missing from the workspace")
-        results = evaluate(workspace, task, count)
+        results = evaluate(workspace, task, count, hide)
     except InvalidSubmission as invalid:
         return {
             "valid": False,
@@ -482,5 +545,8 @@ def main(task: RLTask, description: str | None = None, argv: list[str] | None = 
     parser.add_argument("--answers", type=Path, required=True, help="unused: no answer key")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    result = grade(args.workspace.resolve(), task, smoke_episodes(task))
+    out_dir = args.out.resolve().parent
+    hide = [out_dir] + ([args.answers.resolve()] if args.answers.resolve().is_dir() else [])
+    hide = [p for p in hide if not args.workspace.resolve().is_relative_to(p)]
+    result = grade(args.workspace.resolve(), task, smoke_episodes(task), hide)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -1,0 +1,245 @@
+"""Attacks on grading by a hostile agent (issue 13): none of them may change a recorded score.
+
+RL tasks: the grader runs the agent's policy.py. A policy that replaces the grader's score.json
+by a symlink, or leaves a daemon that rewrites score.json after the grader wrote it, must be
+scored on what it plays (the honest score), because the policy runs in a nested sandbox that
+cannot see the grader's output folder and is dead before the grader writes, and because the
+harness reads score.json without following links.
+
+Supervised tasks: submission.csv made a symlink to the answer key's host path (by a script, or
+through Copy File) must make the submission invalid with the reason "symlink not allowed":
+graders only ever receive regular files.
+
+The same attacks map to apptainer command lines (tests/test_apptainer.py checks that the
+grader's answer key is bound at /mlab/answers and its output folder only into the grader).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mlab_hpc.agents import AgentContext
+from mlab_hpc.cli import main
+from mlab_hpc.environment import ActionCall, StepRecord
+from mlab_hpc.grading import Grade, read_score, run_grader
+from mlab_hpc.runner import sandbox_limits
+from mlab_hpc.sandbox import BwrapSandbox, ProcessSandbox, Sandbox
+from mlab_hpc.taskspec import get_task
+
+from .agents_for_tests import ScriptedAgent
+from .conftest import require_bwrap
+
+# A cartpole policy that always pushes left: every episode ends in about ten steps, so the
+# honest score is small and the same every time (the grader's seeds are fixed).
+HONEST_POLICY = """
+def load(observation_space, action_space):
+    return lambda obs: 0
+"""
+
+FORGED = {"valid": True, "reason": "", "metrics": {"mean_return": 500.0}}
+
+# The daemon: finds the grader's --out path from its parent's command line, double-forks out of
+# the policy's process, then waits for the grader to write score.json and forges it.
+DAEMON = """
+import json, os, sys, time
+
+def _out_path():
+    pid = os.getppid()
+    for _ in range(4):
+        try:
+            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+        except OSError:
+            return None
+        if b"--out" in argv:
+            return argv[argv.index(b"--out") + 1].decode()
+        pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    return None
+
+def _forge(out, mode):
+    forged = json.dumps(%(forged)r)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if os.path.exists(out) and not os.path.islink(out) and os.path.getsize(out) > 0:
+            try:
+                if mode == "symlink":
+                    fake = out + ".fake"
+                    open(fake, "w").write(forged)
+                    os.symlink(fake, out + ".lnk")
+                    os.replace(out + ".lnk", out)
+                else:
+                    open(out, "w").write(forged)
+            except OSError:
+                pass
+            return
+        time.sleep(0.0005)
+
+def load(observation_space, action_space):
+    out = _out_path()
+    if out is not None and os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            _forge(out, %(mode)r)
+        os._exit(0)
+    return lambda obs: 0
+"""
+
+
+def policy_grade(tmp_path: Path, sandbox: Sandbox, policy: str) -> Grade:
+    """The harness's grade of a cartpole workspace holding ``policy`` as policy.py."""
+    task = get_task("cartpole")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir(parents=True)
+    (workspace / "policy.py").write_text(policy)
+    return run_grader(task, sandbox, workspace, None, tmp_path / "scratch")
+
+
+def sandboxes() -> list[str]:
+    return ["bwrap", "process"]
+
+
+def make_sandbox(name: str) -> Sandbox:
+    limits = sandbox_limits(get_task("cartpole"))
+    if name == "bwrap":
+        require_bwrap()
+        return BwrapSandbox(limits)
+    return ProcessSandbox(limits)
+
+
+@pytest.mark.parametrize("mode", ["symlink", "rewrite"])
+@pytest.mark.parametrize("sandbox_name", sandboxes())
+def test_a_policy_daemon_cannot_forge_the_rl_score(
+    tmp_path: Path, sandbox_name: str, mode: str
+) -> None:
+    sandbox = make_sandbox(sandbox_name)
+    honest = policy_grade(tmp_path / "honest", sandbox, HONEST_POLICY)
+    assert honest.valid, honest.reason
+    assert honest.metrics["mean_return"] < 50
+
+    attacked = policy_grade(tmp_path / "attack", sandbox, DAEMON % {"forged": FORGED, "mode": mode})
+
+    assert attacked.valid, attacked.reason
+    assert attacked.metrics == honest.metrics
+
+
+def test_score_file_that_is_a_link_fifo_or_huge_is_a_grader_failure(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    real.write_text(json.dumps(FORGED))
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.json"
+    huge.write_bytes(b" " * (20 << 20))
+
+    assert read_score(real)["metrics"]["mean_return"] == 500.0
+    for path, words in ((link, "link"), (fifo, "not a regular file"), (huge, "larger")):
+        with pytest.raises(ValueError, match=words):
+            read_score(path)
+
+
+# --- supervised tasks: submission.csv aimed at the answer key --------------------------------
+
+
+def answer_key_path() -> Path:
+    """The host path of house-price's generated answer key under this test's MLAB_DATA."""
+    task = get_task("house-price")
+    return (
+        Path(os.environ["MLAB_DATA"])
+        / task.id
+        / f"v{task.version}"
+        / "generated"
+        / ("private/answer.csv")
+    )
+
+
+class LinkByScriptAgent(ScriptedAgent):
+    """Makes submission.csv a symlink to the answer key's host path with a script."""
+
+    def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
+        code = f"import os\nos.symlink({str(answer_key_path())!r}, 'submission.csv')\n"
+        self.script = [
+            ActionCall("Write File", {"file_name": "link.py", "content": code}),
+            ActionCall("Execute Script", {"script_name": "link.py"}),
+        ]
+        super().begin(ctx, history)
+
+
+class LinkThroughCopyAgent(ScriptedAgent):
+    """Links key.csv to the answer key with a script, then copies it to submission.csv."""
+
+    def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
+        code = f"import os\nos.symlink({str(answer_key_path())!r}, 'key.csv')\n"
+        self.script = [
+            ActionCall("Write File", {"file_name": "link.py", "content": code}),
+            ActionCall("Execute Script", {"script_name": "link.py"}),
+            ActionCall("Copy File", {"source": "key.csv", "destination": "submission.csv"}),
+        ]
+        super().begin(ctx, history)
+
+
+class RelativeLinkAgent(ScriptedAgent):
+    """Makes submission.csv a relative symlink climbing out of the workspace to the key."""
+
+    def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
+        code = (
+            "import os\n"
+            f"target = os.path.relpath({str(answer_key_path())!r}, os.getcwd())\n"
+            "os.symlink(target, 'submission.csv')\n"
+        )
+        self.script = [
+            ActionCall("Write File", {"file_name": "link.py", "content": code}),
+            ActionCall("Execute Script", {"script_name": "link.py"}),
+        ]
+        super().begin(ctx, history)
+
+
+@pytest.mark.parametrize(
+    "agent", ["LinkByScriptAgent", "LinkThroughCopyAgent", "RelativeLinkAgent"]
+)
+def test_submission_linked_to_the_answer_key_is_never_followed(
+    results: Path, data_root: Path, agent: str
+) -> None:
+    require_bwrap()
+    assert (
+        CliRunner()
+        .invoke(main, ["prepare", "--tasks", "house-price", "--data", "generated"])
+        .exit_code
+        == 0
+    )
+    assert answer_key_path().is_file()
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--task",
+            "house-price",
+            "--agent",
+            f"tests.test_hostile_grading:{agent}",
+            "--data",
+            "generated",
+            "--sandbox",
+            "bwrap",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    from mlab_hpc.analysis.db import connect
+
+    cursor = connect(results, cache=False).execute("SELECT * FROM runs")
+    names = [c[0] for c in cursor.description]
+    (row,) = cursor.fetchall()
+    run = dict(zip(names, row, strict=True))
+    assert run["final_valid"] is not True, run
+    assert not run["final_hr_normalized"]
+    scores = (
+        connect(results, cache=False)
+        .execute("SELECT valid, reason, raw_score FROM scores ORDER BY step")
+        .fetchall()
+    )
+    assert all(raw != 0.0 for _, _, raw in scores), scores  # MAE 0: the key itself was graded
+    if agent != "LinkThroughCopyAgent":  # Copy File refuses the link: nothing is submitted
+        assert any("symlink not allowed" in (reason or "") for _, reason, _ in scores), scores
