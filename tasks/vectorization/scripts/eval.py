@@ -18,8 +18,10 @@ same fresh input, their order alternating from one pair to the next. Metrics:
     speedup_high      upper end of the same interval
     timing_pairs      number of pairs measured
 
-A timed task succeeds only when speedup_low >= 1.10: the improvement must exceed 10% and the
-noise measured in this very job. An unchanged submission has speedup near 1.
+The run succeeds only when speedup_low >= SUCCESS_SPEEDUP = 1 / 0.9 (about 1.111): the run
+time must be more than 10% lower (the metric is a time, lower is better, as in MLAgentBench),
+and by more than the noise measured in this very job. An unchanged submission has speedup
+near 1.
 
 The number the agent appended to submission.csv is recorded (its last line) as
 `agent_reported`, never used as the score. ANS is unused: the task has no data.
@@ -52,7 +54,7 @@ PAIRS = 9  # paired measurements: at 9 the 2nd smallest ratio bounds the median 
 MIN_PAIRS = 3  # fewer than this (the budget ran out) is too few to state a spread
 MIN_MEASURE_S = 0.05  # a measurement repeats fast calls until it spans at least this long
 TIMING_BUDGET_S = 300.0  # no further pair is started once this much time was spent
-SUCCESS_SPEEDUP = 1.10  # the rule stated in the docstring (applied by the analysis)
+SUCCESS_SPEEDUP = 1 / 0.9  # run time 10% lower; the rule in the docstring (applied by analysis)
 STARTER_PATH = Path(__file__).resolve().with_name("starter_train.py")
 RTOL = 1e-5
 ATOL = 1e-6
