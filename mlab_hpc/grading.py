@@ -85,38 +85,60 @@ def read_score(path: Path, cap: int = SCORE_CAP_BYTES) -> dict[str, Any]:
     return data
 
 
+# Where isolating sandboxes show the answer key to the grader: a path that says nothing about
+# the host, so no file of the agent's can be aimed at the key's host path.
+ANSWERS_INSIDE = Path("/mlab/answers")
+
+
+def grader_command(
+    task: TaskSpec, sandbox: Sandbox, workspace: Path, answers_dir: Path, out: Path
+) -> tuple[list[str], list[Mount], dict[str, str]]:
+    """The grader's argv, mounts and environment (pure: for the run and for the tests).
+
+    The answer folder is mounted at ANSWERS_INSIDE where the sandbox isolates (bwrap,
+    apptainer); `process` cannot remap paths and passes the host path.
+    """
+    if sandbox.isolates:
+        answers_mount, answers_arg = Mount(answers_dir, target=ANSWERS_INSIDE), ANSWERS_INSIDE
+    else:
+        answers_mount, answers_arg = Mount(answers_dir), answers_dir
+    argv = [
+        sandbox.python,
+        str(task.eval_script),
+        *("--workspace", str(workspace), "--answers", str(answers_arg), "--out", str(out)),
+    ]
+    mounts = [
+        Mount(workspace),
+        answers_mount,
+        Mount(task.scripts_dir),
+        Mount(GRADER_LIB),
+        Mount(out.parent, writable=True),
+    ]
+    return argv, mounts, {"MLAB_GRADER": "1", "PYTHONPATH": str(GRADER_LIB)}
+
+
 def run_grader(
     task: TaskSpec, sandbox: Sandbox, workspace: Path, answers: Path | None, scratch: Path
 ) -> Grade:
-    """Grade the files in ``workspace`` (a folder the grader may only read)."""
+    """Grade the files in ``workspace`` (a folder the grader may only read).
+
+    The result is read from the grader's score.json without following links (read_score): a
+    link, FIFO or oversized file is a grader failure, recorded with its reason.
+    """
     scratch.mkdir(parents=True, exist_ok=True)
     out_dir = Path(tempfile.mkdtemp(prefix="grade-", dir=scratch))
     answers_dir = answers if answers is not None else out_dir / "no-answers"
     answers_dir.mkdir(exist_ok=True)
     out = out_dir / "score.json"
+    argv, mounts, env = grader_command(task, sandbox, workspace, answers_dir, out)
     t0 = time.perf_counter()
     result = sandbox.run(
-        [
-            sandbox.python,
-            str(task.eval_script),
-            "--workspace",
-            str(workspace),
-            "--answers",
-            str(answers_dir),
-            "--out",
-            str(out),
-        ],
+        argv,
         cwd=workspace,
-        mounts=[
-            Mount(workspace),
-            Mount(answers_dir),
-            Mount(task.scripts_dir),
-            Mount(GRADER_LIB),
-            Mount(out_dir, writable=True),
-        ],
+        mounts=mounts,
         timeout_s=task.grader.timeout_s,
         output_file=out_dir / "grader.log",
-        env={"MLAB_GRADER": "1", "PYTHONPATH": str(GRADER_LIB)},
+        env=env,
     )
     seconds = time.perf_counter() - t0
     tail = " | ".join(result.output.strip().splitlines()[-3:])[-500:]

@@ -26,9 +26,15 @@ from click.testing import CliRunner
 from mlab_hpc.agents import AgentContext
 from mlab_hpc.cli import main
 from mlab_hpc.environment import ActionCall, StepRecord
-from mlab_hpc.grading import Grade, read_score, run_grader
+from mlab_hpc.grading import ANSWERS_INSIDE, Grade, grader_command, read_score, run_grader
 from mlab_hpc.runner import sandbox_limits
-from mlab_hpc.sandbox import BwrapSandbox, ProcessSandbox, Sandbox
+from mlab_hpc.sandbox import (
+    ApptainerSandbox,
+    BwrapSandbox,
+    ProcessSandbox,
+    Sandbox,
+    SandboxLimits,
+)
 from mlab_hpc.taskspec import get_task
 
 from .agents_for_tests import ScriptedAgent
@@ -243,3 +249,48 @@ def test_submission_linked_to_the_answer_key_is_never_followed(
     assert all(raw != 0.0 for _, _, raw in scores), scores  # MAE 0: the key itself was graded
     if agent != "LinkThroughCopyAgent":  # Copy File refuses the link: nothing is submitted
         assert any("symlink not allowed" in (reason or "") for _, reason, _ in scores), scores
+
+
+# --- the answer key sits at a path that says nothing about the host --------------------------
+
+
+def test_grader_sees_the_answer_key_at_a_fixed_path(tmp_path: Path) -> None:
+    require_bwrap()
+    task = get_task("house-price")
+    answers = tmp_path / "host-secret-place" / "private"
+    answers.mkdir(parents=True)
+    (answers / "answer.csv").write_text("Id,SalePrice\n1,100000\n2,200000\n")
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "submission.csv").write_text("Id,SalePrice\n1,100000\n2,200000\n")
+    sandbox = BwrapSandbox(sandbox_limits(task))
+
+    argv, mounts, _ = grader_command(task, sandbox, workspace, answers, tmp_path / "o" / "s.json")
+    grade = run_grader(task, sandbox, workspace, answers, tmp_path / "scratch")
+
+    assert argv[argv.index("--answers") + 1] == str(ANSWERS_INSIDE)
+    assert not any("host-secret-place" in a for a in argv)
+    assert grade.valid, grade.reason
+    assert grade.metrics["mae"] == 0.0
+
+
+def test_apptainer_grader_line_binds_the_key_at_the_fixed_path(tmp_path: Path) -> None:
+    """The apptainer command line the bwrap tests above map to (no apptainer needed)."""
+    task = get_task("house-price")
+    box = ApptainerSandbox(SandboxLimits(), image=Path("/images/base.sif"))
+    answers = Path("/data/house-price/v1/generated/private")
+    ws = Path("/results/runs/r1/grading/ws-1")
+    argv, mounts, env = grader_command(task, box, ws, answers, Path("/results/g/score.json"))
+    line = box.command(argv, cwd=ws, mounts=mounts, env=env)
+
+    binds = [line[i + 1] for i, a in enumerate(line) if a == "--bind"]
+    assert f"{answers}:{ANSWERS_INSIDE}:ro" in binds
+    assert f"{ws}:{ws}:ro" in binds and "/results/g:/results/g:rw" in binds
+    assert line[line.index("--answers") + 1] == str(ANSWERS_INSIDE)
+
+
+def test_process_cannot_remap_and_passes_the_host_path(tmp_path: Path) -> None:
+    task = get_task("house-price")
+    box = ProcessSandbox(SandboxLimits())
+    argv, mounts, _ = grader_command(task, box, tmp_path, tmp_path / "key", tmp_path / "s.json")
+    assert argv[argv.index("--answers") + 1] == str(tmp_path / "key")

@@ -74,7 +74,10 @@ class ApptainerSandbox(Sandbox):
             path = str(mount.path)
             if any(sep in path for sep in BIND_SEPARATORS):
                 raise ValueError(f"cannot bind {path!r} in apptainer: it contains ',' or ':'")
-            cmd += ["--bind", f"{path}:{path}:{'rw' if mount.writable else 'ro'}"]
+            inside = str(mount.inside)
+            if any(sep in inside for sep in BIND_SEPARATORS):
+                raise ValueError(f"cannot bind at {inside!r} in apptainer: it contains ',' or ':'")
+            cmd += ["--bind", f"{path}:{inside}:{'rw' if mount.writable else 'ro'}"]
         for key, value in sorted(env.items()):
             cmd += ["--env", f"{key}={value}"]
         cmd += ["--pwd", str(cwd), str(self.image), *argv]

@@ -23,10 +23,20 @@ OUTPUT_CAP_BYTES = 1_000_000  # what an observation may carry of a script's outp
 
 @dataclass(frozen=True)
 class Mount:
-    """A host path made visible in the sandbox at the same path."""
+    """A host path made visible in the sandbox: at ``target`` when given, else at the same path.
+
+    ``target`` needs a backend that can bind elsewhere (bwrap, apptainer); `process` sees host
+    paths only and uses ``path``.
+    """
 
     path: Path
     writable: bool = False
+    target: Path | None = None
+
+    @property
+    def inside(self) -> Path:
+        """Where the sandboxed command sees this mount."""
+        return self.target if self.target is not None else self.path
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class BwrapSandbox(Sandbox):
             cmd += ["--ro-bind", str(root), str(root)]
         for mount in mounts:
             flag = "--bind" if mount.writable else "--ro-bind"
-            cmd += [flag, str(mount.path), str(mount.path)]
+            cmd += [flag, str(mount.path), str(mount.inside)]
         for key, value in sorted(env.items()):
             cmd += ["--setenv", key, value]
         cmd += ["--chdir", str(cwd), "--", *argv]
