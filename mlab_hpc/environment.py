@@ -41,15 +41,22 @@ class AgentTimedOut(Exception):
 
 
 def as_text(value: Any) -> str:
-    """Any step field as text: strings unchanged, None empty, anything else as JSON (or repr)."""
-    if isinstance(value, str):
-        return value
+    """Any step field as valid Unicode text: None empty, non-strings as JSON (or repr).
+
+    Undecodable bytes of file names (lone surrogates in Python) become U+FFFD.
+    """
     if value is None:
         return ""
+    if not isinstance(value, str):
+        try:
+            value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        except (TypeError, ValueError):
+            value = repr(value)
     try:
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    except (TypeError, ValueError):
-        return repr(value)
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value
 
 
 def bounded(text: str, limit: int, what: str = "text") -> str:

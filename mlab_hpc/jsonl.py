@@ -78,7 +78,15 @@ class Appender:
         self._fh = path.open("a", encoding="utf-8")
 
     def append(self, record: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        """Append one record. Text that is not valid Unicode (a file name's undecodable bytes,
+        kept as lone surrogates by Python) is written as JSON escapes, so it reads back the same.
+        """
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            line = json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n"
+        self._fh.write(line)
         self._fh.flush()
         if self.fsync:
             os.fsync(self._fh.fileno())

@@ -125,9 +125,10 @@ class SnapshotStore:
             return self.current_id
         digest = hashlib.sha256(self.current_id.encode())
         for rel in sorted(updates):
-            digest.update(f"\0{rel}\0{updates[rel].blob}\0{updates[rel].mode}".encode())
+            entry = updates[rel]
+            digest.update(os.fsencode(f"\0{rel}\0{entry.blob}\0{entry.mode}"))
         for rel in sorted(deleted):
-            digest.update(f"\0-{rel}".encode())
+            digest.update(os.fsencode(f"\0-{rel}"))
         snapshot_id = digest.hexdigest()[:16]
         record = {
             "step": step,
@@ -169,7 +170,7 @@ class SnapshotStore:
         if time.time_ns() - st.st_mtime_ns < self._racy_ns:
             sig = (st.st_size, -1, st.st_ino)  # never equals a real signature: rehash next time
         if stat.S_ISLNK(st.st_mode):
-            blob, mode = self._store_bytes(os.readlink(path).encode()), 0
+            blob, mode = self._store_bytes(os.fsencode(os.readlink(path))), 0
         elif stat.S_ISREG(st.st_mode):
             blob, mode = self._store_file(Path(path), st.st_size), stat.S_IMODE(st.st_mode)
         else:

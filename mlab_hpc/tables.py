@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,6 +23,14 @@ def _coerce(value: Any, kind: pa.DataType) -> Any:
         return None
     if pa.types.is_timestamp(kind) and isinstance(value, int | float):
         return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        # a log written before fields were coerced: any value becomes text, valid Unicode
+        if not isinstance(value, str):
+            value = json.dumps(value, ensure_ascii=False, sort_keys=True, default=repr)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return value
 
 
