@@ -73,7 +73,9 @@ def _write_manifest(
     task: TaskSpec, mode: str, root: Path, sources: dict[str, Any] | None = None
 ) -> None:
     files = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST):
+    for path in sorted(
+        p for p in root.rglob("*") if p.is_file() and p.name not in (MANIFEST, HASH_CACHE)
+    ):
         files[path.relative_to(root).as_posix()] = {
             "sha256": _sha256(path),
             "size": path.stat().st_size,
@@ -115,6 +117,88 @@ def verify(root: Path, *, full: bool = True) -> list[str]:
         elif full and _sha256(path) != meta["sha256"]:
             problems.append(f"{path}: sha256 differs from the manifest")
     return problems
+
+
+HASH_CACHE = ".hash-cache.json"  # rel -> [inode, mtime_ns, ctime_ns, size, sha256]
+_hash_cache: dict[str, tuple[int, int, int, int, str]] = {}  # this process's, by absolute path
+
+
+def _cached_sha256(path: Path, disk: dict[str, list[Any]], rel: str) -> str:
+    """The file's sha256, rehashed only when its (inode, mtime, ctime, size) changed.
+
+    Looked up in this process's cache, then in the dataset's cache file (``disk``, updated in
+    place); a file rewritten in place gets a new mtime and ctime, so its hash is recomputed.
+    """
+    st = path.stat()
+    sig = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+    known = _hash_cache.get(str(path))
+    if known is not None and known[:4] == sig:
+        return known[4]
+    entry = disk.get(rel)
+    if isinstance(entry, list) and len(entry) == 5 and tuple(entry[:4]) == sig:
+        digest = str(entry[4])
+    else:
+        digest = _sha256(path)
+        disk[rel] = [*sig, digest]
+    _hash_cache[str(path)] = (*sig, digest)
+    return digest
+
+
+def check_answer_key(answers: Path) -> None:
+    """Check a prepared dataset's answer folder (``<dataset>/private``) against its manifest.
+
+    Every file under it must be listed in ``<dataset>/MANIFEST.json`` with the same size and
+    sha256; hashes are cached by (inode, mtime_ns, ctime_ns, size), in this process and in
+    ``<dataset>/.hash-cache.json`` when the dataset is writable, so repeat checks only stat.
+    Raises DataError naming the file and ``mlab-hpc prepare --verify``. A folder outside a
+    prepared dataset (no MANIFEST.json beside it) is not checked.
+    """
+    root = answers.parent
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        return
+    fix = f"run `mlab-hpc prepare --tasks <task> --verify` on {root}, or prepare it again"
+    try:
+        files = json.loads(manifest_path.read_text())["files"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise DataError(f"{manifest_path}: unreadable manifest ({exc}); {fix}") from None
+    cache_path = root / HASH_CACHE
+    try:
+        disk: dict[str, list[Any]] = json.loads(cache_path.read_text())
+        if not isinstance(disk, dict):
+            disk = {}
+    except (OSError, ValueError):
+        disk = {}
+    before = dict(disk)
+    present = set()
+    for path in sorted(answers.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink() or (path.exists() and not path.is_dir() and not path.is_file()):
+            raise DataError(f"{path}: not a regular file in the answer key; {fix}")
+        if path.is_dir():
+            continue
+        present.add(rel)
+        meta = files.get(rel)
+        if meta is None:
+            raise DataError(f"{path}: not in {manifest_path} (added after preparing); {fix}")
+        if path.stat().st_size != meta.get("size") or _cached_sha256(path, disk, rel) != meta.get(
+            "sha256"
+        ):
+            raise DataError(
+                f"{path}: content differs from {manifest_path} (sha256 or size); the answer "
+                f"key was changed after preparing: {fix}"
+            )
+    prefix = answers.relative_to(root).as_posix() + "/"
+    missing = sorted(rel for rel in files if rel.startswith(prefix) and rel not in present)
+    if missing:
+        raise DataError(f"{root / missing[0]}: missing from the answer key; {fix}")
+    if disk != before:
+        tmp = root / f"{HASH_CACHE}.{os.getpid()}.tmp"
+        try:
+            tmp.write_text(json.dumps(disk))
+            tmp.replace(cache_path)
+        except OSError:  # a read-only dataset: this process's cache still serves
+            tmp.unlink(missing_ok=True)
 
 
 def _run_prepare_script(task: TaskSpec, args: list[str], out: Path) -> None:

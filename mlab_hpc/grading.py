@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .data import check_answer_key
 from .sandbox import Mount, Sandbox
 from .snapshots import SnapshotStore
 from .taskspec import TaskSpec
@@ -187,7 +188,12 @@ def grade_snapshots(
     scratch: Path,
     progress: Any = None,
 ) -> dict[int, tuple[str, Grade]]:
-    """Grade the snapshot of every given step; returns ``{step: (snapshot_id, grade)}``."""
+    """Grade the snapshot of every given step; returns ``{step: (snapshot_id, grade)}``.
+
+    The answer key is first checked against its dataset's manifest (DataError if changed).
+    """
+    if answers is not None:
+        check_answer_key(answers)
     by_key: dict[str, Grade] = {}
     out: dict[int, tuple[str, Grade]] = {}
     manifests: dict[str, dict[str, tuple[str, int]]] = {}
@@ -218,7 +224,13 @@ def grade_snapshots(
 def grade_folder(
     task: TaskSpec, sandbox: Sandbox, files: list[Path], answers: Path | None, scratch: Path
 ) -> Grade:
-    """Grade a workspace laid out from folders (later ones override earlier ones)."""
+    """Grade a workspace laid out from folders (later ones override earlier ones).
+
+    The answer key is first checked against its dataset's manifest: a changed key raises
+    DataError, so its grade never reaches the baseline cache.
+    """
+    if answers is not None:
+        check_answer_key(answers)
     ws = Path(tempfile.mkdtemp(prefix="ref-", dir=scratch))
     try:
         for folder in files:

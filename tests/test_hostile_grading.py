@@ -25,8 +25,17 @@ from click.testing import CliRunner
 
 from mlab_hpc.agents import AgentContext
 from mlab_hpc.cli import main
+from mlab_hpc.data import check_answer_key
 from mlab_hpc.environment import ActionCall, StepRecord
-from mlab_hpc.grading import ANSWERS_INSIDE, Grade, grader_command, read_score, run_grader
+from mlab_hpc.errors import DataError
+from mlab_hpc.grading import (
+    ANSWERS_INSIDE,
+    Grade,
+    grade_folder,
+    grader_command,
+    read_score,
+    run_grader,
+)
 from mlab_hpc.runner import sandbox_limits
 from mlab_hpc.sandbox import (
     ApptainerSandbox,
@@ -294,3 +303,50 @@ def test_process_cannot_remap_and_passes_the_host_path(tmp_path: Path) -> None:
     box = ProcessSandbox(SandboxLimits())
     argv, mounts, _ = grader_command(task, box, tmp_path, tmp_path / "key", tmp_path / "s.json")
     assert argv[argv.index("--answers") + 1] == str(tmp_path / "key")
+
+
+# --- a changed answer key is refused at grading time -----------------------------------------
+
+
+def prepared_house_price() -> Path:
+    """house-price's generated answer folder under this test's MLAB_DATA, prepared now."""
+    result = CliRunner().invoke(main, ["prepare", "--tasks", "house-price", "--data", "generated"])
+    assert result.exit_code == 0, result.output
+    return answer_key_path().parent
+
+
+def same_size_change(path: Path) -> None:
+    """Change one digit of the file's last line, keeping its size (what `verify(full=False)`
+    and a size check would miss), and put its mtime back."""
+    st = path.stat()
+    text = path.read_text()
+    i = max(i for i, c in enumerate(text) if c.isdigit())
+    path.write_text(text[:i] + ("1" if text[i] != "1" else "2") + text[i + 1 :])
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size
+
+
+def test_a_changed_answer_key_stops_grading_with_the_file_named(
+    results: Path, data_root: Path, tmp_path: Path
+) -> None:
+    answers = prepared_house_price()
+    check_answer_key(answers)  # verifies, and fills the hash cache
+    check_answer_key(answers)  # from the cache
+    same_size_change(answers / "answer.csv")
+
+    with pytest.raises(DataError, match=r"answer\.csv.*prepare --tasks <task> --verify"):
+        check_answer_key(answers)
+    task = get_task("house-price")
+    with pytest.raises(DataError, match="answer.csv"):  # before anything is graded or cached
+        grade_folder(task, ProcessSandbox(), [task.env_dir], answers, tmp_path / "scratch")
+
+
+def test_an_added_or_linked_file_in_the_answer_key_is_refused(data_root: Path) -> None:
+    answers = prepared_house_price()
+    (answers / "extra.csv").write_text("Id,SalePrice\n")
+    with pytest.raises(DataError, match="extra.csv: not in"):
+        check_answer_key(answers)
+    (answers / "extra.csv").unlink()
+    (answers / "link.csv").symlink_to(answers / "answer.csv")
+    with pytest.raises(DataError, match="link.csv: not a regular file"):
+        check_answer_key(answers)
