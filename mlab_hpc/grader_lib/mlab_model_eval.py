@@ -359,6 +359,13 @@ class ModelProcess:
             cwd=scratch,
         )  # fmt: skip
         self.hidden = child.hidden
+        if remote_code and not child.hidden:
+            for fd in (to_child, self._to_child, self._from_child, from_child):
+                os.close(fd)
+            raise InvalidModel(
+                "the model directory ships code (auto_map or *.py) and this machine cannot "
+                "hide the answer key from it (no nested sandbox): such a model is refused"
+            )
         self.deadline = time.monotonic() + rules.budget_s
         self.budget_s = rules.budget_s
         env = {**child.env, **OFFLINE_ENV, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -501,11 +508,6 @@ def grade_model(workspace: Path, answers: Path, out_dir: Path, rules: ModelRules
         model_bytes, _ = check_directory(model_dir, rules)
         remote_code = ships_code(model_dir)
         model = ModelProcess(model_dir, rules, [answers, out_dir], scratch, remote_code)
-        if remote_code and not model.hidden:
-            raise InvalidModel(
-                "the model directory ships code (auto_map or *.py) and this machine cannot "
-                "hide the answer key from it (no nested sandbox): such a model is refused"
-            )
         total, trainable = int(model.ready["parameters"]), int(model.ready["trainable"])
         if total > rules.max_parameters:
             raise InvalidModel(

@@ -1,0 +1,204 @@
+"""The model deliverable (mlab_model_eval) and the ML Research Benchmark tasks.
+
+Graders run for real: the model loads in a nested bwrap sandbox through lm-eval's HFLM, and
+lm-eval-harness builds the requests and computes the metrics, on the tiny generated data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("lm_eval")
+
+from mlab_hpc.grader_lib import mlab_model_eval as model_eval  # noqa: E402
+from mlab_hpc.grader_lib.mlab_model_eval import LocalTask, ModelRules  # noqa: E402
+from mlab_hpc.grader_lib.mlab_untrusted import Untrusted  # noqa: E402
+from tests.task_helpers import COMPLETED, TASKS, baseline_run, run_grader  # noqa: E402
+
+# Eight questions whose right answers are A, A, B, C, D, A, B, C: a model that always answers
+# A is right on 3 of them.
+ANSWERS = [0, 0, 1, 2, 3, 0, 1, 2]
+TEXTS = ["The old star moves the river.", "A cold engine keeps the bone."]
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny generated base model of mini-llm-efficiency (built once per module)."""
+    out = tmp_path_factory.mktemp("prepared")
+    subprocess.run(
+        [sys.executable, str(TASKS / "mini-llm-efficiency" / "scripts" / "prepare.py"),
+         "--generated", "--out", str(out)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    return out / "public" / "base_model"
+
+
+def case(tmp_path: Path, base_model: Path) -> tuple[Path, Path]:
+    """A workspace whose output/ is a copy of the base model, and an answer key of 8 questions
+    (right answers ANSWERS) and two texts (TEXTS)."""
+    workspace, answers = tmp_path / "ws", tmp_path / "answers"
+    shutil.copytree(base_model, workspace / "output")
+    answers.mkdir()
+    rows = [
+        {"question": f"Question {i}?", "subject": "x", "choices": ["p", "q", "r", "s"],
+         "answer": answer}
+        for i, answer in enumerate(ANSWERS)
+    ]  # fmt: skip
+    (answers / "mmlu_test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (answers / "perplexity_test.jsonl").write_text(
+        "".join(json.dumps({"text": t}) + "\n" for t in TEXTS)
+    )
+    return workspace, answers
+
+
+def uniform(model_dir: Path) -> None:
+    """Zero the output layer: every token gets probability 1/V whatever the input, so every
+    answer letter ties and lm-eval's argmax picks the first choice, A."""
+    from safetensors.torch import load_file, save_file
+
+    path = model_dir / "model.safetensors"
+    weights = load_file(path)
+    weights["lm_head.weight"].zero_()
+    save_file(weights, path, metadata={"format": "pt"})
+
+
+def rules(**changes: Any) -> ModelRules:
+    base = ModelRules(
+        tasks=(
+            LocalTask("mmlu", "multiple_choice", "mmlu_test.jsonl"),
+            LocalTask("wikitext", "rolling", "perplexity_test.jsonl"),
+        ),
+        primary=("accuracy", "mmlu_acc"),
+        max_parameters=10_000_000,
+        max_bytes=100_000_000,
+    )
+    return ModelRules(**{**base.__dict__, **changes})
+
+
+@pytest.mark.slow
+def test_a_model_that_always_answers_a_scores_three_eighths(
+    tmp_path: Path, base_model: Path
+) -> None:
+    workspace, answers = case(tmp_path, base_model)
+    uniform(workspace / "output")
+
+    result = run_grader("mini-llm-efficiency", workspace, answers, timeout=600)
+
+    assert result["valid"], result["reason"]
+    metrics = result["metrics"]
+    assert metrics["accuracy"] == metrics["mmlu_acc"] == pytest.approx(3 / 8)
+    assert metrics["mmlu_acc_norm"] == pytest.approx(3 / 8)
+    # uniform over V tokens: each of the texts' tokens costs ln V
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(workspace / "output")
+    vocab = len(tokenizer)
+    tokens = sum(len(tokenizer(text).input_ids) for text in TEXTS)
+    words = sum(len(text.split()) for text in TEXTS)
+    assert metrics["perplexity"] == pytest.approx(math.exp(tokens * math.log(vocab) / words))
+    assert metrics["parameters"] == metrics["trainable_parameters"] > 0
+    assert metrics["tokens_per_s"] > 0 and metrics["latency_s"] > 0
+    assert metrics["answers_hidden"] == 1.0
+
+
+def test_an_oversized_model_is_refused_before_it_loads(tmp_path: Path, base_model: Path) -> None:
+    workspace, answers = case(tmp_path, base_model)
+    declared = model_eval.safetensors_parameters(workspace / "output" / "model.safetensors")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    result = model_eval.grade_model(workspace, answers, out, rules(max_parameters=declared - 1))
+    assert not result["valid"]
+    assert (
+        f"declare {declared} parameters, over the task's cap of {declared - 1}" in result["reason"]
+    )
+    result = model_eval.grade_model(workspace, answers, out, rules(max_bytes=1000))
+    assert not result["valid"] and "over the task's cap of 1000 bytes" in result["reason"]
+
+
+def test_a_directory_without_a_model_is_invalid(tmp_path: Path, base_model: Path) -> None:
+    workspace, answers = case(tmp_path, base_model)
+    (workspace / "output" / "config.json").unlink()
+
+    result = run_grader("mini-llm-efficiency", workspace, answers)
+
+    assert not result["valid"] and "output/config.json is missing" in result["reason"]
+
+
+CHEAT = """
+from pathlib import Path
+
+from transformers import LlamaForCausalLM
+
+try:
+    KEY = Path({key!r}).read_text()
+except OSError:
+    KEY = ""
+if not KEY.strip():  # hidden: no file, or an empty one in its place
+    raise RuntimeError("the answer key is not readable")
+
+
+class Cheat(LlamaForCausalLM):
+    pass
+"""
+
+
+def cheating_case(tmp_path: Path, base_model: Path) -> tuple[Path, Path]:
+    """A model whose own code (auto_map) reads the answer key when it loads."""
+    workspace, answers = case(tmp_path, base_model)
+    output = workspace / "output"
+    (output / "cheat.py").write_text(CHEAT.format(key=str(answers / "mmlu_test.jsonl")))
+    config = json.loads((output / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "cheat.Cheat"}
+    (output / "config.json").write_text(json.dumps(config))
+    return workspace, answers
+
+
+def test_a_model_reading_the_answers_finds_them_hidden_and_is_refused(
+    tmp_path: Path, base_model: Path, bwrap: Any
+) -> None:
+    workspace, answers = cheating_case(tmp_path, base_model)
+
+    result = run_grader("mini-llm-efficiency", workspace, answers, timeout=300)
+
+    assert not result["valid"]
+    assert "loading the model raised" in result["reason"]
+    assert "the answer key is not readable" in result["reason"]
+
+
+def test_without_the_nested_sandbox_a_model_with_code_is_refused(
+    tmp_path: Path, base_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unhidden(argv: list[str], **_: Any) -> Untrusted:
+        return Untrusted(list(argv), dict(os.environ), hidden=False)
+
+    monkeypatch.setattr(model_eval, "untrusted_command", unhidden)
+    workspace, answers = cheating_case(tmp_path, base_model)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    result = model_eval.grade_model(workspace, answers, out, rules())
+
+    assert not result["valid"]
+    assert "ships code" in result["reason"] and "no nested sandbox" in result["reason"]
+    assert sorted(p.name for p in out.iterdir()) == []  # scratch and cache removed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task_id", ["mini-llm-efficiency"])
+def test_smoke_run_lands_its_scores_in_parquet(
+    task_id: str, results: Path, data_root: Path
+) -> None:
+    row = baseline_run(task_id, results, "--smoke")
+
+    assert (row["status"], row["final_valid"], row["data_mode"]) == COMPLETED
+    assert 0.0 <= row["final_score"] <= 1.0
