@@ -56,6 +56,7 @@ class Workspace:
         self.root = Path(root).resolve()
         # "data/" and "data" mean the same folder
         self.read_only_globs = tuple(g.rstrip("/") for g in read_only if g.rstrip("/"))
+        self._mounts: list[Path] | None = None
 
     @classmethod
     def create(
@@ -164,11 +165,26 @@ class Workspace:
             return []
         return [p for p in self.files() if not p.is_symlink() and self.is_read_only(p)]
 
+    def covers_folder(self, rel: str) -> bool:
+        """Whether the globs protect a folder's every entry (``images/*`` covers ``images``).
+
+        Such a folder is bound whole: one mount instead of one per file.
+        """
+        return self.is_read_only_rel(rel) or glob_match(f"{rel}/*", self.read_only_globs)
+
     def read_only_mounts(self) -> list[Path]:
         """The top-most protected files and folders, to bind read-only in isolating sandboxes.
 
-        A protected folder is bound whole, so a script cannot add files inside it either.
+        A protected folder, or one whose every entry a glob protects, is bound whole, so a
+        script cannot add files inside it either. Computed once per Workspace object (once per
+        run attempt): the protected files are the task's, laid out before the agent starts,
+        and the agent cannot add any (writes to protected paths are refused).
         """
+        if self._mounts is None:
+            self._mounts = self._find_read_only_mounts()
+        return [p for p in self._mounts if os.path.lexists(p)]
+
+    def _find_read_only_mounts(self) -> list[Path]:
         if not self.read_only_globs:
             return []
         found: list[Path] = []
@@ -178,7 +194,7 @@ class Workspace:
                 rel = self.relative(base / d)
                 if (base / d).is_symlink():
                     dirnames.remove(d)
-                elif self.is_read_only_rel(rel):
+                elif self.covers_folder(rel):
                     found.append(base / d)
                     dirnames.remove(d)
             for f in filenames:

@@ -176,3 +176,39 @@ def test_task_limits_must_be_finite_and_positive() -> None:
     with pytest.raises(MlabError, match="max_steps"):
         check_limits(0, 10, 5, where="task.toml [limits]")
 
+
+
+# ------------------------------------------------------------------ 5. read-only folders
+def test_a_glob_covering_a_folder_binds_the_folder_under_bwrap(tmp_path: Path) -> None:
+    from mlab_hpc.actions import ActionContext, execute_script
+    from mlab_hpc.sandbox import BwrapSandbox, SandboxLimits
+    from mlab_hpc.snapshots import EditHistory, SnapshotStore
+    from mlab_hpc.workspace import Workspace
+
+    from .conftest import require_bwrap
+
+    require_bwrap()
+    env_dir, data = tmp_path / "env", tmp_path / "data"
+    (data / "images").mkdir(parents=True)
+    env_dir.mkdir()
+    for i in range(4000):  # bwrap refused to start from about 2,990 single-file binds
+        (data / "images" / f"{i:05d}.jpg").write_bytes(b"\xff\xd8")
+    (env_dir / "probe.py").write_text(
+        "import os\nprint(len(os.listdir('images')))\n"
+        "try:\n    open('images/new.jpg', 'w')\n"
+        "except OSError as e:\n    print('refused', e.errno)\n"
+    )
+    ws = Workspace.create(tmp_path / "ws", env_dir, data, ["images/*"])
+    assert ws.read_only_mounts() == [ws.root / "images"]
+    store = SnapshotStore(tmp_path / "snaps", ws, ws.is_read_only_rel)
+    ctx = ActionContext(
+        workspace=ws,
+        sandbox=BwrapSandbox(SandboxLimits(mem_bytes=4 << 30)),
+        logs_dir=tmp_path / "logs",
+        history=EditHistory(tmp_path / "edits.jsonl", store),
+        step=1,
+        timeout_s=60,
+    )
+    out = execute_script(ctx, "probe.py").observation
+    assert "4000" in out and "refused" in out, out
+    store.close()
