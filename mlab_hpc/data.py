@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -123,24 +124,24 @@ HASH_CACHE = ".hash-cache.json"  # rel -> [inode, mtime_ns, ctime_ns, size, sha2
 _hash_cache: dict[str, tuple[int, int, int, int, str]] = {}  # this process's, by absolute path
 
 
-def _cached_sha256(path: Path, disk: dict[str, list[Any]], rel: str) -> str:
+def _cached_sha256(path: str, st: os.stat_result, disk: dict[str, list[Any]], rel: str) -> str:
     """The file's sha256, rehashed only when its (inode, mtime, ctime, size) changed.
 
     Looked up in this process's cache, then in the dataset's cache file (``disk``, updated in
-    place); a file rewritten in place gets a new mtime and ctime, so its hash is recomputed.
+    place); a file rewritten in place gets a new ctime (which no user can set back), so its
+    hash is recomputed.
     """
-    st = path.stat()
     sig = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
-    known = _hash_cache.get(str(path))
+    known = _hash_cache.get(path)
     if known is not None and known[:4] == sig:
         return known[4]
     entry = disk.get(rel)
     if isinstance(entry, list) and len(entry) == 5 and tuple(entry[:4]) == sig:
         digest = str(entry[4])
     else:
-        digest = _sha256(path)
+        digest = _sha256(Path(path))
         disk[rel] = [*sig, digest]
-    _hash_cache[str(path)] = (*sig, digest)
+    _hash_cache[path] = (*sig, digest)
     return digest
 
 
@@ -171,23 +172,25 @@ def check_answer_key(answers: Path) -> None:
         disk = {}
     before = dict(disk)
     present = set()
-    for path in sorted(answers.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_symlink() or (path.exists() and not path.is_dir() and not path.is_file()):
-            raise DataError(f"{path}: not a regular file in the answer key; {fix}")
-        if path.is_dir():
-            continue
-        present.add(rel)
-        meta = files.get(rel)
-        if meta is None:
-            raise DataError(f"{path}: not in {manifest_path} (added after preparing); {fix}")
-        if path.stat().st_size != meta.get("size") or _cached_sha256(path, disk, rel) != meta.get(
-            "sha256"
-        ):
-            raise DataError(
-                f"{path}: content differs from {manifest_path} (sha256 or size); the answer "
-                f"key was changed after preparing: {fix}"
-            )
+    base = str(root) + os.sep
+    for folder, dirs, names in os.walk(answers):
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+            path = os.path.join(folder, name)
+            rel = path[len(base) :].replace(os.sep, "/")
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode):
+                raise DataError(f"{path}: not a regular file in the answer key; {fix}")
+            present.add(rel)
+            meta = files.get(rel)
+            if meta is None:
+                raise DataError(f"{path}: not in {manifest_path} (added after preparing); {fix}")
+            if st.st_size != meta.get("size") or _cached_sha256(path, st, disk, rel) != meta.get(
+                "sha256"
+            ):
+                raise DataError(
+                    f"{path}: content differs from {manifest_path} (sha256 or size); the "
+                    f"answer key was changed after preparing: {fix}"
+                )
     prefix = answers.relative_to(root).as_posix() + "/"
     missing = sorted(rel for rel in files if rel.startswith(prefix) and rel not in present)
     if missing:
