@@ -104,7 +104,7 @@ def test_house_price_on_generated_data(results: Path) -> None:
     )
     mae, valid, naive, human, norm, mode = row
     assert valid and mae > 0 and mode == "generated"
-    assert (naive, human) == (pytest.approx(31.42506), 0.0)
+    assert 0 < naive < 1 and human == 0.0  # naive: the starter's own rmse_log (docs/anchors.md)
     assert 0 < norm < 1
     # step 0 (before the starter ran) had no submission: invalid, with the reason
     (reason,) = query(results, "SELECT reason FROM scores WHERE step = 0")[0]

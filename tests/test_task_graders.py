@@ -503,3 +503,54 @@ def test_vectorization_vectorised_submission_succeeds_with_its_spread(tmp_path: 
     assert metrics["speedup_low"] >= 1 / 0.9
     assert metrics["speedup_low"] <= metrics["speedup"] <= metrics["speedup_high"]
     assert metrics["run_time_s"] < metrics["starter_time_s"]
+
+
+# --- house-price: the human-relative anchors ----------------------------------------------
+
+
+def human_relative(task_id: str, best_hr_raw: float, starter_hr_raw: float) -> float:
+    """Human-relative as the analysis computes it: the best normalised score, never below
+    naive, placed between naive (0) and human (1); a "starter" naive is the starter's score."""
+    from mlab_hpc.taskspec import load_task
+
+    hr = load_task(TASKS / task_id).human_relative
+    naive = starter_hr_raw if hr.naive == "starter" else hr.naive
+    naive_n, human_n = hr.normalize(naive), hr.normalize(hr.human)
+    return (max(hr.normalize(best_hr_raw), naive_n) - naive_n) / (human_n - naive_n)
+
+
+def test_house_price_constant_mean_does_not_beat_the_starter_in_human_relative(
+    tmp_path: Path,
+) -> None:
+    """On generated data a constant-mean submission is worse than the unchanged starter, so
+    its human-relative must not exceed the starter's (HR-MLAB's naive, a leaderboard's
+    weakest RMSE of 31.4, gave it 0.72)."""
+    data = tmp_path / "data"
+    subprocess.run(
+        [sys.executable, str(TASKS / "house-price" / "scripts" / "prepare.py"), "--generated",
+         "--out", str(data)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    starter_ws = make_workspace(
+        tmp_path / "starter", {"train.py": (TASKS / "house-price" / "env" / "train.py").read_text()}
+    )
+    for name in ("train.csv", "test.csv"):
+        shutil.copy(data / "public" / name, starter_ws / name)
+    subprocess.run(
+        [sys.executable, "train.py"], cwd=starter_ws, check=True, capture_output=True, timeout=120
+    )
+    (starter_ws / "train.csv").unlink()
+    (starter_ws / "test.csv").unlink()
+    mean_price = float(np.mean(np.loadtxt(data / "public" / "train.csv", delimiter=",",
+                                          skiprows=1, usecols=-1)))  # fmt: skip
+    test_ids = [line.split(",")[0] for line in (data / "public" / "test.csv").read_text()
+                .splitlines()[1:]]  # fmt: skip
+    constant = "Id,SalePrice\n" + "".join(f"{i},{mean_price}\n" for i in test_ids)
+    constant_ws = make_workspace(tmp_path / "constant", {"submission.csv": constant})
+
+    starter = grade("house-price", starter_ws, data / "private")["metrics"]["rmse_log"]
+    flat = grade("house-price", constant_ws, data / "private")["metrics"]["rmse_log"]
+
+    assert flat > starter  # the constant mean is the worse submission
+    assert human_relative("house-price", starter, starter) == 0.0
+    assert human_relative("house-price", flat, starter) == 0.0

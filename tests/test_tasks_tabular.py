@@ -534,7 +534,6 @@ def test_feedback_baseline_run_on_generated_data(results: Path, data_root: Path)
 
     assert (run["status"], run["final_valid"], run["data_mode"]) == COMPLETED
     assert 0 < run["final_score"] < 1
-    assert (run["naive_score"], run["human_score"]) == (
-        pytest.approx(18.44720),
-        pytest.approx(0.55435),
-    )
+    # naive: the starter's own score (HR-MLAB's 18.44720 is another competition's log loss)
+    assert run["naive_score"] == pytest.approx(run["final_score"])
+    assert run["human_score"] == pytest.approx(0.55435)
