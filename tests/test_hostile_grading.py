@@ -40,6 +40,7 @@ from mlab_hpc.runner import sandbox_limits
 from mlab_hpc.sandbox import (
     ApptainerSandbox,
     BwrapSandbox,
+    Mount,
     ProcessSandbox,
     Sandbox,
     SandboxLimits,
@@ -350,3 +351,44 @@ def test_an_added_or_linked_file_in_the_answer_key_is_refused(data_root: Path) -
     (answers / "link.csv").symlink_to(answers / "answer.csv")
     with pytest.raises(DataError, match="link.csv: not a regular file"):
         check_answer_key(answers)
+
+
+# --- process: untrusted, but no secret and no survivor ---------------------------------------
+
+
+DAEMON_SLEEPER = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        open(sys.argv[1], "w").write(str(os.getpid()))
+        time.sleep(300)
+    os._exit(0)
+time.sleep(0.5)
+print(sorted(k for k in os.environ if "KEY" in k or "TOKEN" in k or "SECRET" in k))
+"""
+
+
+@pytest.mark.parametrize("sandbox_name", sandboxes())
+def test_commands_get_no_secret_and_leave_no_daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox_name: str
+) -> None:
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "HF_TOKEN", "MY_SECRET"):
+        monkeypatch.setenv(name, "sk-not-for-agents")
+    sandbox = make_sandbox(sandbox_name)
+    (tmp_path / "daemon.py").write_text(DAEMON_SLEEPER)
+    pid_file = tmp_path / "pid"
+    result = sandbox.run(
+        [sandbox.python, "daemon.py", str(pid_file)],
+        cwd=tmp_path,
+        mounts=[Mount(tmp_path, writable=True)],
+        timeout_s=60,
+        output_file=tmp_path / "out.log",
+        env={"SERVICE_TOKEN": "t0k3n"},  # even when a caller passes one
+    )
+    assert result.returncode == 0, result.output
+    assert "sk-not-for-agents" not in result.output
+    if sandbox_name == "process":
+        assert result.output.strip().endswith("[]"), result.output
+        pid = int(pid_file.read_text())
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
