@@ -440,4 +440,4 @@ def prepare(
 
 
 # Command groups that live in modules of their own register themselves on `main` on import.
-from . import cli_analysis, cli_campaign, cli_images  # noqa: E402, F401
+from . import cli_analysis, cli_campaign, cli_images, cli_models  # noqa: E402, F401

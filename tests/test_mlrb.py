@@ -202,3 +202,37 @@ def test_smoke_run_lands_its_scores_in_parquet(
 
     assert (row["status"], row["final_valid"], row["data_mode"]) == COMPLETED
     assert 0.0 <= row["final_score"] <= 1.0
+
+
+@pytest.mark.slow
+def test_eval_model_grades_a_directory_made_elsewhere(
+    tmp_path: Path, base_model: Path, results: Path, data_root: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from mlab_hpc.cli import main
+
+    model = tmp_path / "somewhere" / "my-model"
+    shutil.copytree(base_model, model)
+    uniform(model)
+    args = ["eval-model", "--task", "mini-llm-efficiency", "--data", "generated", "--json"]
+
+    done = CliRunner().invoke(main, [*args, str(model)])
+
+    assert done.exit_code == 0, done.output
+    document = json.loads(done.output[done.output.index("{") :])
+    assert document["valid"] and document["metric"] == "accuracy"
+    assert document["score"] == document["metrics"]["mmlu_acc"]  # the generated questions
+    assert document["metrics"]["parameters"] > 0
+    assert not list(results.rglob("*.parquet"))  # nothing written to the result tables
+
+
+def test_eval_model_refuses_a_task_that_delivers_no_model(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mlab_hpc.cli import main
+
+    done = CliRunner().invoke(main, ["eval-model", "--task", "house-price", str(tmp_path)])
+
+    assert done.exit_code != 0
+    assert "delivers a submission, not a model" in done.output
