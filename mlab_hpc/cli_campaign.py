@@ -262,14 +262,18 @@ def submit(
 
 @main.command()
 @click.option("--campaign", default=None, help="One campaign (default: every campaign).")
-@click.option("--watch", is_flag=True, help="Refresh every 10 s until nothing is queued.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Refresh every 10 s until nothing can still change (nothing queued or running).",
+)
 @click.option("--runs", "show_runs", is_flag=True, help="One line per run, not per task.")
 @pass_ctx
 def status(obj: Ctx, campaign: str | None, watch: bool, show_runs: bool) -> None:
     """Per task: pending / running / completed / failed / timeout, with Slurm job ids."""
     from .console import ConsoleProgress, console
     from .launch.campaign import CampaignPaths
-    from .launch.status import campaign_status
+    from .launch.status import LIVE, campaign_status
     from .paths import ResultsRoot
 
     results = ResultsRoot(obj.results)
@@ -304,10 +308,7 @@ def status(obj: Ctx, campaign: str | None, watch: bool, show_runs: bool) -> None
                     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
                     job_list = ",".join(sorted(jobs.get(task, set()))) or "-"
                     console.print(f"  {task:<20} {parts}   jobs {job_list}")
-            live += sum(
-                r.status in ("pending", "running", "requeued", "configuring", "completing")
-                for r in rows
-            )
+            live += sum(r.status in LIVE for r in rows)
         if not watch or live == 0:
             return
         time.sleep(10)

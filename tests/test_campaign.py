@@ -380,3 +380,107 @@ def test_run_options_reach_every_run_of_a_campaign(
         "openai:gpt-4o-mini",
         "anthropic:claude-3-haiku",
     )
+
+
+# ------------------------------------------------------- when things go wrong (issue 16)
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def sleepy(monkeypatch: pytest.MonkeyPatch) -> str:
+    """An agent whose third step sleeps long enough for the test to act on a running run."""
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.setenv("MLAB_TEST_SLEEP_S", "600")
+    return "tests.agents_for_tests:ResumableAgent"
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("dev_cluster", "data_root")
+def test_failed_sbatch_is_one_line_and_leaves_earlier_arrays_visible(
+    results: Path,
+    gpu_tasks: Path,
+    tmp_path: Path,
+    sleepy: str,
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEV_PROFILE.read_text().replace('partition = "gpu"', 'partition = "nosuch"'))
+    common = ("--tasks", "cartpole,cartpole-gpu", "--agent", sleepy, "--campaign", "half")
+    code, out = invoke("submit", *common, "--profile", str(bad))
+    assert code == 1 and "Traceback" not in out, out
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("Error:")]
+    assert "partition" in line.lower() and "classes.gpu.partition" in line and str(bad) in line
+    (cpu,) = arrays_sent(results, "half")  # the cpu array, recorded before the gpu one failed
+    assert cpu["resource_class"] == "cpu"
+
+    code, out = invoke("submit", *common, "--profile", str(DEV_PROFILE))
+    assert code == 0 and "1 still queued or running, 1 to launch" in out, out
+    assert arrays_sent(results, "half")[-1]["run_ids"] == [
+        "half.cartpole-gpu.tests_agents_for_tests_ResumableAgent.s0"
+    ]
+
+    code, out = invoke("cancel", "--campaign", "half")
+    assert code == 0 and "cancelled 2 job(s)" in out, out
+
+
+def test_sbatch_without_a_slurm_configuration_names_slurm_conf(
+    results: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SLURM_CONF", raising=False)  # and no /etc/slurm/slurm.conf here
+    code, out = invoke(
+        "submit",
+        "--tasks",
+        "cartpole",
+        "--campaign",
+        "noconf",
+        "--executor",
+        "slurm",
+        "--profile",
+        str(DEV_PROFILE),
+    )
+    assert code == 1 and "Traceback" not in out, out
+    assert "SLURM_CONF" in out and "sbatch refused the cpu array" in out
+    assert not (results / "campaigns" / "noconf" / "submissions.jsonl").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("dev_cluster", "data_root")
+def test_cancel_with_pending_elements_says_cancelled_for_all(
+    results: Path, tmp_path: Path, sleepy: str
+) -> None:
+    one_at_a_time = tmp_path / "serial.toml"
+    one_at_a_time.write_text(
+        DEV_PROFILE.read_text().replace("array_parallelism = 8", "array_parallelism = 1")
+    )
+    code, out = invoke(
+        "submit",
+        "--tasks",
+        "cartpole",
+        "--seeds",
+        "4",
+        "--agent",
+        sleepy,
+        "--campaign",
+        "stop",
+        "--profile",
+        str(one_at_a_time),
+    )
+    assert code == 0, out
+    paths = CampaignPaths(ResultsRoot(results), "stop")
+    first = results / "runs" / "stop.cartpole.tests_agents_for_tests_ResumableAgent.s0"
+    deadline = time.monotonic() + 120
+    while not (first / "workspace" / "partial.txt").exists():  # one running, three pending
+        assert time.monotonic() < deadline, "the first run never started"
+        time.sleep(0.5)
+    code, out = invoke("cancel", "--campaign", "stop")
+    assert code == 0 and "cancelled 4 job(s)" in out, out
+    deadline = time.monotonic() + 120
+    while True:
+        rows = campaign_status(paths)
+        if all(r.status == "cancelled" for r in rows) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert [r.status for r in rows] == ["cancelled"] * 4, rows
+    code, out = invoke("status", "--campaign", "stop", "--watch")  # returns: nothing can change
+    assert code == 0 and "4 cancelled" in out, out

@@ -41,6 +41,11 @@ ENDINGS = {  # Slurm's final job state -> the run's exit reason when the run did
 }
 
 
+INFRASTRUCTURE = {"cancelled", "node_fail", "out_of_memory", "preempted"}
+# every status a run can leave only by Slurm's doing (what `status --watch` waits for)
+LIVE = {s.lower() for s in ACTIVE}
+
+
 @dataclass
 class RunStatus:
     run_id: str
@@ -54,33 +59,64 @@ class RunStatus:
     final_score: float | None = None
 
 
+def _expand(job: str) -> list[str]:
+    """sacct's compressed array rows (``32_[1-3,7%4]``) as element ids (``32_1``, ...)."""
+    head, sep, rest = job.partition("_[")
+    if not sep:
+        return [job]
+    ids: list[str] = []
+    for part in rest.rstrip("]").split("%")[0].split(","):
+        lo, _, hi = part.partition("-")
+        if lo.isdigit() and (hi or lo).isdigit():
+            ids.extend(f"{head}_{i}" for i in range(int(lo), int(hi or lo) + 1))
+    return ids
+
+
 def _slurm_job_states(job_ids: list[str]) -> dict[str, str]:
-    """State of each job id (array elements as ``123_4``): squeue for live, sacct for ended."""
+    """State of each job id (array elements as ``123_4``): squeue for live, sacct for ended.
+
+    Slurm is asked about whole arrays (the campaign's own record names them), and sacct's
+    compressed rows are expanded, so elements cancelled before they started are CANCELLED.
+    An element that neither command lists, under an array that has nothing left in the queue
+    and is known to accounting, ended with its array (CANCELLED when any element was).
+    """
     ids = sorted({j for j in job_ids if j and j[0].isdigit()})
     if not ids:
         return {}
+    arrays = sorted({j.split("_")[0] for j in ids})
     states: dict[str, str] = {}
     try:
         proc = subprocess.run(
-            ["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(ids)],
+            ["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(arrays)],
             capture_output=True,
             text=True,
             timeout=60,
         )
         for line in proc.stdout.splitlines():
             job, _, state = line.partition("|")
-            states[job.strip()] = state.split()[0] if state.strip() else "UNKNOWN"
-        proc = subprocess.run(
-            ["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(ids)],
+            for element in _expand(job.strip()):
+                states[element] = state.split()[0] if state.strip() else "UNKNOWN"
+        queue = subprocess.run(
+            ["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(arrays)],
             capture_output=True,
             text=True,
             timeout=60,
         )
-        for line in proc.stdout.splitlines():
-            job, _, state = line.strip().partition(" ")
-            states[job] = state.strip()  # the live view wins over accounting's lag
     except (OSError, subprocess.TimeoutExpired):
         return states
+    live_arrays: set[str] = set()
+    for line in queue.stdout.splitlines():
+        job, _, state = line.strip().partition(" ")
+        for element in _expand(job):
+            states[element] = state.strip()  # the live view wins over accounting's lag
+            live_arrays.add(element.split("_")[0])
+    if queue.returncode != 0 or proc.returncode != 0:
+        return states  # Slurm did not answer in full: nothing is concluded from absence
+    for job in ids:
+        array = job.split("_")[0]
+        known = [v for k, v in states.items() if k.split("_")[0] == array]
+        if job not in states and known and array not in live_arrays:
+            states[job] = "CANCELLED" if "CANCELLED" in known else "UNKNOWN_ENDED"
     return states
 
 
@@ -118,11 +154,14 @@ def campaign_status(
                 error=f"Slurm job {job_id} ended as {job_state}",
             )
             _fill_from_table(results, spec.run_id, spec.campaign, spec.task, row)
-        elif job_state in ENDINGS:
-            row.status = "lost" if state is None else "ended"
-            row.exit_reason = job_state.lower()
+        elif job_state in ENDINGS or job_state == "UNKNOWN_ENDED":
+            # never started (cancelled while pending), or not finalised (reconcile=False)
+            row.exit_reason = ENDINGS.get(job_state, "lost")
+            row.status = row.exit_reason if state is None else "ended"
         elif state is not None:
             row.status = str(state.get("status"))
+        if row.exit_reason in INFRASTRUCTURE and row.status in ("failed", "ended"):
+            row.status = row.exit_reason  # said as what happened: cancelled, node_fail, ...
         rows.append(row)
     return rows
 
@@ -143,11 +182,20 @@ def _fill_from_table(
 
 
 def cancel(paths: CampaignPaths) -> list[str]:
-    """scancel every live job of the campaign; returns the job ids cancelled."""
+    """scancel every live job of the campaign; returns the job ids cancelled.
+
+    SIGKILL, not scancel's default SIGTERM-then-KillWait: a run cancelled mid-step must not
+    carry on (its sandboxed command killed, the harness recording the step and grading). The
+    run stays as it was on disk and is reconciled as ``cancelled``; a resubmission resumes it.
+    """
     jobs = submitted_jobs(paths)
-    live = [j for j, s in _slurm_job_states(list(jobs.values())).items() if s in ACTIVE]
+    mine = set(jobs.values())
+    states = _slurm_job_states(list(mine))
+    live = sorted(j for j, s in states.items() if s in ACTIVE and j in mine)
     if live:
-        subprocess.run(["scancel", *live], check=False, capture_output=True, timeout=60)
+        subprocess.run(
+            ["scancel", "--signal=KILL", *live], check=False, capture_output=True, timeout=60
+        )
     return live
 
 

@@ -6,7 +6,10 @@ task.toml), and each array asks for what its most demanding run needs.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -150,12 +153,7 @@ def submit_arrays(
     for array in arrays:
         jobs_fn = [CampaignRun(spec, settings, array.envelope()) for spec in array.runs]
         if executor_name == "slurm":
-            executor: submitit.Executor = submitit.SlurmExecutor(
-                folder=folder, max_num_timeout=settings.max_attempts
-            )
-            executor.update_parameters(**sbatch_parameters(array, profile))
-            with executor.batch():
-                jobs = [executor.submit(fn) for fn in jobs_fn]
+            jobs = _sbatch(array, jobs_fn, folder, settings, profile, paths, len(sent))
         else:
             jobs = _run_here(executor_name, folder, jobs_fn, array, local_parallelism, on_done)
         record = {
@@ -165,9 +163,71 @@ def submit_arrays(
             "run_ids": [s.run_id for s in array.runs],
             "job_ids": [str(j.job_id) for j in jobs],
         }
+        # recorded the moment its sbatch returned: a later failure leaves it visible to
+        # status and cancel, and a resubmission sees its runs as queued
+        record_submission(paths, {"executor": executor_name, "arrays": [record]})
         sent.append(record)
-    record_submission(paths, {"executor": executor_name, "arrays": sent})
     return sent
+
+
+def _sbatch(
+    array: JobArray,
+    fns: list[CampaignRun],
+    folder: Any,
+    settings: JobSettings,
+    profile: ClusterProfile,
+    paths: CampaignPaths,
+    n_before: int,
+) -> list[Any]:
+    """One sbatch for one array; a refusal becomes a one-line PrerequisiteError."""
+    executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=settings.max_attempts)
+    executor.update_parameters(**sbatch_parameters(array, profile))
+    quiet = io.StringIO()  # submitit echoes sbatch's stderr: it goes into our one line instead
+    try:
+        with contextlib.redirect_stderr(quiet), executor.batch():
+            return [executor.submit(fn) for fn in fns]
+    except Exception as exc:  # submitit's FailedJobError, or sbatch not runnable at all
+        raise PrerequisiteError(
+            sbatch_error_message(str(exc) or quiet.getvalue(), array, profile, paths, n_before)
+        ) from None
+
+
+def sbatch_error_message(
+    stderr: str, array: JobArray, profile: ClusterProfile, paths: CampaignPaths, n_before: int
+) -> str:
+    """One line: what Slurm said, which profile field to change, and what was already sent."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    fatal = [ln for ln in lines if "fatal:" in ln.lower()]
+    errors = [ln for ln in lines if "error" in ln.lower()]
+    said = (fatal or errors or lines or ["no message"])[-1][:300]
+    low = said.lower()
+    where = f"{profile.path or profile.name}"
+    field_ = f"classes.{array.resource_class}"
+    if "configuration" in low or "slurm.conf" in low or "unable to contact" in low:
+        conf = os.environ.get("SLURM_CONF")
+        hint = (
+            f"set SLURM_CONF to this cluster's slurm.conf (now {conf or 'unset'}) "
+            "or submit from a login node"
+        )
+    elif "partition" in low:
+        hint = f"change {field_}.partition in {where}"
+    elif "account" in low:
+        hint = f"change account in {where}"
+    elif "qos" in low:
+        hint = f"change qos in {where}"
+    elif "time limit" in low:
+        hint = f"lower {field_}.max_time_min in {where}"
+    elif "gres" in low or "node configuration" in low or "memory" in low:
+        hint = f"change {field_} (partition, gres) in {where} or the tasks' [resources]"
+    else:
+        hint = f"check [classes.{array.resource_class}] and the options in {where}"
+    done = (
+        f"; the {n_before} array(s) sent before it are recorded "
+        f"(mlab-hpc status/cancel --campaign {paths.name})"
+        if n_before
+        else ""
+    )
+    return f"sbatch refused the {array.resource_class} array: {said} -> {hint}{done}"
 
 
 def _run_here(
