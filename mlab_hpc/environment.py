@@ -246,6 +246,11 @@ class Environment:
             outcome = Outcome(
                 f"Error: {type(exc).__name__}: {exc}", changed=None, error_kind="os_error"
             )
+        if outcome.changed is None or outcome.changed:
+            over = self.workspace.over_quota()
+            if over is not None:  # the files stay: the agent is told, and can delete them
+                outcome.observation = f"{outcome.observation}\n\nError: {over}"
+                outcome.error_kind = "quota"
         snapshot_id = self.snapshots.take(step, outcome.changed)
         record = StepRecord(
             step=step,

@@ -30,6 +30,19 @@ def glob_match(rel: str, globs: Sequence[str]) -> bool:
 
 
 LINK_MIN_BYTES = 1 << 20  # protected data files at least this large may be hard-linked
+# The agent's files may use this many bytes of disk (allocated blocks: a sparse file counts for
+# what it holds). Set per run with MLAB_WORKSPACE_QUOTA_GB; the task's read-only data is free.
+DEFAULT_QUOTA_GB = 100.0
+
+
+def default_quota_bytes() -> int:
+    """The workspace quota from MLAB_WORKSPACE_QUOTA_GB (default 100 GB)."""
+    raw = os.environ.get("MLAB_WORKSPACE_QUOTA_GB", "")
+    try:
+        gb = float(raw) if raw else DEFAULT_QUOTA_GB
+    except ValueError:
+        gb = DEFAULT_QUOTA_GB
+    return int(gb * 2**30) if gb > 0 and gb == gb else int(DEFAULT_QUOTA_GB * 2**30)
 
 
 def _hard_link(src: Path, dest: Path) -> bool:
@@ -57,6 +70,7 @@ class Workspace:
         # "data/" and "data" mean the same folder
         self.read_only_globs = tuple(g.rstrip("/") for g in read_only if g.rstrip("/"))
         self._mounts: list[Path] | None = None
+        self.quota_bytes = default_quota_bytes()
 
     @classmethod
     def create(
@@ -164,6 +178,53 @@ class Workspace:
         if not self.read_only_globs:
             return []
         return [p for p in self.files() if not p.is_symlink() and self.is_read_only(p)]
+
+    def usage(self) -> tuple[int, list[tuple[int, str]]]:
+        """Allocated bytes of the agent's files (read-only data excluded), and the largest ten
+        as ``(bytes, relative path)``. Symlinks are not followed."""
+        total = 0
+        largest: list[tuple[int, str]] = []
+        stack = [(str(self.root), "")]
+        while stack:
+            folder, prefix = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                rel = prefix + entry.name
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    if not self.covers_folder(rel):
+                        stack.append((entry.path, rel + "/"))
+                    continue
+                if self.read_only_globs and self.is_read_only_rel(rel):
+                    continue
+                used = st.st_blocks * 512
+                total += used
+                largest.append((used, rel))
+                if len(largest) > 50:
+                    largest = sorted(largest, reverse=True)[:10]
+        return total, sorted(largest, reverse=True)[:10]
+
+    def used_bytes(self) -> int:
+        """Allocated bytes of the agent's files (see usage)."""
+        return self.usage()[0]
+
+    def over_quota(self) -> str | None:
+        """None within the quota; else a message for the agent naming the largest files."""
+        used, largest = self.usage()
+        if used <= self.quota_bytes:
+            return None
+        names = ", ".join(f"{rel} ({size / 2**20:.0f} MiB)" for size, rel in largest[:5])
+        return (
+            f"the workspace now uses {used / 2**20:.0f} MiB of disk, over its quota of "
+            f"{self.quota_bytes / 2**20:.0f} MiB. Largest files: {names}. Delete or shrink "
+            "files before going on: snapshots of the workspace are kept for grading."
+        )
 
     def covers_folder(self, rel: str) -> bool:
         """Whether the globs protect a folder's every entry (``images/*`` covers ``images``).

@@ -710,3 +710,26 @@ def test_odd_thought_is_recorded_as_text(env: Environment) -> None:
     assert rec.thought == '["a", 1]'
     (row,) = [json.loads(x) for x in env.paths.steps_log.read_text().splitlines()]
     assert row["thought"] == '["a", 1]'
+
+
+def test_non_utf8_file_name_is_snapshotted_and_restored(env: Environment) -> None:
+    rec = ok(act(env, "Python REPL", command="open(b'bad\\xff.txt', 'w').write('x')"))
+    assert rec.snapshot_id
+    files = env.snapshots.manifest(rec.snapshot_id)
+    assert any(name.startswith("bad") for name in files)
+    ok(act(env, "List Files", dir_path="."))
+
+
+def test_sparse_file_counts_allocated_bytes_and_quota_is_an_observation(
+    make_env: MakeEnv,
+) -> None:
+    env = make_env()
+    env.workspace.quota_bytes = 50 << 20
+    # a 5 GiB sparse file allocates almost nothing: the quota counts what it holds
+    with (env.workspace.root / "sparse.bin").open("wb") as fh:
+        fh.truncate(5 << 30)
+    assert env.workspace.used_bytes() < 10 << 20
+    (env.workspace.root / "sparse.bin").unlink()  # (snapshots would still copy it whole)
+    rec = act(env, "Python REPL", command="open('big.bin', 'wb').write(b'z' * (60 << 20))")
+    assert rec.error_kind == "quota", rec.observation
+    assert "quota" in rec.observation and "big.bin" in rec.observation
