@@ -216,6 +216,7 @@ def run(
     )
 
     progress = ConsoleProgress()
+    check_results_root(obj.results)
     results = ResultsRoot(obj.results)
     for stale in abandoned_runs(results):
         progress.notice(f"recovering run {stale.run_id}, whose process ended before grading")
@@ -248,6 +249,29 @@ def run(
     console.print("[bold]grading[/] every snapshot ...")
     finalize_run(paths, progress)
     print_summary(_outcome(obj.results, paths.run_id), paths.dir, obj.results)
+
+
+def check_results_root(root: Path) -> None:
+    """PrerequisiteError in one line unless a run can write its files under ``root``."""
+    import errno
+    import os
+
+    probe = root / f".write-probe-{os.getpid()}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"\0" * 65536)
+        probe.unlink()
+    except OSError as exc:
+        if probe.parent.is_dir():
+            probe.unlink(missing_ok=True)
+        fix = (
+            "free some space there, or give another folder with --results or MLAB_RESULTS"
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            else "give a writable folder with --results or MLAB_RESULTS"
+        )
+        raise PrerequisiteError(
+            f"the results root {root} is not writable ({exc.strerror or exc}): {fix}"
+        ) from None
 
 
 def positive_limit(value: float | None) -> float | None:

@@ -15,6 +15,8 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
+from .errors import PrerequisiteError
+
 
 def glob_match(rel: str, globs: Sequence[str]) -> bool:
     """Whether a workspace-relative POSIX path matches one of the globs.
@@ -92,7 +94,18 @@ class Workspace:
         no copy. Small or unprotected files are always copied.
         """
         root.mkdir(parents=True, exist_ok=False)
-        shutil.copytree(env_dir, root, dirs_exist_ok=True, symlinks=False)
+        try:
+            shutil.copytree(env_dir, root, dirs_exist_ok=True, symlinks=False)
+        except shutil.Error as exc:  # one (src, dst, why) per file that failed
+            src, _dst, why = exc.args[0][0]
+            raise PrerequisiteError(
+                f"the task's files in {env_dir} cannot be copied: {src}: {why}; "
+                "fix or remove that file in the task folder"
+            ) from None
+        except OSError as exc:
+            raise PrerequisiteError(
+                f"the task's files in {env_dir} cannot be copied: {exc}; fix the task folder"
+            ) from None
         ws = cls(root, read_only)
         if data_dir is not None:
             for src in sorted(data_dir.rglob("*")):

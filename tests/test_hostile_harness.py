@@ -212,3 +212,26 @@ def test_a_glob_covering_a_folder_binds_the_folder_under_bwrap(tmp_path: Path) -
     out = execute_script(ctx, "probe.py").observation
     assert "4000" in out and "refused" in out, out
     store.close()
+
+
+# ------------------------------------------------------------------ 6. user-facing failures
+def test_unwritable_results_root_is_a_one_line_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, out = run_cli("--results", str(blocker / "results"), "run", "--task", "cartpole",
+                        "--agent", "baseline")
+    assert code == 1 and "Traceback" not in out
+    assert "not writable" in out and "--results" in out
+
+
+def test_symlink_loop_in_a_task_env_is_a_one_line_error(tmp_path: Path) -> None:
+    from mlab_hpc.errors import PrerequisiteError
+    from mlab_hpc.workspace import Workspace
+
+    env_dir = tmp_path / "env"
+    env_dir.mkdir()
+    (env_dir / "train.py").write_text("pass\n")
+    (env_dir / "loop").symlink_to("loop")
+    with pytest.raises(PrerequisiteError, match="loop") as info:
+        Workspace.create(tmp_path / "ws", env_dir, None, [])
+    assert str(env_dir) in str(info.value) and "\n" not in str(info.value)
