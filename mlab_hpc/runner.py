@@ -43,7 +43,7 @@ from .paths import ResultsRoot, RunPaths
 from .sandbox import Sandbox, SandboxLimits, make_sandbox
 from .scoring import Anchors, summarize
 from .snapshots import SnapshotStore
-from .taskspec import Limits, TaskSpec, get_task
+from .taskspec import Limits, TaskSpec, check_limits, get_task
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,8 @@ def new_run_id(task: str, agent: str, seed: int) -> str:
 
 
 def effective_limits(task: TaskSpec, config: RunConfig) -> Limits:
-    """The task's limits with the command-line overrides applied."""
+    """The task's limits with the command-line overrides applied (each finite and positive)."""
+    check_limits(config.max_steps, config.max_time_s, config.action_timeout_s, "run options")
     return Limits(
         max_steps=config.max_steps or task.limits.max_steps,
         max_time_s=config.max_time_s or task.limits.max_time_s,

@@ -235,3 +235,12 @@ def test_symlink_loop_in_a_task_env_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(PrerequisiteError, match="loop") as info:
         Workspace.create(tmp_path / "ws", env_dir, None, [])
     assert str(env_dir) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_non_utf8_task_toml_is_a_one_line_error(tmp_path: Path) -> None:
+    from mlab_hpc.errors import TaskSpecError
+    from mlab_hpc.taskspec import load_task
+
+    (tmp_path / "task.toml").write_bytes(b'id = "caf\xe9"\n')
+    with pytest.raises(TaskSpecError, match="UTF-8"):
+        load_task(tmp_path)

@@ -4,6 +4,20 @@ A minimal root is built from read-only system folders and the Python installatio
 writable place is what the caller mounts writable (the workspace); every namespace is unshared,
 so the network is a private loopback with nothing on it and the process tree lives in its own
 PID namespace, which dies with it.
+
+What bwrap can and cannot cap:
+
+- Memory: bwrap itself has no memory limit. The harness sets RLIMIT_AS (address space) on the
+  command, which every child inherits, but it is *per process*: a script that starts three
+  children may use three times the limit (measured: 3 x 5 GiB succeed). A whole-sandbox cap
+  needs a cgroup: on clusters Slurm's cgroup (the job's --mem) caps every process of the run
+  together; on a workstation, run mlab-hpc itself under ``systemd-run --user --scope -p
+  MemoryMax=...`` for the same effect. The per-process cap stays as a first guard.
+- Processes: RLIMIT_NPROC is per user, not per sandbox; the PID namespace ends every process
+  when the command ends or times out.
+- Disk: no cap from bwrap; the workspace quota (workspace.py, MLAB_WORKSPACE_QUOTA_GB) is
+  checked after each step by allocated bytes, and exceeding it is an observation.
+- Time: the action's time-out kills the whole PID namespace.
 """
 
 from __future__ import annotations
