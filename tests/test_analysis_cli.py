@@ -319,18 +319,19 @@ def test_import_mlagentbench(tmp_path: Path) -> None:
         "completed",
         "final_answer",
         2,
-        0.5,
+        50.0,
         True,
-        0.5,
+        50.0,
         0.0,
         False,
-        0.5,
+        50.0,
         25.0,
     )
-    # final 0.6 over the baseline's 0.5: +20%, a success; best 0.7 at trace step 2 (step 3 here)
+    # accuracies are fractions in MLAgentBench, % here: 0.6 -> 60.0 over the baseline's 50.0:
+    # +20%, a success; best 70.0 at trace step 2 (step 3 here)
     good = rows["research/7"]
-    assert good[:7] == ("cifar10", "completed", "final_answer", 4, 0.6, True, 0.5)
-    assert good[7] == pytest.approx(0.2) and good[8] is True and good[9] == 0.7
+    assert good[:7] == ("cifar10", "completed", "final_answer", 4, 60.0, True, 50.0)
+    assert good[7] == pytest.approx(0.2) and good[8] is True and good[9] == 70.0
     # no final score (-1), an error: failed, and counted as such
     assert rows["research/8"][:6] == ("cifar10", "failed", "agent_error", 2, None, False)
     assert rows["research/8"][8] is False
@@ -352,7 +353,7 @@ def test_import_mlagentbench(tmp_path: Path) -> None:
     scores = con.execute(
         "SELECT step, raw_score, valid FROM scores WHERE run_id LIKE '%.7' ORDER BY step"
     ).fetchall()
-    assert scores == [(1, 0.5, True), (2, None, False), (3, 0.7, True), (4, 0.6, True)]
+    assert scores == [(1, 50.0, True), (2, None, False), (3, 70.0, True), (4, 60.0, True)]
     calls = con.execute(
         "SELECT step, purpose, model, prompt_tokens, completion_tokens FROM llm_calls "
         "WHERE run_id LIKE '%.7' ORDER BY step, purpose"

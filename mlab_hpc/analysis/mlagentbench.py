@@ -11,15 +11,21 @@ run's scores (``final_score``, per-step ``score`` at ``score_steps``,
 Rules of the import:
 
 - Scores are MLAgentBench's own metric, in its direction (lower is better for
-  parkinsons-disease, feedback, babylm, llama-inference, house-price and vectorization). A
-  score is valid when finite and positive: the original evaluation writes -1 for a missing
-  final score and 0 for a snapshot that failed to grade (its own plots drop both the same way).
+  parkinsons-disease, feedback, babylm, llama-inference, house-price and vectorization),
+  converted to this project's unit where they differ (``UNIT_SCALE``: MLAgentBench's
+  accuracies are fractions, ours percentages). A score is valid when finite and positive: the
+  original evaluation writes -1 for a missing final score and 0 for a snapshot that failed to
+  grade (its own plots drop both the same way).
 - The baseline of success is the mean valid final score of the baseline experiment's runs of
   the task in the imported files (``--baseline-agent``, default ``sanity_check``, imported as
-  agent ``baseline``); tasks without one get no improvement and no success.
+  agent ``baseline``), computed by the analysis views when queried; tasks without one have an
+  unknown (NULL) success, never a failure.
 - Human-relative scores are computed only for tasks known here whose human-relative metric is
   the task's metric with numeric naive and human anchors; otherwise they are left empty.
 - Step i of trace.json is step i+1 here; a snapshot ``step_<i>_files`` is the workspace after it.
+  The research agent's LLM call of its step c is saved as ``agent_<s>_<c>.json`` where s is the
+  index of the last trace step it caused: with retrieval on that is the "Append Summary to
+  Research Log" step following the chosen action, so the call belongs to the action at s - 1.
 """
 
 from __future__ import annotations
@@ -63,6 +69,14 @@ LOWER_IS_BETTER = {
     "house-price",
     "vectorization",
 }
+# MLAgentBench metric value x this factor = the same score in this project's unit.
+UNIT_SCALE = {
+    "cifar10": 100.0,  # accuracy: a fraction there, % here
+    "imdb": 100.0,
+    "ogbn-arxiv": 100.0,
+    "spaceship-titanic": 100.0,
+}
+APPEND_SUMMARY = "Append Summary to Research Log"
 PURPOSE_OF_ACTION = {
     "Edit Script (AI)": "edit",
     "Edit Script Segment (AI)": "edit",
@@ -100,11 +114,12 @@ class _Run:
     final: float | None
 
 
-def _valid(score: Any) -> float | None:
+def _valid(score: Any, scale: float = 1.0) -> float | None:
+    """`score` times `scale` when it is a finite positive number, else None."""
     if isinstance(score, int | float) and not isinstance(score, bool):
         value = float(score)
         if math.isfinite(value) and value > 0:
-            return value
+            return value * scale
     return None
 
 
@@ -167,7 +182,15 @@ def import_results(
                 warn(f"{exp}/{task}/{name}: trace.json not found; importing its scores only")
             direction = "lower" if task in LOWER_IS_BETTER else "higher"
             runs.append(
-                _Run(exp, task, name, result, trace, direction, _valid(result.get("final_score")))
+                _Run(
+                    exp,
+                    task,
+                    name,
+                    result,
+                    trace,
+                    direction,
+                    _valid(result.get("final_score"), UNIT_SCALE.get(task, 1.0)),
+                )
             )
     baselines: dict[str, float] = {}
     for task in sorted({r.task for r in runs}):
@@ -175,7 +198,10 @@ def import_results(
         if finals:
             baselines[task] = statistics.fmean(finals)
         else:
-            warn(f"task {task}: no valid final score of {baseline_agent}: no success computed")
+            warn(
+                f"task {task}: no valid final score of {baseline_agent}: success unknown "
+                "(import the baseline experiment's eval file too)"
+            )
     summary = ImportSummary()
     for run in runs:
         _write_run(
@@ -243,7 +269,7 @@ def _llm_calls(trace: Path, actions: list[str]) -> list[dict[str, Any]]:
     for p in agent_log.glob("agent_*_*.json"):
         m = re.fullmatch(r"agent_(\d+)_(\d+)\.json", p.name)
         if m:
-            env_step[int(m.group(2))] = int(m.group(1)) + 1
+            env_step[int(m.group(2))] = _chosen_step(int(m.group(1)), actions)
     logs = [(p, "agent") for p in agent_log.glob("step_*_log.log*")]
     logs += [(p, "tool") for p in (trace.parent / "tool_logs").glob("step_*_tool_log.log")]
     for path, origin in sorted(logs):
@@ -271,6 +297,18 @@ def _llm_calls(trace: Path, actions: list[str]) -> list[dict[str, Any]]:
                 }
             )
     return calls
+
+
+def _chosen_step(last_index: int, actions: list[str]) -> int:
+    """The step here (1-based) of the action an agent step chose, from the index of the last
+    trace step it caused: the research log's append follows the action when retrieval is on."""
+    if (
+        0 < last_index < len(actions)
+        and actions[last_index] == APPEND_SUMMARY
+        and actions[last_index - 1] != APPEND_SUMMARY
+    ):
+        return last_index  # the action at index last_index - 1, step last_index here
+    return last_index + 1
 
 
 def _write_run(
@@ -328,7 +366,7 @@ def _write_run(
     spec, anchors = _scoring_spec(run)
     name = spec.metric.name
     for k, value in zip(score_steps, scores, strict=False):
-        v = _valid(value)
+        v = _valid(value, UNIT_SCALE.get(run.task, 1.0))
         grades[int(k) + 1] = (
             f"step_{k}_files",
             Grade(v is not None, "" if v else "no score", {name: v} if v else {}),
