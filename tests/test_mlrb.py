@@ -194,7 +194,7 @@ def test_without_the_nested_sandbox_a_model_with_code_is_refused(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task_id", ["mini-llm-efficiency"])
+@pytest.mark.parametrize("task_id", ["mini-llm-efficiency", "mini-baby-lm"])
 def test_smoke_run_lands_its_scores_in_parquet(
     task_id: str, results: Path, data_root: Path
 ) -> None:
@@ -236,3 +236,28 @@ def test_eval_model_refuses_a_task_that_delivers_no_model(tmp_path: Path) -> Non
 
     assert done.exit_code != 0
     assert "delivers a submission, not a model" in done.output
+
+
+@pytest.mark.slow
+def test_blimp_pairs_by_hand_a_uniform_model_prefers_the_shorter_sentence(
+    tmp_path: Path, base_model: Path
+) -> None:
+    # Every token costs ln V, so the sentence with fewer tokens wins: the grammatical one in
+    # three pairs of four (the fourth's bad sentence is the shorter).
+    workspace, answers = case(tmp_path, base_model)
+    uniform(workspace / "output")
+    pairs = [
+        ("The star moves.", "The star moves moves the."),
+        ("A cell grows.", "A cell grows grows grows."),
+        ("The king holds the bone.", "The king holds the the bone bone."),
+        ("The old atom turns the river.", "Atom turns."),
+    ]
+    (answers / "blimp_test.jsonl").write_text(
+        "".join(json.dumps({"sentence_good": g, "sentence_bad": b}) + "\n" for g, b in pairs)
+    )
+    (answers / "mmlu_test.jsonl").rename(answers / "unused.jsonl")
+
+    result = run_grader("mini-baby-lm", workspace, answers, timeout=600)
+
+    assert result["valid"], result["reason"]
+    assert result["metrics"]["blimp_accuracy"] == pytest.approx(3 / 4)

@@ -1,0 +1,123 @@
+"""Data preparation for the mini-baby-lm task.
+
+    python scripts/prepare.py --raw RAW --out DIR      # RAW holds the [[data.files]] downloads
+    python scripts/prepare.py --generated --out DIR    # tiny sets of the same schemas, offline
+
+Layout written (both modes):
+
+    DIR/public/corpus/train/<domain>.txt    the training corpus (BabyLM strict-small, 10M words)
+    DIR/public/corpus/dev/<domain>.txt      the development set of the same domains
+    DIR/private/blimp_test.jsonl            BLiMP minimal pairs: sentence_good, sentence_bad, ...
+    DIR/private/perplexity_test.jsonl       held-out BabyLM test lines, {"text": ...} a line
+
+Real mode: babylm_data.zip (BabyLM 2023) gives babylm_10M/<domain>.train, babylm_dev/*.dev and
+babylm_test/*.test, copied line for line; the BLiMP paradigms of PARADIGMS (1,000 pairs each,
+from the BLiMP repository's data/ folder) are concatenated in that order; PERPLEXITY_LINES test
+lines are drawn with a fixed seed. --generated writes a toy corpus of three domains, 60
+minimal pairs and 20 test lines; the output is byte-identical on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+try:
+    from mlab_hpc.grader_lib import mlab_model_eval_data as data
+except ModuleNotFoundError:
+    sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
+
+SEED = 23
+PERPLEXITY_LINES = 1000
+# Twelve of BLiMP's 67 paradigms, two from each of six phenomena: the mini form's test set.
+PARADIGMS = (
+    "anaphor_gender_agreement", "anaphor_number_agreement",
+    "determiner_noun_agreement_1", "determiner_noun_agreement_2",
+    "regular_plural_subject_verb_agreement_1", "irregular_plural_subject_verb_agreement_1",
+    "irregular_past_participle_verbs", "irregular_past_participle_adjectives",
+    "existential_there_quantifiers_1", "existential_there_subject_raising",
+    "wh_questions_object_gap", "wh_questions_subject_gap",
+)  # fmt: skip
+GENERATED_DOMAINS = ("aochildes", "simple_wikipedia", "switchboard")
+
+
+def prepare_generated(out: Path) -> None:
+    """Toy corpus, minimal pairs of BLiMP's schema, held-out lines."""
+    for index, domain in enumerate(GENERATED_DOMAINS):
+        for split, count in (("train", 120), ("dev", 20)):
+            texts = data.corpus(SEED + 10 * index + len(split), count)
+            path = out / "public" / "corpus" / split / f"{domain}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(line + "\n" for line in texts), encoding="utf-8")
+    data.write_jsonl(out / "private" / "blimp_test.jsonl", data.blimp_rows(SEED + 1, 60))
+    data.write_jsonl(
+        out / "private" / "perplexity_test.jsonl", data.text_rows(data.corpus(SEED + 2, 20))
+    )
+
+
+def read_babylm(raw: Path) -> dict[str, dict[str, bytes]]:
+    """{split suffix: {domain: file bytes}} of babylm_data.zip (or its unpacked folder)."""
+    wanted = {"babylm_10M": "train", "babylm_dev": "dev", "babylm_test": "test"}
+    found: dict[str, dict[str, bytes]] = {suffix: {} for suffix in wanted.values()}
+    archive = raw / "babylm_data.zip"
+    if not archive.is_file():
+        sys.exit(f"prepare.py: {archive} is missing; run prepare again")
+    with zipfile.ZipFile(archive) as zipped:
+        for name in zipped.namelist():
+            parts = name.split("/")
+            if len(parts) >= 2 and parts[-2] in wanted and not name.startswith("__MACOSX"):
+                suffix = wanted[parts[-2]]
+                if parts[-1].endswith("." + suffix):
+                    found[suffix][parts[-1].removesuffix("." + suffix)] = zipped.read(name)
+    for suffix, files in found.items():
+        if not files:
+            sys.exit(f"prepare.py: no *.{suffix} files in {archive}")
+    return found
+
+
+def prepare_raw(raw: Path, out: Path) -> None:
+    """The real form from the downloaded files (see task.toml's [[data.files]])."""
+    babylm = read_babylm(raw)
+    for split in ("train", "dev"):
+        for domain, content in sorted(babylm[split].items()):
+            path = out / "public" / "corpus" / split / f"{domain}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+    test = [
+        line
+        for _, content in sorted(babylm["test"].items())
+        for line in content.decode("utf-8").splitlines()
+        if line.strip()
+    ]
+    chosen = np.sort(np.random.default_rng(SEED).choice(len(test), PERPLEXITY_LINES, False))
+    data.write_jsonl(out / "private" / "perplexity_test.jsonl",
+                     data.text_rows(test[i] for i in chosen))  # fmt: skip
+    rows = []
+    for paradigm in PARADIGMS:
+        path = raw / "blimp" / f"{paradigm}.jsonl"
+        if not path.is_file():
+            sys.exit(f"prepare.py: {path} is missing; run prepare again")
+        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    data.write_jsonl(out / "private" / "blimp_test.jsonl", rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--raw", type=Path)
+    group.add_argument("--generated", action="store_true")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    if args.generated:
+        prepare_generated(args.out)
+    else:
+        prepare_raw(args.raw, args.out)
+
+
+if __name__ == "__main__":
+    main()
