@@ -71,6 +71,18 @@ _BASE = [
 ]
 
 
+def _not_dumpable() -> None:
+    """Make this (the grader's) process non-dumpable: its /proc/<pid>/mem, environ and maps
+    become unreadable to the child, which shares the grader's user id but not its namespace
+    (the grader may hold the answer key in memory). No-op where prctl is unavailable."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):
+        pass
+
+
 def untrusted_command(
     argv: Sequence[str], *, hide: Sequence[Path], scratch: Path, cwd: Path | None = None
 ) -> Untrusted:
@@ -80,6 +92,7 @@ def untrusted_command(
     ``Untrusted.env`` as the child's environment (TMPDIR points at ``scratch``).
     """
     scratch.mkdir(parents=True, exist_ok=True)
+    _not_dumpable()
     env = {**os.environ, "TMPDIR": str(scratch)}
     exe = _nested_bwrap()
     if exe is None:
