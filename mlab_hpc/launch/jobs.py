@@ -7,7 +7,9 @@ are the checkpoint, so the requeued job simply resumes after the last completed 
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +111,12 @@ def execute(
     }
 
 
+def _stop_now(signum: int, frame: Any) -> None:
+    """End the job's process without recording anything more (the run resumes or is
+    reconciled from what it recorded before)."""
+    os._exit(128 + signum)
+
+
 class CampaignRun(submitit.helpers.Checkpointable):
     """One run as a submitit job."""
 
@@ -118,6 +126,11 @@ class CampaignRun(submitit.helpers.Checkpointable):
         self.envelope = envelope
 
     def __call__(self) -> dict[str, Any]:
+        if os.environ.get("SLURM_JOB_ID"):
+            # scancel, a node drain or the hard time limit: SIGTERM reaches every process of the
+            # step at once, the sandboxed command included. Stop here at once, so that a step
+            # whose command was killed is never recorded as finished nor the run graded on it.
+            signal.signal(signal.SIGTERM, _stop_now)
         return execute(self.spec, self.settings, self.envelope)
 
     def checkpoint(  # type: ignore[override]  # None means "do not requeue" to submitit

@@ -184,18 +184,16 @@ def _fill_from_table(
 def cancel(paths: CampaignPaths) -> list[str]:
     """scancel every live job of the campaign; returns the job ids cancelled.
 
-    SIGKILL, not scancel's default SIGTERM-then-KillWait: a run cancelled mid-step must not
-    carry on (its sandboxed command killed, the harness recording the step and grading). The
-    run stays as it was on disk and is reconciled as ``cancelled``; a resubmission resumes it.
+    A running run's job stops at Slurm's SIGTERM without recording the step in flight
+    (jobs.CampaignRun); it stays as it was on disk, ``status`` reconciles it as ``cancelled``
+    and a resubmission resumes it.
     """
     jobs = submitted_jobs(paths)
     mine = set(jobs.values())
     states = _slurm_job_states(list(mine))
     live = sorted(j for j, s in states.items() if s in ACTIVE and j in mine)
     if live:
-        subprocess.run(
-            ["scancel", "--signal=KILL", *live], check=False, capture_output=True, timeout=60
-        )
+        subprocess.run(["scancel", *live], check=False, capture_output=True, timeout=60)
     return live
 
 
