@@ -85,7 +85,8 @@ class LocalTask:
 
     ``kind`` is "multiple_choice" (MMLU's schema: question, subject, choices, answer = the
     index of the right choice; prompt and choices as lm-eval's MMLU tasks write them),
-    "yes_no" (BoolQ's schema of SuperGLUE: passage, question, label 0/1), "minimal_pairs"
+    "yes_no" (BoolQ's schema of SuperGLUE: passage, question, label 0/1), "entailment"
+    (RTE's schema of SuperGLUE: premise, hypothesis, label 0 = entailment), "minimal_pairs"
     (BLiMP's schema: sentence_good, sentence_bad; right when the good one is likelier) or
     "rolling" (a text per line under ``text``, scored by rolling log-likelihood: word and byte
     perplexity, bits per byte).
@@ -126,6 +127,15 @@ class LocalTask:
                 "doc_to_target": "label",
                 "metric_list": [{"metric": "acc"}],
             }
+        if self.kind == "entailment":
+            return {
+                **base,
+                "output_type": "multiple_choice",
+                "doc_to_text": "{{premise}}\nQuestion: {{hypothesis}} True or False?\nAnswer:",
+                "doc_to_choice": ["True", "False"],
+                "doc_to_target": "label",
+                "metric_list": [{"metric": "acc"}],
+            }
         if self.kind == "minimal_pairs":
             return {
                 **base,
@@ -156,7 +166,8 @@ class ModelRules:
     """What a task's grader asks of the model and how it scores it."""
 
     tasks: tuple[LocalTask, ...]
-    primary: tuple[str, str]  # (metric name in the scores, "<task>_<metric>" it copies)
+    # (metric name in the scores, the "<task>_<metric>" it copies, or several it averages)
+    primary: tuple[str, str | tuple[str, ...]]
     max_parameters: int
     max_bytes: int
     budget_s: float = DEFAULT_BUDGET_S
@@ -529,9 +540,11 @@ def grade_model(workspace: Path, answers: Path, out_dir: Path, rules: ModelRules
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.rmtree(cache, ignore_errors=True)
     name, source = rules.primary
-    if source not in metrics:
-        raise RuntimeError(f"lm-eval gave no {source}; it gave {sorted(metrics)}")
-    metrics[name] = metrics[source]
+    sources = (source,) if isinstance(source, str) else source
+    absent = [each for each in sources if each not in metrics]
+    if absent:
+        raise RuntimeError(f"lm-eval gave no {absent[0]}; it gave {sorted(metrics)}")
+    metrics[name] = sum(metrics[each] for each in sources) / len(sources)
     rolling = [t.name for t in rules.tasks if t.kind == "rolling"]
     if rolling and "perplexity" not in metrics:
         metrics["perplexity"] = metrics[f"{rolling[0]}_word_perplexity"]

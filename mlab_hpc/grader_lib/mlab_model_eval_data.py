@@ -77,6 +77,20 @@ def boolq_rows(seed: int, count: int) -> list[dict[str, Any]]:
     return rows
 
 
+def rte_rows(seed: int, count: int) -> list[dict[str, Any]]:
+    """Entailment pairs of RTE's (SuperGLUE) schema: premise, hypothesis, label (0 = entailed)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for index in range(count):
+        noun, other = (str(v) for v in rng.choice(NOUNS, 2, replace=False))
+        verb = str(rng.choice(VERBS))
+        claimed = str(rng.choice(VERBS))
+        rows.append({"premise": f"The {noun} {verb} the {other}.",
+                     "hypothesis": f"The {noun} {claimed} the {other}.",
+                     "label": int(claimed != verb), "idx": index})  # fmt: skip
+    return rows
+
+
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """One JSON object a line, keys in the given order."""
     path.parent.mkdir(parents=True, exist_ok=True)

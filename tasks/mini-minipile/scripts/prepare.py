@@ -1,0 +1,98 @@
+"""Data preparation for the mini-minipile task.
+
+    python scripts/prepare.py --raw RAW --out DIR      # RAW holds the [[data.files]] downloads
+    python scripts/prepare.py --generated --out DIR    # tiny sets of the same schemas, offline
+
+Layout written (both modes):
+
+    DIR/public/corpus/train/minipile.txt    MiniPile training documents, a blank line between two
+    DIR/public/corpus/dev/minipile.txt      MiniPile validation documents, the same way
+    DIR/private/boolq_test.jsonl            SuperGLUE BoolQ: passage, question, label, idx
+    DIR/private/rte_test.jsonl              SuperGLUE RTE: premise, hypothesis, label, idx
+    DIR/private/perplexity_test.jsonl       MiniPile test documents, {"text": ...} a line
+
+Real mode: the first parquet shard of MiniPile's train split (the mini form's corpus, about a
+twelfth of the 1M documents), its validation and test splits (PERPLEXITY_DOCUMENTS test
+documents drawn with a fixed seed), and the validation splits of BoolQ and RTE (SuperGLUE's
+test labels are not public). --generated writes a toy corpus and 40 BoolQ-schema and 40
+RTE-schema rows; the output is byte-identical on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+try:
+    from mlab_hpc.grader_lib import mlab_model_eval_data as data
+except ModuleNotFoundError:
+    sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
+
+SEED = 29
+PERPLEXITY_DOCUMENTS = 500
+
+
+def write_documents(path: Path, documents: list[str]) -> None:
+    """Documents separated by one blank line (blank lines inside a document are dropped)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cleaned = ["\n".join(line for line in doc.splitlines() if line.strip()) for doc in documents]
+    path.write_text("".join(doc + "\n\n" for doc in cleaned if doc), encoding="utf-8")
+
+
+def prepare_generated(out: Path) -> None:
+    """Toy documents, BoolQ- and RTE-schema rows, held-out documents."""
+    corpus = out / "public" / "corpus"
+    write_documents(corpus / "train" / "minipile.txt", data.corpus(SEED, 300))
+    write_documents(corpus / "dev" / "minipile.txt", data.corpus(SEED + 1, 30))
+    data.write_jsonl(out / "private" / "boolq_test.jsonl", data.boolq_rows(SEED + 2, 40))
+    data.write_jsonl(out / "private" / "rte_test.jsonl", data.rte_rows(SEED + 3, 40))
+    data.write_jsonl(
+        out / "private" / "perplexity_test.jsonl", data.text_rows(data.corpus(SEED + 4, 20))
+    )
+
+
+def need(path: Path) -> Path:
+    if not path.is_file():
+        sys.exit(f"prepare.py: {path} is missing; run prepare again")
+    return path
+
+
+def prepare_raw(raw: Path, out: Path) -> None:
+    """The real form from the downloaded files (see task.toml's [[data.files]])."""
+    corpus = out / "public" / "corpus"
+    for split, name in (
+        ("train", "minipile_train.parquet"),
+        ("dev", "minipile_validation.parquet"),
+    ):
+        texts = [r["text"] for r in data.parquet_rows(need(raw / name), ["text"])]
+        write_documents(corpus / split / "minipile.txt", texts)
+    test = [r["text"] for r in data.parquet_rows(need(raw / "minipile_test.parquet"), ["text"])]
+    chosen = np.sort(np.random.default_rng(SEED).choice(len(test), PERPLEXITY_DOCUMENTS, False))
+    data.write_jsonl(out / "private" / "perplexity_test.jsonl",
+                     data.text_rows(test[i] for i in chosen))  # fmt: skip
+    boolq = data.parquet_rows(need(raw / "boolq_validation.parquet"),
+                              ["question", "passage", "idx", "label"])  # fmt: skip
+    data.write_jsonl(out / "private" / "boolq_test.jsonl", boolq)
+    rte = data.parquet_rows(need(raw / "rte_validation.parquet"),
+                            ["premise", "hypothesis", "idx", "label"])  # fmt: skip
+    data.write_jsonl(out / "private" / "rte_test.jsonl", rte)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--raw", type=Path)
+    group.add_argument("--generated", action="store_true")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    if args.generated:
+        prepare_generated(args.out)
+    else:
+        prepare_raw(args.raw, args.out)
+
+
+if __name__ == "__main__":
+    main()
