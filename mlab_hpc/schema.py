@@ -26,7 +26,7 @@ RUNS = pa.schema(
         ("model", pa.string()),
         ("seed", pa.int64()),
         ("status", pa.string()),  # completed timeout failed llm_error budget preempted ...
-        # replay_diverged unrecoverable (runner.STATUS_OF_EXIT)
+        # replay_diverged (runner.STATUS_OF_EXIT)
         ("exit_reason", pa.string()),  # final_answer | max_steps | max_time | agent_error | crashed
         ("error", pa.string()),
         ("started_at", _TS),
