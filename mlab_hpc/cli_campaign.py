@@ -123,6 +123,12 @@ def _task_list(text: str) -> list[Any]:
     "with --data generated, a cheap end-to-end check of a campaign before GPU hours.",
 )
 @click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Also relaunch runs that ended by the agent's failure (agent_error, llm_error); "
+    "runs that Slurm stopped are always relaunched (docs/slurm.md).",
+)
+@click.option(
     "--dry-run", is_flag=True, help="Show the plan (runs, arrays, resources); submit nothing."
 )
 @pass_ctx
@@ -148,6 +154,7 @@ def submit(
     max_tokens: int | None,
     max_cost: float | None,
     smoke: bool,
+    retry_failed: bool,
     dry_run: bool,
 ) -> None:
     """Plan a campaign (tasks x seeds x agents x models) and launch what is not done yet."""
@@ -205,6 +212,7 @@ def submit(
         max_tokens=max_tokens,
         max_cost=max_cost,
         smoke=smoke,
+        retry_failed=retry_failed,
     )
     for agent, model in {(r.agent, r.model) for r in runs}:
         validate_config(
@@ -221,7 +229,12 @@ def submit(
             )
         )
     busy = active_run_ids(paths) if executor == "slurm" else set()
-    todo = [r for r in runs if not is_done(run_state(results, r.run_id)) and r.run_id not in busy]
+    todo = [
+        r
+        for r in runs
+        if r.run_id not in busy
+        and not is_done(run_state(results, r.run_id), prof.max_attempts, retry_failed)
+    ]
     arrays = group_arrays(todo, prof, settings)
     console.print(
         f"campaign [bold]{campaign}[/]: {len(runs)} runs planned, "

@@ -484,3 +484,21 @@ def test_cancel_with_pending_elements_says_cancelled_for_all(
     assert [r.status for r in rows] == ["cancelled"] * 4, rows
     code, out = invoke("status", "--campaign", "stop", "--watch")  # returns: nothing can change
     assert code == 0 and "4 cancelled" in out, out
+    # cancelled runs are Slurm's doing: a resubmission relaunches all four, whether or not
+    # status finalised them (run 0 was, runs 1-3 never started)
+    code, out = invoke(
+        "submit",
+        "--tasks",
+        "cartpole",
+        "--seeds",
+        "4",
+        "--agent",
+        sleepy,
+        "--campaign",
+        "stop",
+        "--profile",
+        str(one_at_a_time),
+    )
+    assert code == 0 and "0 already done, 0 still queued or running, 4 to launch" in out, out
+    code, out = invoke("cancel", "--campaign", "stop")
+    assert code == 0 and "cancelled 4 job(s)" in out, out

@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from mlab_hpc.cli import main
-from mlab_hpc.launch.campaign import run_id_for
+from mlab_hpc.launch.campaign import relaunch, run_id_for
 
 
 def _submit(*args: str) -> str:
@@ -34,3 +34,18 @@ def test_smoke_then_real_launches_the_real_run(results: Path, data_root: Path) -
     assert "0 already done" in out and "1 to launch" in out
     runs = sorted(p.name for p in (results / "runs").iterdir())
     assert runs == ["kinds.cartpole.baseline.s0", "kinds.cartpole.baseline.s0.smoke"]
+
+
+def test_resubmission_rule_reads_only_the_runs_own_record() -> None:
+    base = {"initial_snapshot": "x", "attempts": [{}]}
+    assert relaunch(None) == "new"
+    assert relaunch({**base, "status": "running"}) == "resume"  # Slurm ended it, unreconciled
+    for reason in ("cancelled", "node_fail", "out_of_memory", "max_attempts"):
+        assert relaunch({**base, "status": "graded", "exit_reason": reason}) == "resume"
+    timeout = {**base, "status": "graded", "exit_reason": "slurm_timeout"}
+    assert relaunch(timeout, max_attempts=2) == "resume"
+    assert relaunch({**timeout, "attempts": [{}, {}]}, max_attempts=2) is None
+    failed = {**base, "status": "graded", "exit_reason": "agent_error"}
+    assert relaunch(failed) is None and relaunch(failed, retry_failed=True) == "restart"
+    assert relaunch({**base, "status": "graded", "exit_reason": "final_answer"}) is None
+    assert relaunch({**base, "status": "graded", "exit_reason": "crashed"}) == "restart"

@@ -168,8 +168,45 @@ def run_state(results: ResultsRoot, run_id: str) -> dict[str, Any] | None:
         return {"status": "unreadable"}
 
 
-def is_done(state: dict[str, Any] | None) -> bool:
-    """Graded with a result that a resubmission must keep (anything but a harness failure)."""
-    if state is None or state.get("status") != "graded":
-        return False
-    return state.get("exit_reason") not in ("crashed", "max_attempts")
+# Endings that are Slurm's doing, not the agent's: a resubmission resumes the run after its last
+# completed step, as one more attempt (see docs/slurm.md, "what happens when").
+INFRASTRUCTURE_ENDINGS = {"cancelled", "node_fail", "out_of_memory", "max_attempts"}
+# Endings that are the agent's (or its model's) doing: kept unless --retry-failed.
+AGENT_FAILURES = {"agent_error", "llm_error"}
+
+
+def relaunch(
+    state: dict[str, Any] | None, max_attempts: int = 3, retry_failed: bool = False
+) -> str | None:
+    """What a resubmission does with a run: None (keep it), 'new', 'resume' or 'restart'.
+
+    The rule reads only the run's own record, so it is the same whether ``status`` reconciled
+    the run before or not: a run that Slurm stopped and nobody finalised is still 'running' on
+    disk and resumes; one that ``status`` finalised as cancelled, node_fail, out_of_memory or
+    preempted (max_attempts) resumes too, and so does a run stopped at Slurm's time limit while
+    it has attempts left. A harness crash restarts from scratch; agent failures restart only
+    with ``retry_failed``. Runs still queued or running in Slurm are filtered out by the caller.
+    """
+    if state is None:
+        return "new"
+    status = state.get("status")
+    if status in ("created", "running", "ended"):
+        return "resume" if "initial_snapshot" in state else "restart"
+    if status != "graded":
+        return "restart"  # unreadable or unrecoverable
+    reason = state.get("exit_reason")
+    attempts = len(state.get("attempts", []))
+    if reason in INFRASTRUCTURE_ENDINGS:
+        return "resume"
+    if reason == "slurm_timeout" and attempts < max_attempts:
+        return "resume"
+    if reason == "crashed" or (retry_failed and reason in AGENT_FAILURES):
+        return "restart"
+    return None
+
+
+def is_done(
+    state: dict[str, Any] | None, max_attempts: int = 3, retry_failed: bool = False
+) -> bool:
+    """True when a resubmission keeps the run as it is (see :func:`relaunch`)."""
+    return relaunch(state, max_attempts, retry_failed) is None

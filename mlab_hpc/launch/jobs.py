@@ -27,7 +27,7 @@ from ..runner import (
     read_state,
     write_state,
 )
-from .campaign import RunSpec, is_done, run_state
+from .campaign import RunSpec, relaunch, run_state
 
 
 @dataclass
@@ -48,11 +48,26 @@ class JobSettings:
     max_tokens: int | None = None
     max_cost: float | None = None
     smoke: bool = False
+    retry_failed: bool = False
 
 
 def discard_run(results: ResultsRoot, spec: RunSpec) -> None:
     """Remove a run's folder and table rows (before it is run again from scratch)."""
     shutil.rmtree(results.run(spec.run_id).dir, ignore_errors=True)
+    for table in TABLES:
+        results.table_file(table, spec.campaign, spec.task, spec.run_id).unlink(missing_ok=True)
+
+
+def reopen_run(results: ResultsRoot, spec: RunSpec, state: dict[str, Any]) -> None:
+    """Turn a run finalised after an infrastructure ending back into a running one.
+
+    Its steps, snapshots and attempts stay; its ending and its table rows go, so the next
+    attempt resumes after the last completed step and grades the run again at its end.
+    """
+    for key in ("exit_reason", "error", "ended_at", "elapsed_s", "n_steps"):
+        state.pop(key, None)
+    state["status"] = "running"
+    write_state(results.run(spec.run_id), state)
     for table in TABLES:
         results.table_file(table, spec.campaign, spec.task, spec.run_id).unlink(missing_ok=True)
 
@@ -63,12 +78,15 @@ def execute(
     """Run (or resume, or just grade) one run to its graded end; returns its summary."""
     results = ResultsRoot(Path(settings.results))
     state = run_state(results, spec.run_id)
-    if is_done(state):
+    action = relaunch(state, settings.max_attempts, settings.retry_failed)
+    if action is None:
         return {"run_id": spec.run_id, "status": "already graded"}
-    if state is not None and (state.get("status") == "graded" or "initial_snapshot" not in state):
-        discard_run(results, spec)  # a failed attempt to rerun, or a half-created run
-        state = None
     paths = results.run(spec.run_id)
+    if action == "restart":
+        discard_run(results, spec)  # a harness crash, a retried agent failure, a half-made run
+        state = None
+    elif action == "resume" and state is not None and state.get("status") == "graded":
+        reopen_run(results, spec, state)
     if state is None:
         config = RunConfig(
             task=spec.task,
