@@ -22,7 +22,15 @@ pytest.importorskip("lm_eval")
 from mlab_hpc.grader_lib import mlab_model_eval as model_eval  # noqa: E402
 from mlab_hpc.grader_lib.mlab_model_eval import LocalTask, ModelRules  # noqa: E402
 from mlab_hpc.grader_lib.mlab_untrusted import Untrusted  # noqa: E402
-from tests.task_helpers import COMPLETED, TASKS, baseline_run, run_grader  # noqa: E402
+from tests.task_helpers import (  # noqa: E402
+    COMPLETED,
+    TASKS,
+    baseline_run,
+    generated_twice,
+    run_grader,
+)
+
+MLRB_TASKS = ["mini-llm-efficiency", "mini-baby-lm", "mini-minipile"]
 
 # Eight questions whose right answers are A, A, B, C, D, A, B, C: a model that always answers
 # A is right on 3 of them.
@@ -194,7 +202,7 @@ def test_without_the_nested_sandbox_a_model_with_code_is_refused(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task_id", ["mini-llm-efficiency", "mini-baby-lm"])
+@pytest.mark.parametrize("task_id", MLRB_TASKS)
 def test_smoke_run_lands_its_scores_in_parquet(
     task_id: str, results: Path, data_root: Path
 ) -> None:
@@ -261,3 +269,49 @@ def test_blimp_pairs_by_hand_a_uniform_model_prefers_the_shorter_sentence(
 
     assert result["valid"], result["reason"]
     assert result["metrics"]["blimp_accuracy"] == pytest.approx(3 / 4)
+
+
+def predicted(tokenizer: Any, context: str, choices: list[str]) -> int:
+    """The choice a uniform model picks: the fewest continuation tokens (as lm-eval's HFLM
+    splits context and continuation), the first one on a tie."""
+    base = len(tokenizer(context).input_ids)
+    counts = [len(tokenizer(context + " " + c).input_ids) - base for c in choices]
+    return counts.index(min(counts))
+
+
+@pytest.mark.slow
+def test_superglue_by_hand_a_uniform_model_picks_the_shortest_answer(
+    tmp_path: Path, base_model: Path
+) -> None:
+    from transformers import AutoTokenizer
+
+    workspace, answers = case(tmp_path, base_model)
+    uniform(workspace / "output")
+    tokenizer = AutoTokenizer.from_pretrained(workspace / "output")
+    boolq = [{"passage": "The star moves.", "question": "does the star move", "label": label,
+              "idx": i} for i, label in enumerate([0, 1, 1, 0])]  # fmt: skip
+    rte = [{"premise": "The cell grows.", "hypothesis": "The cell grows.", "label": label,
+            "idx": i} for i, label in enumerate([0, 0, 0, 1])]  # fmt: skip
+    for name, rows in (("boolq_test.jsonl", boolq), ("rte_test.jsonl", rte)):
+        (answers / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pick_boolq = predicted(tokenizer, "The star moves.\nQuestion: does the star move?\nAnswer:",
+                           ["no", "yes"])  # fmt: skip
+    pick_rte = predicted(tokenizer, "The cell grows.\nQuestion: The cell grows. True or "
+                         "False?\nAnswer:", ["True", "False"])  # fmt: skip
+    expected_boolq = sum(r["label"] == pick_boolq for r in boolq) / 4
+    expected_rte = sum(r["label"] == pick_rte for r in rte) / 4
+
+    result = run_grader("mini-minipile", workspace, answers, timeout=600)
+
+    assert result["valid"], result["reason"]
+    metrics = result["metrics"]
+    assert metrics["boolq_acc"] == pytest.approx(expected_boolq)
+    assert metrics["rte_acc"] == pytest.approx(expected_rte)
+    assert metrics["superglue_accuracy"] == pytest.approx((expected_boolq + expected_rte) / 2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task_id", MLRB_TASKS)
+def test_generated_data_is_byte_identical(task_id: str, tmp_path: Path) -> None:
+    first = generated_twice(task_id, tmp_path)
+    assert (first / "private").is_dir() and (first / "public").is_dir()
