@@ -376,7 +376,8 @@ def run_agent(
                 starter.close(kill=True)
             raise
         agent.close()
-        starter.close()
+        if starter is not None:
+            starter.close()
     return outputs, pairs, load_s, agent.answers_hidden
 
 
