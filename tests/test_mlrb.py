@@ -315,3 +315,25 @@ def test_superglue_by_hand_a_uniform_model_picks_the_shortest_answer(
 def test_generated_data_is_byte_identical(task_id: str, tmp_path: Path) -> None:
     first = generated_twice(task_id, tmp_path)
     assert (first / "private").is_dir() and (first / "public").is_dir()
+
+
+def test_a_model_without_safetensors_is_counted_once_loaded(
+    tmp_path: Path, base_model: Path
+) -> None:
+    # pickled weights declare nothing: the cap is checked on the loaded model instead
+    import torch
+    from safetensors.torch import load_file
+
+    workspace, answers = case(tmp_path, base_model)
+    output = workspace / "output"
+    weights = load_file(output / "model.safetensors")
+    (output / "model.safetensors").unlink()
+    torch.save(weights, output / "pytorch_model.bin")
+    total = sum(tensor.numel() for tensor in weights.values())
+    out = tmp_path / "out"
+    out.mkdir()
+
+    result = model_eval.grade_model(workspace, answers, out, rules(max_parameters=total - 1))
+
+    assert not result["valid"]
+    assert f"the loaded model has {total} parameters, over the task's cap" in result["reason"]
