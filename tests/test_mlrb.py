@@ -30,7 +30,7 @@ from tests.task_helpers import (  # noqa: E402
     run_grader,
 )
 
-MLRB_TASKS = ["mini-llm-efficiency", "mini-baby-lm", "mini-minipile"]
+MLRB_TASKS = ["mini-llm-efficiency", "mini-baby-lm", "mini-minipile", "mini-llm-merging"]
 
 # Eight questions whose right answers are A, A, B, C, D, A, B, C: a model that always answers
 # A is right on 3 of them.
