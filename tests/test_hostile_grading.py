@@ -65,15 +65,13 @@ DAEMON = """
 import json, os, sys, time
 
 def _out_path():
-    pid = os.getppid()
-    for _ in range(4):
+    for name in os.listdir("/proc"):  # every process this one can see, the grader's included
         try:
-            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+            argv = open(f"/proc/{name}/cmdline", "rb").read().split(b"\\0")
         except OSError:
-            return None
-        if b"--out" in argv:
+            continue
+        if b"--out" in argv and any(a.endswith(b"eval.py") for a in argv):
             return argv[argv.index(b"--out") + 1].decode()
-        pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
     return None
 
 def _forge(out, mode):
@@ -94,15 +92,24 @@ def _forge(out, mode):
             return
         time.sleep(0.0005)
 
-def load(observation_space, action_space):
+def start_forger():
     out = _out_path()
     if out is not None and os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
             _forge(out, %(mode)r)
         os._exit(0)
+
+"""
+
+POLICY_ATTACK = (
+    DAEMON
+    + """
+def load(observation_space, action_space):
+    start_forger()
     return lambda obs: 0
 """
+)
 
 
 def policy_grade(tmp_path: Path, sandbox: Sandbox, policy: str) -> Grade:
@@ -136,7 +143,9 @@ def test_a_policy_daemon_cannot_forge_the_rl_score(
     assert honest.valid, honest.reason
     assert honest.metrics["mean_return"] < 50
 
-    attacked = policy_grade(tmp_path / "attack", sandbox, DAEMON % {"forged": FORGED, "mode": mode})
+    attacked = policy_grade(
+        tmp_path / "attack", sandbox, POLICY_ATTACK % {"forged": FORGED, "mode": mode}
+    )
 
     assert attacked.valid, attacked.reason
     assert attacked.metrics == honest.metrics
@@ -392,3 +401,47 @@ def test_commands_get_no_secret_and_leave_no_daemon(
         assert result.output.strip().endswith("[]"), result.output
         pid = int(pid_file.read_text())
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+
+
+# --- a supervised task whose grader runs the agent's model (clrs) ----------------------------
+
+CLRS_TRUTH = [[[0, 0, 1], [1, 1, 1], [1, 2, 2]], [[0, 0, 0], [1, 1, 1], [2, 2, 2]]]
+CLRS_MODEL = """
+import numpy as np
+
+def predict(params, inputs):
+    %(attack)s
+    return np.repeat(params["guess"][None], inputs["A"].shape[0], axis=0)
+"""
+
+
+def clrs_grade(tmp_path: Path, attack: str) -> Grade:
+    """The harness's bwrap grade of a clrs workspace whose model runs ``attack`` first."""
+    import numpy as np
+
+    answers = tmp_path / "answers"
+    answers.mkdir(parents=True)
+    truth = np.array(CLRS_TRUTH, np.int32)
+    ones = np.ones((2, 3, 3), np.float32)
+    pos = np.tile(np.arange(3) / 3, (2, 1)).astype(np.float32)
+    np.savez(answers / "test.npz", pos=pos, A=ones, adj=ones, pi=truth)
+    workspace = tmp_path / "workspace"
+    (workspace / "checkpoints").mkdir(parents=True)
+    np.savez(workspace / "checkpoints" / "params.npz", guess=truth[1])
+    (workspace / "model.py").write_text(CLRS_MODEL % {"attack": attack})
+    task = get_task("clrs")
+    return run_grader(task, BwrapSandbox(sandbox_limits(task)), workspace, answers, tmp_path / "s")
+
+
+@pytest.mark.parametrize("mode", ["symlink", "rewrite"])
+def test_a_model_daemon_cannot_forge_the_clrs_score(tmp_path: Path, mode: str) -> None:
+    require_bwrap()
+    honest = clrs_grade(tmp_path / "honest", "pass")
+    assert honest.valid, honest.reason
+    forger = DAEMON % {"forged": {"valid": True, "metrics": {"score": 1.0}}, "mode": mode}
+    attack = f"g = {{}}; exec({forger!r}, g); g['start_forger']()"
+
+    attacked = clrs_grade(tmp_path / "attack", attack)
+
+    assert attacked.valid, attacked.reason
+    assert attacked.metrics["score"] == honest.metrics["score"] == pytest.approx(16 / 18)
