@@ -111,6 +111,8 @@ FROM (
         NULL::VARCHAR AS harness_version,
         NULL::VARCHAR AS machine,
         NULL::BOOLEAN AS timed,
+        NULL::VARCHAR AS success_rule,
+        NULL::DOUBLE AS paired_improvement_low,
         NULL::VARCHAR AS metric,
         NULL::VARCHAR AS direction,
         NULL::DOUBLE AS final_score,
@@ -246,6 +248,10 @@ CREATE OR REPLACE MACRO mlab_normalize(task, s) AS CASE task
     WHEN 'imdb' THEN ((s)::DOUBLE / nullif(100.0::DOUBLE, 0.0))
     WHEN 'inverted-pendulum' THEN ((s)::DOUBLE / nullif(1000.0::DOUBLE, 0.0))
     WHEN 'llama-inference' THEN (s)::DOUBLE
+    WHEN 'mini-baby-lm' THEN (s)::DOUBLE
+    WHEN 'mini-llm-efficiency' THEN (s)::DOUBLE
+    WHEN 'mini-llm-merging' THEN (s)::DOUBLE
+    WHEN 'mini-minipile' THEN (s)::DOUBLE
     WHEN 'ogbn-arxiv' THEN ((s)::DOUBLE / nullif(100.0::DOUBLE, 0.0))
     WHEN 'parkinsons-disease' THEN ((100.0::DOUBLE - (s)::DOUBLE) / nullif(100.0::DOUBLE, 0.0))
     WHEN 'pong' THEN (((s)::DOUBLE + 21.0::DOUBLE) / nullif(42.0::DOUBLE, 0.0))
@@ -261,6 +267,23 @@ CREATE OR REPLACE MACRO mlab_kind(data_mode, smoke, trusted) AS
     CASE WHEN data_mode = 'generated' THEN 'generated' ELSE 'real' END
     || CASE WHEN smoke THEN '+smoke' ELSE '' END
     || CASE WHEN trusted = false THEN '+untrusted' ELSE '' END;
+
+-- Success at threshold t (a fraction: 0.10 is MLAgentBench's 10%), NULL while unknown:
+--   paired rule (timed tasks): the lower end of the improvement over the starter timed in the
+--     same grading job must exceed t (no baseline runs needed; invalid final: false);
+--   baseline rule: the improvement over the baseline agent's mean score must exceed t; unknown
+--     without baseline runs of the run's kind; a baseline of 0 admits no relative change, so
+--     any final score above 0 succeeds on a higher-is-better metric (MLAgentBench's division
+--     by zero amounts to that), and a lower-is-better one stays unknown.
+CREATE OR REPLACE MACRO mlab_success(rule, paired_low, baseline, direction, final_valid,
+                                     final_score, improvement, t) AS
+    CASE
+        WHEN rule = 'paired' THEN coalesce(paired_low > t, false)
+        WHEN baseline IS NULL THEN NULL
+        WHEN baseline = 0 THEN CASE WHEN direction = 'higher'
+                                    THEN coalesce(final_valid AND final_score > 0, false) END
+        ELSE coalesce(improvement > t, false)
+    END;
 
 -- Timed tasks' anchors hold on one kind of machine only.
 CREATE OR REPLACE MACRO mlab_machine_key(timed, machine) AS
@@ -291,8 +314,9 @@ GROUP BY ALL;
 --                     data, smoke, and machine for timed tasks); NULL: no baseline run yet
 --   n_baseline_runs   how many baseline runs that mean rests on
 --   improvement       direction-aware relative change of the final score over the baseline
---   success           improvement > 10% (MLAgentBench); NULL while the baseline is unknown
---                     (or zero); false for an invalid final submission once it is known
+--   success           improvement > 10% (MLAgentBench; mlab_success above: timed tasks use
+--                     the paired timing); NULL while unknown; false for an invalid final
+--                     submission once the rule can be applied
 --   naive_score       the task's fixed naive anchor, else the baseline agent's mean score in
 --                     the human-relative metric; human_score: published, or graded here
 --   human_relative    best snapshot's normalised score (never below naive; invalid snapshots
@@ -323,8 +347,8 @@ WITH anchored AS (
 )
 SELECT
     *,
-    CASE WHEN baseline_score IS NOT NULL AND baseline_score <> 0
-         THEN coalesce(improvement > 0.10, false) END AS success,
+    mlab_success(success_rule, paired_improvement_low, baseline_score, direction, final_valid,
+                 final_score, improvement, 0.10) AS success,
     coalesce(final_hr_normalized, naive_normalized) AS final_normalized,
     greatest(best_hr_normalized, naive_normalized) AS best_normalized,
     CASE WHEN naive_normalized IS NOT NULL AND human_normalized IS NOT NULL
@@ -336,10 +360,12 @@ FROM normalized;
 -- One row per run, every run (whatever its status), with the outcome columns of the report:
 --   improvement_final  = improvement (runs): NULL when the final submission is invalid or the
 --                      baseline is unknown or zero
---   success_<t>        improvement_final > t% (5, 10, 15, 20, 30); false for an invalid final
---                      submission or a run that did not complete (failures in every success
---                      rate); NULL while the baseline of its kind is unknown (no baseline run):
---                      rates leave those runs out and say how many. success_10 is MLAgentBench's.
+--   success_<t>        improvement_final > t% (5, 10, 15, 20, 30), by the rule of mlab_success;
+--                      false for an invalid final submission or a run that did not complete
+--                      (failures in every success rate); NULL while the baseline of its kind is
+--                      unknown (no baseline run): rates leave those runs out and say how many.
+--                      success_10 is MLAgentBench's.
+--   baseline_known     whether the run's success can be decided
 CREATE OR REPLACE VIEW run_outcomes AS
 SELECT
     *,
@@ -348,12 +374,17 @@ SELECT
     coalesce(final_valid, false) AND final_score IS NOT NULL AS valid_final,
     improvement AS improvement_final,
     mlab_improvement(best_score, baseline_score, direction) AS improvement_best,
-    coalesce(baseline_score IS NOT NULL AND baseline_score <> 0, false) AS baseline_known,
-    CASE WHEN baseline_known THEN coalesce(improvement > 0.05, false) END AS success_5,
-    CASE WHEN baseline_known THEN coalesce(improvement > 0.10, false) END AS success_10,
-    CASE WHEN baseline_known THEN coalesce(improvement > 0.15, false) END AS success_15,
-    CASE WHEN baseline_known THEN coalesce(improvement > 0.20, false) END AS success_20,
-    CASE WHEN baseline_known THEN coalesce(improvement > 0.30, false) END AS success_30
+    success IS NOT NULL AS baseline_known,
+    mlab_success(success_rule, paired_improvement_low, baseline_score, direction, final_valid,
+                 final_score, improvement, 0.05) AS success_5,
+    mlab_success(success_rule, paired_improvement_low, baseline_score, direction, final_valid,
+                 final_score, improvement, 0.10) AS success_10,
+    mlab_success(success_rule, paired_improvement_low, baseline_score, direction, final_valid,
+                 final_score, improvement, 0.15) AS success_15,
+    mlab_success(success_rule, paired_improvement_low, baseline_score, direction, final_valid,
+                 final_score, improvement, 0.20) AS success_20,
+    mlab_success(success_rule, paired_improvement_low, baseline_score, direction, final_valid,
+                 final_score, improvement, 0.30) AS success_30
 FROM runs;
 
 -- MLAgentBench's own success rule (the published plot.py), to set a result beside the paper's.

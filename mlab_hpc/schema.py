@@ -55,6 +55,10 @@ RUNS = pa.schema(
         ("harness_version", pa.string()),
         ("machine", pa.string()),  # CPU model (and GPU model): timed tasks' anchors are per machine
         ("timed", pa.bool_()),  # the task's metric is a time or a speed (anchors keyed by machine)
+        ("success_rule", pa.string()),  # baseline (against baseline runs) | paired (timed tasks)
+        # paired: the lower end of the final snapshot's improvement over the starter timed in
+        # the same grading job (scoring.paired_improvement); null for the baseline rule
+        ("paired_improvement_low", pa.float64()),
         ("metric", pa.string()),
         ("direction", pa.string()),
         ("final_score", pa.float64()),

@@ -6,7 +6,12 @@ other runs, so analysis/views.sql computes them when queried:
 
 - Success (MLAgentBench): the final snapshot improves on the mean score of the baseline agent
   (runs of the same kind: task version, data, smoke, and machine for timed tasks) by more than
-  10%, in the metric's direction. Unknown (NULL) while no baseline run of that kind exists.
+  10%, in the metric's direction. Unknown (NULL) while no baseline run of that kind exists. A
+  baseline of 0 (identify-contrails' starter) admits no relative change: there any final score
+  above 0 succeeds on a higher-is-better metric (what MLAgentBench's division by zero amounts
+  to). Timed tasks with a ``speedup_metric`` decide success from the grader's paired timing
+  instead: the lower end of the improvement over the starter timed in the same job
+  (``paired_improvement_low``) must exceed 10%, so timing noise cannot pass for success.
 - Human-relative: normalise the raw scores of every snapshot ("higher is better"), take the best
   (never below naive; invalid snapshots count as naive), then
   ``(best - naive) / (human - naive)``: 0 is the naive baseline, 1 the best human result.
@@ -120,10 +125,15 @@ def summarize(
     final_hr = final.metric(hr.metric) if final else None
     final_n = _normalized(norm, final_hr)
     naive_n = _normalized(norm, anchors.naive_fixed)
+    paired_low = None
+    if metric.speedup_metric and final is not None:
+        paired_low = paired_improvement(final.metric(metric.speedup_metric), metric.direction)
     summary = {
         "metric": metric.name,
         "direction": metric.direction,
         "timed": metric.timed,
+        "success_rule": "paired" if metric.speedup_metric else "baseline",
+        "paired_improvement_low": paired_low,
         "hr_metric": hr.metric,
         "final_score": final_score,
         "final_valid": bool(final and final.valid),
@@ -142,6 +152,19 @@ def summarize(
         ),
     }
     return summary, rows
+
+
+def paired_improvement(speedup_low: float | None, direction: str) -> float | None:
+    """The lower end of the improvement over the starter timed in the same grading job.
+
+    ``speedup_low`` is the lower end of the interval of starter time / candidate time. On a
+    time (lower is better) the improvement is the relative saving, ``1 - 1/speedup``; on a
+    speed (higher is better) the relative gain, ``speedup - 1``: the same scale as
+    :func:`improvement`, so "more than 10%" means the same thing for both kinds of task.
+    """
+    if speedup_low is None or not math.isfinite(speedup_low) or speedup_low <= 0:
+        return None
+    return 1 - 1 / speedup_low if direction == "lower" else speedup_low - 1
 
 
 def _normalized(norm: Any, raw: float | None) -> float | None:

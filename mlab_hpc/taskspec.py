@@ -32,6 +32,10 @@ class Metric:
     unit: str = ""
     # a time or a speed: its anchors hold for one machine only (the analysis keys them by it)
     timed: bool = False
+    # A grader metric that is the lower end of the candidate's speedup over the starter timed in
+    # the same grading job (paired, interleaved): success is decided on it, beyond the measured
+    # noise, instead of against baseline runs graded at other times.
+    speedup_metric: str | None = None
 
 
 @dataclass(frozen=True)
@@ -413,12 +417,13 @@ def load_task(path: Path) -> TaskSpec:
         )
 
     m = top.section("metric")
-    m.reject_unknown({"name", "direction", "unit", "timed"})
+    m.reject_unknown({"name", "direction", "unit", "timed", "speedup_metric"})
     metric = Metric(
         m.get("name", str),
         m.choice("direction", ("higher", "lower")),  # type: ignore[arg-type]
         m.get("unit", str, ""),
         m.get("timed", bool, False),
+        m.get("speedup_metric", str, None),
     )
 
     human_relative = _human_relative(top, metric)

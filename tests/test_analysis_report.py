@@ -42,7 +42,8 @@ def hp(*pairs: tuple[float, float] | None) -> list[dict[str, float] | None]:
 
 
 def vt(*times: float | None) -> list[dict[str, float] | None]:
-    return [None if t is None else {"run_time_s": t} for t in times]
+    """Vectorization grades; the starter, timed in the same job, takes 2 s without noise."""
+    return [None if t is None else {"run_time_s": t, "speedup_low": 2.0 / t} for t in times]
 
 
 def calls(n: int) -> list[dict[str, object]]:
@@ -512,17 +513,36 @@ def test_four_timed_baseline_runs_are_scored_against_their_final_mean(tmp_path: 
     """Issue figure: vectorization baseline runs of 1.171, 1.169, 1.805 and 2.340 s.
 
     Graded one after another against a running mean they scored 0/4 with mean improvement
-    -0.347; against the baseline of all four (1.62125 s) the timing noise alone gives 2/4 and
-    a mean improvement of exactly 0 -- which is why timed tasks are graded by paired timing.
+    -0.347; against the baseline of all four (1.62125 s) the timing noise alone would give 2/4.
+    Now the improvement is computed against the final mean (exactly 0 on average) and success
+    comes from the grader's paired timing of the same unchanged code (speedup intervals that
+    reach below 1): 0/4.
     """
     root = tmp_path / "results"
     for seed, t in enumerate((1.171, 1.169, 1.805, 2.340)):
-        write_planted_run(root, PlantedRun("vectorization", "baseline", seed, vt(2, t), VECTOR))
+        grades = [{"run_time_s": t, "speedup_low": 0.8}, {"run_time_s": t, "speedup_low": 0.8}]
+        write_planted_run(root, PlantedRun("vectorization", "baseline", seed, grades, VECTOR))
     report = build_report(connect(root, cache=False), root)
     (rate,) = report.section("success_rate").rows
-    assert (rate["n_success"], rate["n_runs"], rate["n_unknown"]) == (2, 4, 0)
+    assert (rate["n_success"], rate["n_runs"], rate["n_unknown"]) == (0, 4, 0)
     (imp,) = report.section("improvement").rows
     assert imp["improvement"] == pytest.approx(0.0, abs=1e-12)
+    # the baseline rule alone would have called half of them successes: the noise
+    con = connect(root, cache=False)
+    assert con.execute("SELECT count(*) FROM runs WHERE improvement > 0.10").fetchone() == (2,)
+
+
+def test_identify_contrails_zero_baseline_rule(tmp_path: Path) -> None:
+    """A baseline dice of 0 admits no relative change: any final dice above 0 succeeds."""
+    root = tmp_path / "results"
+    anchors = Anchors(naive_fixed=None, human=None)
+    dice = [{"dice": 0.0}, {"dice": 0.0}]
+    write_planted_run(root, PlantedRun("identify-contrails", "baseline", 0, dice, anchors))
+    better = [{"dice": 0.0}, {"dice": 0.05}]
+    write_planted_run(root, PlantedRun("identify-contrails", "alpha", 0, better, anchors))
+    con = connect(root, cache=False)
+    rows = dict(con.execute("SELECT agent, success FROM runs").fetchall())
+    assert rows == {"baseline": False, "alpha": True}
 
 
 def test_mlab_compat_success_uses_the_published_rule(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ import math
 import re
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -223,12 +223,16 @@ def _scoring_spec(run: _Run) -> tuple[Any, Anchors | None]:
             and isinstance(hr.naive, float)
             and isinstance(hr.human, float)
         ):
-            return task, Anchors(naive_fixed=hr.naive, human=hr.human)
+            # imported runs were not timed in pairs: success is the baseline rule's
+            unpaired = replace(task, metric=replace(task.metric, speedup_metric=None))
+            return unpaired, Anchors(naive_fixed=hr.naive, human=hr.human)
         metric = task.metric.name
     else:
         metric = "score"
     spec = SimpleNamespace(
-        metric=SimpleNamespace(name=metric, direction=run.direction, timed=False),
+        metric=SimpleNamespace(
+            name=metric, direction=run.direction, timed=False, speedup_metric=None
+        ),
         human_relative=SimpleNamespace(metric=f"{metric}__no_human_relative", normalize=float),
     )
     return spec, None
