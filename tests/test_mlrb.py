@@ -30,7 +30,13 @@ from tests.task_helpers import (  # noqa: E402
     run_grader,
 )
 
-MLRB_TASKS = ["mini-llm-efficiency", "mini-baby-lm", "mini-minipile", "mini-llm-merging"]
+MLRB_TASKS = [
+    "mini-llm-efficiency",
+    "mini-baby-lm",
+    "mini-minipile",
+    "mini-llm-merging",
+    "mini-edge-llm-compression",
+]
 
 # Eight questions whose right answers are A, A, B, C, D, A, B, C: a model that always answers
 # A is right on 3 of them.
@@ -337,3 +343,24 @@ def test_a_model_without_safetensors_is_counted_once_loaded(
 
     assert not result["valid"]
     assert f"the loaded model has {total} parameters, over the task's cap" in result["reason"]
+
+
+def test_quantised_weights_are_refused_where_the_task_forbids_them(
+    tmp_path: Path, base_model: Path
+) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    workspace, answers = case(tmp_path, base_model)
+    path = workspace / "output" / "model.safetensors"
+    weights = load_file(path)
+    weights["lm_head.weight"] = weights["lm_head.weight"].to(torch.int8)
+    save_file(weights, path, metadata={"format": "pt"})
+    out = tmp_path / "out"
+    out.mkdir()
+    allowed = ("float16", "bfloat16", "float32")
+
+    result = model_eval.grade_model(workspace, answers, out, rules(allowed_dtypes=allowed))
+
+    assert not result["valid"]
+    assert "stored as int8; the task allows only float16, bfloat16, float32" in result["reason"]

@@ -170,6 +170,8 @@ class ModelRules:
     primary: tuple[str, str | tuple[str, ...]]
     max_parameters: int
     max_bytes: int
+    # torch dtype names the parameters may have (None: any); e.g. no quantised weights
+    allowed_dtypes: tuple[str, ...] | None = None
     budget_s: float = DEFAULT_BUDGET_S
     max_length: int = 2048
     extra: dict[str, Any] = field(default_factory=dict)
@@ -232,13 +234,14 @@ def serve(read_fd: int, write_fd: int, model_dir: Path, remote_code: bool, max_l
         model = lm.model
         total = sum(p.numel() for p in model.parameters())
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters()})
     except Exception as error:  # noqa: BLE001 - the agent's model may raise anything
         send(
             write_fd, {"status": "invalid", "reason": f"loading the model raised {one_line(error)}"}
         )
         return
     send(write_fd, {"status": "ready", "parameters": total, "trainable": trainable,
-                    "device": device})  # fmt: skip
+                    "dtypes": dtypes, "device": device})  # fmt: skip
     while True:
         request = receive(read_fd)
         op = request.get("op")
@@ -299,8 +302,15 @@ def _speed(lm: Any, device: str) -> dict[str, float]:
 # --- the parent: size checks, lm-eval, the scores ----------------------------------------------
 
 
-def safetensors_parameters(path: Path) -> int:
-    """The number of values a .safetensors file declares in its header (the file is not loaded)."""
+SAFETENSORS_DTYPES = {
+    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64",
+    "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool",
+    "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2",
+}  # fmt: skip
+
+
+def safetensors_header(path: Path) -> dict[str, Any]:
+    """The JSON header of a .safetensors file (the tensors are not read)."""
     with path.open("rb") as handle:
         size = int.from_bytes(handle.read(8), "little")
         if not 0 < size <= 100_000_000:
@@ -309,12 +319,23 @@ def safetensors_parameters(path: Path) -> int:
             header = json.loads(handle.read(size))
         except ValueError:
             raise InvalidModel(f"{path.name} has an unreadable safetensors header") from None
-    total = 0
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        total += math.prod(int(n) for n in entry.get("shape", []))
-    return total
+    if not isinstance(header, dict):
+        raise InvalidModel(f"{path.name} has an unreadable safetensors header")
+    return {name: entry for name, entry in header.items() if name != "__metadata__"}
+
+
+def safetensors_parameters(path: Path) -> int:
+    """The number of values a .safetensors file declares in its header (the file is not loaded)."""
+    return sum(
+        math.prod(int(n) for n in entry.get("shape", []))
+        for entry in safetensors_header(path).values()
+    )
+
+
+def safetensors_dtypes(path: Path) -> set[str]:
+    """The torch names of the dtypes a .safetensors file declares ("float16", "int8"...)."""
+    codes = {str(entry.get("dtype")) for entry in safetensors_header(path).values()}
+    return {SAFETENSORS_DTYPES.get(code, code.lower()) for code in codes}
 
 
 def check_directory(model_dir: Path, rules: ModelRules) -> tuple[int, int | None]:
@@ -340,6 +361,13 @@ def check_directory(model_dir: Path, rules: ModelRules) -> tuple[int, int | None
             f"the model's weights declare {declared} parameters, over the task's cap of "
             f"{rules.max_parameters}"
         )
+    if rules.allowed_dtypes is not None:
+        odd = sorted({d for p in shards for d in safetensors_dtypes(p)} - set(rules.allowed_dtypes))
+        if odd:
+            raise InvalidModel(
+                f"the model's weights are stored as {', '.join(odd)}; the task allows only "
+                f"{', '.join(rules.allowed_dtypes)} (no quantised weights)"
+            )
     return total_bytes, declared
 
 
@@ -525,6 +553,14 @@ def grade_model(workspace: Path, answers: Path, out_dir: Path, rules: ModelRules
                 f"the loaded model has {total} parameters, over the task's cap of "
                 f"{rules.max_parameters}"
             )
+        dtypes = [str(d) for d in model.ready.get("dtypes", [])]
+        if rules.allowed_dtypes is not None:
+            odd = [d for d in dtypes if d not in rules.allowed_dtypes]
+            if odd:
+                raise InvalidModel(
+                    f"the loaded model has {', '.join(odd)} parameters; the task allows only "
+                    f"{', '.join(rules.allowed_dtypes)} (no quantised weights)"
+                )
         metrics = run_lm_eval(model, rules, answers)
         speed = model.request("speed")
         metrics.update(

@@ -1,0 +1,91 @@
+"""Data preparation for the mini-edge-llm-compression task.
+
+    python scripts/prepare.py --raw RAW --out DIR      # RAW holds the [[data.files]] downloads
+    python scripts/prepare.py --generated --out DIR    # a tiny model and tiny sets, offline
+
+Layout written (both modes):
+
+    DIR/public/base_model/          the approved base model (Hugging Face directory)
+    DIR/public/data/calibration.jsonl   texts for calibration or recovery training, {"text": ...}
+    DIR/private/mmlu_test.jsonl     MMLU questions: question, subject, choices, answer
+    DIR/private/perplexity_test.jsonl   held-out texts for perplexity, {"text": ...} a line
+
+Real mode: the base model's files are copied from RAW/base_model/; MMLU's test split
+(cais/mmlu, "all", parquet) is cut to MMLU_QUESTIONS questions drawn with a fixed seed; the
+perplexity texts are the non-blank lines of WikiText-2's test split; the training texts are
+Alpaca's instruction/response pairs written as one text each (for calibration or a short
+recovery fine-tune). --generated writes a
+random-initialised 2-layer Llama model with a byte-level BPE tokenizer trained on a toy
+corpus, and sets of the same schemas; the output is byte-identical on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+try:
+    from mlab_hpc.grader_lib import mlab_model_eval_data as data
+except ModuleNotFoundError:
+    sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
+
+SEED = 37
+MMLU_QUESTIONS = 1000  # of the 14,042 test questions: grading stays within minutes on a GPU
+PERPLEXITY_LINES = 500
+BASE_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+
+
+def prepare_generated(out: Path) -> None:
+    """The tiny offline form: a random tiny model, toy texts, MMLU-schema questions."""
+    texts = data.corpus(SEED, 200)
+    data.tiny_model(out / "public" / "base_model", texts)
+    data.write_jsonl(out / "public" / "data" / "calibration.jsonl", data.text_rows(texts))
+    data.write_jsonl(out / "private" / "mmlu_test.jsonl", data.mmlu_rows(SEED + 1, 40))
+    data.write_jsonl(
+        out / "private" / "perplexity_test.jsonl", data.text_rows(data.corpus(SEED + 2, 20))
+    )
+
+
+def prepare_raw(raw: Path, out: Path) -> None:
+    """The real form from the downloaded files (see task.toml's [[data.files]])."""
+    missing = [name for name in BASE_FILES if not (raw / "base_model" / name).is_file()]
+    if missing:
+        sys.exit(f"prepare.py: {raw}/base_model/{missing[0]} is missing; run prepare again")
+    shutil.copytree(raw / "base_model", out / "public" / "base_model", dirs_exist_ok=True)
+    rows = data.parquet_rows(raw / "mmlu_test.parquet", ["question", "subject", "choices",
+                                                          "answer"])  # fmt: skip
+    chosen = np.sort(np.random.default_rng(SEED).choice(len(rows), MMLU_QUESTIONS, replace=False))
+    data.write_jsonl(out / "private" / "mmlu_test.jsonl", [rows[i] for i in chosen])
+    lines = [r["text"] for r in data.parquet_rows(raw / "wikitext_test.parquet", ["text"])]
+    kept = [line.strip() for line in lines if line.strip() and not line.strip().startswith("=")]
+    data.write_jsonl(out / "private" / "perplexity_test.jsonl",
+                     data.text_rows(kept[:PERPLEXITY_LINES]))  # fmt: skip
+    alpaca = data.parquet_rows(raw / "alpaca_train.parquet", ["instruction", "input", "output"])
+    texts = [
+        f"Instruction: {r['instruction']}\n"
+        + (f"Input: {r['input']}\n" if r["input"] else "")
+        + f"Response: {r['output']}"
+        for r in alpaca
+    ]
+    data.write_jsonl(out / "public" / "data" / "calibration.jsonl", data.text_rows(texts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--raw", type=Path)
+    group.add_argument("--generated", action="store_true")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    if args.generated:
+        prepare_generated(args.out)
+    else:
+        prepare_raw(args.raw, args.out)
+
+
+if __name__ == "__main__":
+    main()
