@@ -36,6 +36,7 @@ MLRB_TASKS = [
     "mini-minipile",
     "mini-llm-merging",
     "mini-edge-llm-compression",
+    "mini-edge-llm-training",
 ]
 
 # Eight questions whose right answers are A, A, B, C, D, A, B, C: a model that always answers

@@ -1,0 +1,100 @@
+"""Data preparation for the mini-edge-llm-training task.
+
+    python scripts/prepare.py --raw RAW --out DIR      # RAW holds the [[data.files]] downloads
+    python scripts/prepare.py --generated --out DIR    # tiny sets of the same schemas, offline
+
+Layout written (both modes):
+
+    DIR/public/corpus/train/c4.txt, alpaca.txt   training documents, a blank line between two
+    DIR/public/corpus/dev/c4.txt                 validation documents, the same way
+    DIR/private/mmlu_test.jsonl                  MMLU questions: question, subject, choices, answer
+    DIR/private/perplexity_test.jsonl            held-out texts, {"text": ...} a line
+
+Real mode: the first shard of C4's English training split (c4-train.00000-of-01024, 356k
+documents) and of its validation split, Alpaca's 52k instruction/response pairs written as
+one document each, MMLU's test split cut to MMLU_QUESTIONS questions with a fixed seed, and
+PERPLEXITY_DOCUMENTS C4 validation documents (kept out of the dev file). --generated writes a
+toy corpus, 40 MMLU-schema questions and 20 texts; byte-identical on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+try:
+    from mlab_hpc.grader_lib import mlab_model_eval_data as data
+except ModuleNotFoundError:
+    sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
+
+SEED = 41
+MMLU_QUESTIONS = 1000
+PERPLEXITY_DOCUMENTS = 500
+
+
+def write_documents(path: Path, documents: list[str]) -> None:
+    """Documents separated by one blank line (blank lines inside a document are dropped)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cleaned = ["\n".join(line for line in doc.splitlines() if line.strip()) for doc in documents]
+    path.write_text("".join(doc + "\n\n" for doc in cleaned if doc), encoding="utf-8")
+
+
+def prepare_generated(out: Path) -> None:
+    corpus = out / "public" / "corpus"
+    write_documents(corpus / "train" / "c4.txt", data.corpus(SEED, 200))
+    write_documents(corpus / "train" / "alpaca.txt", data.corpus(SEED + 1, 50))
+    write_documents(corpus / "dev" / "c4.txt", data.corpus(SEED + 2, 20))
+    data.write_jsonl(out / "private" / "mmlu_test.jsonl", data.mmlu_rows(SEED + 3, 40))
+    data.write_jsonl(
+        out / "private" / "perplexity_test.jsonl", data.text_rows(data.corpus(SEED + 4, 20))
+    )
+
+
+def c4_texts(path: Path) -> list[str]:
+    if not path.is_file():
+        sys.exit(f"prepare.py: {path} is missing; run prepare again")
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return [json.loads(line)["text"] for line in lines if line.strip()]
+
+
+def prepare_raw(raw: Path, out: Path) -> None:
+    corpus = out / "public" / "corpus"
+    write_documents(corpus / "train" / "c4.txt", c4_texts(raw / "c4-train.00000-of-01024.json.gz"))
+    alpaca = data.parquet_rows(raw / "alpaca_train.parquet", ["instruction", "input", "output"])
+    write_documents(corpus / "train" / "alpaca.txt", [
+        f"Instruction: {r['instruction']}\n" + (f"Input: {r['input']}\n" if r["input"] else "")
+        + f"Response: {r['output']}"
+        for r in alpaca
+    ])  # fmt: skip
+    validation = c4_texts(raw / "c4-validation.00000-of-00008.json.gz")
+    held = set(np.random.default_rng(SEED).choice(len(validation), PERPLEXITY_DOCUMENTS, False))
+    write_documents(corpus / "dev" / "c4.txt",
+                    [t for i, t in enumerate(validation) if i not in held])  # fmt: skip
+    data.write_jsonl(out / "private" / "perplexity_test.jsonl",
+                     data.text_rows(validation[i] for i in sorted(held)))  # fmt: skip
+    rows = data.parquet_rows(raw / "mmlu_test.parquet", ["question", "subject", "choices",
+                                                          "answer"])  # fmt: skip
+    chosen = np.sort(np.random.default_rng(SEED).choice(len(rows), MMLU_QUESTIONS, replace=False))
+    data.write_jsonl(out / "private" / "mmlu_test.jsonl", [rows[i] for i in chosen])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--raw", type=Path)
+    group.add_argument("--generated", action="store_true")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    if args.generated:
+        prepare_generated(args.out)
+    else:
+        prepare_raw(args.raw, args.out)
+
+
+if __name__ == "__main__":
+    main()
