@@ -62,10 +62,10 @@ def _task_list(text: str) -> list[Any]:
 )
 @click.option(
     "--parallel",
-    type=int,
-    default=1,
-    show_default=True,
-    help="local executor: runs at the same time.",
+    type=click.IntRange(min=1),
+    default=None,
+    help="local executor: runs at the same time (default: this machine's CPUs divided by the "
+    "most CPUs a planned task asks for).",
 )
 @click.option(
     "--sandbox",
@@ -142,7 +142,7 @@ def submit(
     data_mode: str | None,
     profile: Path | None,
     executor: str | None,
-    parallel: int,
+    parallel: int | None,
     sandbox: str | None,
     max_steps: int | None,
     max_time_s: float | None,
@@ -159,15 +159,23 @@ def submit(
 ) -> None:
     """Plan a campaign (tasks x seeds x agents x models) and launch what is not done yet."""
     from .console import console
-    from .data import resolve_data
     from .launch.campaign import CampaignPaths, is_done, plan, run_state, write_manifest
     from .launch.jobs import JobSettings
     from .launch.profiles import default_profile, load_profile
     from .launch.status import active_run_ids
-    from .launch.submit import group_arrays, sbatch_parameters, slurm_available, submit_arrays
+    from .launch.submit import (
+        check_satisfiable,
+        cluster_max_array_size,
+        cluster_partitions,
+        group_arrays,
+        sbatch_parameters,
+        slurm_available,
+        submit_arrays,
+    )
     from .paths import ResultsRoot
     from .runner import RunConfig, validate_config
     from .sandbox import BwrapSandbox
+    from .taskspec import get_task
 
     if seeds < 1:
         raise PrerequisiteError("--seeds must be at least 1")
@@ -193,8 +201,7 @@ def submit(
         smoke,
     )
     # every task's data must be ready before anything is submitted: compute nodes never download
-    for task in tasks:
-        resolve_data(task, data_mode, obj.data_root.resolve())
+    _check_data(tasks, data_mode, obj.data_root.resolve(), dry_run)
     if sandbox is None and executor != "slurm":
         sandbox = None if BwrapSandbox.unavailable_reason() is None else "process"
     settings = JobSettings(
@@ -235,7 +242,11 @@ def submit(
         if r.run_id not in busy
         and not is_done(run_state(results, r.run_id), prof.max_attempts, retry_failed)
     ]
-    arrays = group_arrays(todo, prof, settings)
+    max_array = cluster_max_array_size(prof) if executor == "slurm" else None
+    arrays = group_arrays(todo, prof, settings, max_array)
+    partitions = cluster_partitions() if executor == "slurm" else None
+    if partitions is not None:
+        check_satisfiable(arrays, partitions, prof)  # would pend forever: an error, dry or not
     console.print(
         f"campaign [bold]{campaign}[/]: {len(runs)} runs planned, "
         f"{len(runs) - len(todo) - len(busy & {r.run_id for r in runs})} already done, "
@@ -262,15 +273,50 @@ def submit(
                 f"({outcome.get('exit_reason')}), score {outcome.get('final_score')}"
             )
 
+    if parallel is None:
+        import os
+
+        widest = max((get_task(r.task).resources.cpus for r in todo), default=1)
+        parallel = max(1, (os.cpu_count() or 1) // max(1, widest))
     sent = submit_arrays(arrays, executor, paths, settings, prof, on_done, parallel)
     if executor == "slurm":
         for record in sent:
-            first = record["job_ids"][0].split("_")[0] if record["job_ids"] else "-"
+            ids = record["job_ids"]
+            if len(ids) == 1:
+                console.print(f"  submitted job {ids[0]} ({record['resource_class']}, 1 run)")
+                continue
+            first = ids[0].split("_")[0] if ids else "-"
             console.print(
-                f"  submitted array {first} ({record['resource_class']}, "
-                f"{len(record['run_ids'])} runs)"
+                f"  submitted array {first} ({record['resource_class']}, {len(ids)} runs)"
             )
         console.print(f"follow it with: mlab-hpc status --campaign {campaign}")
+
+
+def _check_data(tasks: list[Any], data_mode: str | None, data_root: Path, dry_run: bool) -> None:
+    """Every task's data ready (generated data made here), or one error listing every task
+    whose data is missing. A dry run only looks: it makes and writes nothing."""
+    from .data import dataset_dir, resolve_data, verify
+    from .errors import DataError
+
+    missing = []
+    for task in tasks:
+        if not task.data.needs_preparation:
+            continue
+        if dry_run:
+            mode = data_mode or "real"
+            if mode != "generated" and verify(dataset_dir(task, mode, data_root), full=False):
+                missing.append(task.id)
+            continue
+        try:
+            resolve_data(task, data_mode, data_root)
+        except DataError:
+            missing.append(task.id)
+    if missing:
+        raise PrerequisiteError(
+            f"real data is not ready for {len(missing)} task(s): {', '.join(missing)}. On a "
+            f"login node with internet run: mlab-hpc prepare --tasks {','.join(missing)} "
+            f"--data-root {data_root} (or try them offline with --data generated)"
+        )
 
 
 @main.command()

@@ -295,9 +295,11 @@ def _here() -> dict[str, Any]:
     """This process's place: node, Slurm job and array index, GPUs it may use."""
     env = os.environ
     index = env.get("SLURM_ARRAY_TASK_ID")
+    array_job = env.get("SLURM_ARRAY_JOB_ID")
     return {
         "node": socket.gethostname(),
-        "slurm_job_id": env.get("SLURM_JOB_ID"),
+        # an array element as ARRAYID_INDEX: the id squeue, sacct, scancel and status use
+        "slurm_job_id": f"{array_job}_{index}" if array_job and index else env.get("SLURM_JOB_ID"),
         "slurm_array_job_id": env.get("SLURM_ARRAY_JOB_ID"),
         "slurm_array_index": int(index) if index and index.isdigit() else None,
         "slurm_partition": env.get("SLURM_JOB_PARTITION"),

@@ -125,14 +125,22 @@ def test_submit_resubmit_and_resubmit_one(results: Path) -> None:
         str(DEV_PROFILE),
     )
     assert "4 to launch (slurm executor" in out
-    assert len(arrays_sent(results, "c1")) == 1, "one sbatch for the one resource class (cpu)"
+    sent = arrays_sent(results, "c1")
+    # one sbatch per distinct request: cartpole (2 GB, 35 min) and house-price (4 GB, longer)
+    assert [(a["envelope"]["requested_mem_gb"], len(a["run_ids"])) for a in sent] == [
+        (2.0, 2),
+        (4.0, 2),
+    ]
     rows = wait_for(results, "c1")
     assert sorted(r.status for r in rows) == ["completed"] * 4
     table = runs_rows(results)
     assert len(table) == 4
+    job_of = {r: j for a in sent for r, j in zip(a["run_ids"], a["job_ids"], strict=True)}
     for row in table:
-        assert row["slurm_job_id"] and row["slurm_array_index"] in (0, 1, 2, 3)
-        assert row["attempts"] == 1 and row["requested_mem_gb"] == 4.0
+        assert row["slurm_job_id"] == job_of[row["run_id"]]  # ARRAYID_INDEX, as status shows
+        assert row["slurm_array_index"] in (0, 1)
+        mem = 2.0 if row["task"] == "cartpole" else 4.0
+        assert row["attempts"] == 1 and row["requested_mem_gb"] == mem
         assert json.loads(row["attempts_json"])[0]["slurm_partition"] == "cpu"
 
     out = submit(
@@ -147,7 +155,7 @@ def test_submit_resubmit_and_resubmit_one(results: Path) -> None:
         "--profile",
         str(DEV_PROFILE),
     )
-    assert "0 to launch" in out and len(arrays_sent(results, "c1")) == 1
+    assert "0 to launch" in out and len(arrays_sent(results, "c1")) == 2
 
     spec = next(
         r
@@ -314,7 +322,7 @@ def test_dry_run_plans_without_submitting(results: Path, data_root: Path) -> Non
         "local",
         "--dry-run",
     )
-    assert "16 runs planned" in out and "array cpu: 16 runs" in out
+    assert "16 runs planned" in out and out.count("array cpu: 8 runs") == 2
     assert not (results / "campaigns" / "dry" / "submissions.jsonl").exists()
 
 
@@ -404,13 +412,22 @@ def test_failed_sbatch_is_one_line_and_leaves_earlier_arrays_visible(
     tmp_path: Path,
     sleepy: str,
 ) -> None:
-    bad = tmp_path / "bad.toml"
-    bad.write_text(DEV_PROFILE.read_text().replace('partition = "gpu"', 'partition = "nosuch"'))
+    nosuch = tmp_path / "nosuch.toml"
+    nosuch.write_text(DEV_PROFILE.read_text().replace('partition = "gpu"', 'partition = "nosuch"'))
+    bad = tmp_path / "bad.toml"  # a partition that exists, a feature no node has: sbatch says no
+    bad.write_text(
+        DEV_PROFILE.read_text().replace(
+            'partition = "gpu"', 'partition = "gpu"\nconstraint = "nosuch"'
+        )
+    )
     common = ("--tasks", "cartpole,cartpole-gpu", "--agent", sleepy, "--campaign", "half")
+    code, out = invoke("submit", *common, "--profile", str(nosuch))  # sinfo: refused at plan
+    assert code == 1 and "no partition 'nosuch'" in out and "classes.gpu.partition" in out, out
+    assert not (results / "campaigns" / "half" / "submissions.jsonl").exists()
     code, out = invoke("submit", *common, "--profile", str(bad))
     assert code == 1 and "Traceback" not in out, out
     (line,) = [ln for ln in out.splitlines() if ln.startswith("Error:")]
-    assert "partition" in line.lower() and "classes.gpu.partition" in line and str(bad) in line
+    assert "feature" in line.lower() and "classes.gpu.constraint" in line and str(bad) in line
     (cpu,) = arrays_sent(results, "half")  # the cpu array, recorded before the gpu one failed
     assert cpu["resource_class"] == "cpu"
 
@@ -502,3 +519,66 @@ def test_cancel_with_pending_elements_says_cancelled_for_all(
     assert code == 0 and "0 already done, 0 still queued or running, 4 to launch" in out, out
     code, out = invoke("cancel", "--campaign", "stop")
     assert code == 0 and "cancelled 4 job(s)" in out, out
+
+
+def test_dry_run_touches_nothing_and_lists_every_missing_dataset(
+    results: Path, data_root: Path
+) -> None:
+    common = ("--campaign", "dry2", "--executor", "local", "--dry-run")
+    out = submit("--tasks", "house-price,spaceship-titanic", "--data", "generated", *common)
+    assert "2 runs planned" in out
+    assert not any(data_root.rglob("*")), "a dry run prepares no data"
+    assert not (results / "campaigns").exists(), "a dry run writes nothing"
+    result = CliRunner().invoke(
+        main, ["submit", "--tasks", "house-price,spaceship-titanic,cartpole", *common]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "2 task(s): house-price, spaceship-titanic" in result.output, result.output
+
+
+def test_arrays_split_at_the_array_size_and_smoke_asks_short_limits() -> None:
+    profile = load_profile(DEV_PROFILE)
+    runs = plan("split", [get_task("cartpole")], list(range(5)), ["baseline"], [None], None)
+    settings = JobSettings(results="/r", data_root="/d")
+    arrays = group_arrays(runs, profile, settings, max_array_size=2)
+    assert [len(a.runs) for a in arrays] == [2, 2, 1]
+    smoke = JobSettings(results="/r", data_root="/d", smoke=True)
+    house = plan("s", [get_task("house-price")], [0], ["baseline"], [None], "generated", True)
+    (array,) = group_arrays(house, profile, smoke)
+    assert array.time_min == profile.smoke_time_min == 30
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("dev_cluster", "data_root")
+def test_plan_reads_the_cluster_max_array_size_and_refuses_impossible_requests(
+    results: Path, gpu_tasks: Path
+) -> None:
+    out = submit(
+        "--tasks",
+        "cartpole",
+        "--seeds",
+        "1002",
+        "--campaign",
+        "big",
+        "--dry-run",
+        "--profile",
+        str(DEV_PROFILE),
+    )  # the dev cluster keeps Slurm's stock MaxArraySize (1001)
+    assert "array cpu: 1001 runs" in out and "array cpu: 1 runs" in out, out
+    toml = gpu_tasks / "cartpole-gpu" / "task.toml"
+    toml.write_text(toml.read_text().replace("cpus = 1", "cpus = 4096"))
+    result = CliRunner().invoke(
+        main,
+        [
+            "submit",
+            "--tasks",
+            "cartpole-gpu",
+            "--campaign",
+            "huge",
+            "--dry-run",
+            "--profile",
+            str(DEV_PROFILE),
+        ],
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "4096 CPUs" in result.output and "partition gpu" in result.output, result.output

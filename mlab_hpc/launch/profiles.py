@@ -41,6 +41,8 @@ class ClusterProfile:
     signal_delay_s: int = 120  # Slurm's warning (USR2) before a time limit: time to checkpoint
     additional: dict[str, Any] = field(default_factory=dict)  # any other sbatch option
     path: Path | None = None
+    max_array_size: int | None = None  # default: the cluster's MaxArraySize (scontrol)
+    smoke_time_min: int = 30  # the wall-clock request of a --smoke run
 
     def resource_class(self, gpus: int) -> ResourceClass:
         """The class of a run that needs ``gpus`` GPUs."""
@@ -73,6 +75,8 @@ def load_profile(path: Path) -> ClusterProfile:
             "array_parallelism",
             "max_attempts",
             "signal_delay_s",
+            "max_array_size",
+            "smoke_time_min",
             "classes",
             "sbatch",
         }
@@ -107,6 +111,10 @@ def load_profile(path: Path) -> ClusterProfile:
         signal_delay_s=top.positive("signal_delay_s", int, 120),
         additional=top.get("sbatch", dict, {}),
         path=path,
+        max_array_size=(
+            top.positive("max_array_size", int, None) if "max_array_size" in raw else None
+        ),
+        smoke_time_min=top.positive("smoke_time_min", int, 30),
     )
 
 

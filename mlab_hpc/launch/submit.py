@@ -1,7 +1,7 @@
 """From a campaign plan to jobs: job arrays per resource class, submitted through submitit.
 
-One sbatch per job array: runs are grouped by resource class (CPU or GPU, from each task's
-task.toml), and each array asks for what its most demanding run needs.
+One sbatch per job array: runs are grouped by what they ask for (resource class, CPUs, memory,
+GPUs, time, from each task's task.toml), and split at the cluster's MaxArraySize.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import io
 import math
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,7 +58,6 @@ def slurm_available() -> str | None:
     """None when sbatch answers here, else why not."""
     if shutil.which("sbatch") is None:
         return "no sbatch on PATH"
-    import subprocess
 
     try:
         proc = subprocess.run(
@@ -72,37 +72,165 @@ def slurm_available() -> str | None:
 
 
 def run_time_min(task: TaskSpec, settings: JobSettings, profile: ClusterProfile) -> int:
-    """A run's wall-clock request: the task's agent time plus the profile's margin."""
+    """A run's wall-clock request: the task's agent time plus the profile's margin (a smoke
+    run: the profile's ``smoke_time_min``, unless the task's own time is shorter)."""
     agent_s = settings.max_time_s or task.limits.max_time_s
-    return math.ceil(agent_s / 60) + profile.time_margin_min
+    minutes = math.ceil(agent_s / 60) + profile.time_margin_min
+    if settings.smoke:
+        minutes = min(minutes, profile.smoke_time_min)
+    return minutes
+
+
+@dataclass(frozen=True)
+class Partition:
+    """What the largest node of a partition offers (from sinfo)."""
+
+    name: str
+    cpus: int
+    mem_mb: int
+    gpus: int
+    default: bool = False
+
+
+def _gres_gpus(gres: str) -> int:
+    total = 0
+    for item in gres.split(","):
+        parts = item.split("(")[0].split(":")
+        if parts[0] == "gpu" and parts[-1].isdigit():
+            total += int(parts[-1])
+    return total
+
+
+def cluster_partitions() -> dict[str, Partition] | None:
+    """Every partition's largest node (sinfo), or None when Slurm does not answer."""
+    try:
+        proc = subprocess.run(
+            ["sinfo", "-h", "-o", "%P|%c|%m|%G"], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    parts: dict[str, Partition] = {}
+    for line in proc.stdout.splitlines():
+        fields = line.strip().split("|")
+        if len(fields) != 4:
+            continue
+        name, cpus, mem, gres = fields
+        default = name.endswith("*")
+        name = name.rstrip("*")
+        old = parts.get(name)
+        num = [int(x) if x.isdigit() else 0 for x in (cpus.rstrip("+"), mem.rstrip("+"))]
+        parts[name] = Partition(
+            name,
+            max(num[0], old.cpus if old else 0),
+            max(num[1], old.mem_mb if old else 0),
+            max(_gres_gpus(gres), old.gpus if old else 0),
+            default or (old.default if old else False),
+        )
+    return parts
+
+
+def cluster_max_array_size(profile: ClusterProfile) -> int | None:
+    """How many elements one array may have: the profile's ``max_array_size``, else the
+    cluster's MaxArraySize (scontrol show config), else None (no split)."""
+    if profile.max_array_size:
+        return profile.max_array_size
+    try:
+        proc = subprocess.run(
+            ["scontrol", "show", "config"], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "MaxArraySize" and value.strip().isdigit():
+            return int(value.strip())  # indices 0..MaxArraySize-1
+    return None
+
+
+def check_satisfiable(
+    arrays: list[JobArray], partitions: dict[str, Partition], profile: ClusterProfile
+) -> None:
+    """Raise, naming every array no partition node can run (it would pend forever)."""
+    problems = []
+    for a in arrays:
+        name = a.partition or next((p.name for p in partitions.values() if p.default), None)
+        part = partitions.get(name or "")
+        if part is None:
+            problems.append(
+                f"{a.resource_class} array: no partition {name!r} in sinfo "
+                f"(classes.{a.resource_class}.partition in {profile.path or profile.name})"
+            )
+            continue
+        short = []
+        if a.cpus > part.cpus:
+            short.append(f"{a.cpus} CPUs (its nodes have {part.cpus})")
+        if a.mem_gb * 1024 > part.mem_mb:
+            short.append(f"{a.mem_gb:g} GB (its nodes have {part.mem_mb / 1024:.1f})")
+        if a.gpus > part.gpus:
+            short.append(f"{a.gpus} GPUs (its nodes have {part.gpus})")
+        if short:
+            tasks = ",".join(sorted({r.task for r in a.runs}))
+            problems.append(
+                f"{a.resource_class} array of {tasks} asks partition {part.name} for "
+                f"{', '.join(short)}"
+            )
+    if problems:
+        raise PrerequisiteError(
+            "no partition can run: "
+            + "; ".join(problems)
+            + f" -> change classes.*.partition in {profile.path or profile.name} "
+            "or the tasks' [resources]"
+        )
 
 
 def group_arrays(
-    runs: list[RunSpec], profile: ClusterProfile, settings: JobSettings
+    runs: list[RunSpec],
+    profile: ClusterProfile,
+    settings: JobSettings,
+    max_array_size: int | None = None,
 ) -> list[JobArray]:
-    """Job arrays, one per resource class, each sized for its most demanding run.
+    """Job arrays: one per distinct request (class, CPUs, memory, GPUs, time), each split into
+    arrays of at most ``max_array_size`` elements.
 
     A run whose time exceeds the partition's limit gets the limit: it is requeued at the limit
     and resumes after its last completed step (up to the profile's max_attempts).
     """
-    arrays: dict[str, JobArray] = {}
+    groups: dict[tuple[Any, ...], list[RunSpec]] = {}
     for spec in runs:
         task = get_task(spec.task)
         rc = profile.resource_class(task.resources.gpus)
         minutes = run_time_min(task, settings, profile)
         if rc.max_time_min:
             minutes = min(minutes, rc.max_time_min)
-        array = arrays.get(rc.name)
-        if array is None:
-            array = arrays[rc.name] = JobArray(
-                rc.name, rc.partition, 1, 1.0, 0, 1, signal_delay_s=profile.signal_delay_s
+        key = (
+            rc.name,
+            task.resources.cpus,
+            float(task.resources.mem_gb),
+            task.resources.gpus,
+            minutes,
+        )
+        groups.setdefault(key, []).append(spec)
+    arrays = []
+    for key in sorted(groups):
+        name, cpus, mem_gb, gpus, minutes = key
+        members = groups[key]
+        size = max(1, max_array_size or len(members))
+        for i in range(0, len(members), size):
+            arrays.append(
+                JobArray(
+                    name,
+                    profile.classes[name].partition,
+                    cpus,
+                    mem_gb,
+                    gpus,
+                    minutes,
+                    runs=members[i : i + size],
+                    signal_delay_s=profile.signal_delay_s,
+                )
             )
-        array.cpus = max(array.cpus, task.resources.cpus)
-        array.mem_gb = max(array.mem_gb, task.resources.mem_gb)
-        array.gpus = max(array.gpus, task.resources.gpus)
-        array.time_min = max(array.time_min, minutes)
-        array.runs.append(spec)
-    return [arrays[k] for k in sorted(arrays)]
+    return arrays
 
 
 def sbatch_parameters(array: JobArray, profile: ClusterProfile) -> dict[str, Any]:
@@ -209,6 +337,8 @@ def sbatch_error_message(
             f"set SLURM_CONF to this cluster's slurm.conf (now {conf or 'unset'}) "
             "or submit from a login node"
         )
+    elif "feature" in low or "constraint" in low:
+        hint = f"change {field_}.constraint in {where}"
     elif "partition" in low:
         hint = f"change {field_}.partition in {where}"
     elif "account" in low:

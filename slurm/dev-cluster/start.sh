@@ -184,7 +184,6 @@ ReturnToService=2
 InactiveLimit=0
 KillWait=5
 MinJobAge=300
-MaxArraySize=4001
 MaxJobCount=20000
 OverTimeLimit=0
 SlurmctldTimeout=30
