@@ -387,6 +387,7 @@ class ModelProcess:
         self, model_dir: Path, rules: ModelRules, hide: list[Path], scratch: Path,
         remote_code: bool,
     ) -> None:  # fmt: skip
+        self.closed = False
         to_child, self._to_child = os.pipe()
         self._from_child, from_child = os.pipe()
         here = str(Path(__file__).resolve())
@@ -453,7 +454,10 @@ class ModelProcess:
         return self._receive(op)
 
     def close(self, kill: bool = False) -> None:
-        """Ask the child to stop (kill it at once with `kill`, or if it does not stop)."""
+        """Ask the child to stop (kill it at once with `kill`, or if it does not stop); once."""
+        if self.closed:
+            return
+        self.closed = True
         try:
             if kill:
                 raise OSError("kill")
@@ -522,6 +526,25 @@ def run_lm_eval(model: ModelProcess, rules: ModelRules, answers: Path) -> dict[s
     return metrics
 
 
+def loaded_checks(ready: dict[str, Any], rules: ModelRules) -> tuple[int, int]:
+    """(total, trainable) parameters the loaded model reported, checked against the caps."""
+    total, trainable = int(ready["parameters"]), int(ready["trainable"])
+    if total > rules.max_parameters:
+        raise InvalidModel(
+            f"the loaded model has {total} parameters, over the task's cap of "
+            f"{rules.max_parameters}"
+        )
+    dtypes = [str(d) for d in ready.get("dtypes", [])]
+    if rules.allowed_dtypes is not None:
+        odd = [d for d in dtypes if d not in rules.allowed_dtypes]
+        if odd:
+            raise InvalidModel(
+                f"the loaded model has {', '.join(odd)} parameters; the task allows only "
+                f"{', '.join(rules.allowed_dtypes)} (no quantised weights)"
+            )
+    return total, trainable
+
+
 def grade_model(workspace: Path, answers: Path, out_dir: Path, rules: ModelRules) -> dict[str, Any]:
     """Grade the model in ``workspace/output``; the grader's JSON document.
 
@@ -537,44 +560,34 @@ def grade_model(workspace: Path, answers: Path, out_dir: Path, rules: ModelRules
         sys.exit(f"no {missing[0]} in the answer key {answers}; run prepare first")
     scratch = out_dir / "model-scratch"
     cache = out_dir / "lm-eval-cache"
-    os.environ.update(OFFLINE_ENV)
-    os.environ["HF_DATASETS_CACHE"] = str(cache)
-    os.environ.setdefault("HF_HOME", str(cache / "home"))
-    model_dir = workspace / MODEL_DIR
-    model = None
+    settings = {**OFFLINE_ENV, "HF_DATASETS_CACHE": str(cache)}
+    saved = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)  # lm-eval's datasets cache goes to the writable out_dir
+    model: ModelProcess | None = None
     start = time.perf_counter()
     try:
-        model_bytes, _ = check_directory(model_dir, rules)
-        remote_code = ships_code(model_dir)
-        model = ModelProcess(model_dir, rules, [answers, out_dir], scratch, remote_code)
-        total, trainable = int(model.ready["parameters"]), int(model.ready["trainable"])
-        if total > rules.max_parameters:
-            raise InvalidModel(
-                f"the loaded model has {total} parameters, over the task's cap of "
-                f"{rules.max_parameters}"
-            )
-        dtypes = [str(d) for d in model.ready.get("dtypes", [])]
-        if rules.allowed_dtypes is not None:
-            odd = [d for d in dtypes if d not in rules.allowed_dtypes]
-            if odd:
-                raise InvalidModel(
-                    f"the loaded model has {', '.join(odd)} parameters; the task allows only "
-                    f"{', '.join(rules.allowed_dtypes)} (no quantised weights)"
-                )
+        model_bytes, _ = check_directory(workspace / MODEL_DIR, rules)
+        remote_code = ships_code(workspace / MODEL_DIR)
+        model = ModelProcess(workspace / MODEL_DIR, rules, [answers, out_dir], scratch, remote_code)
+        total, trainable = loaded_checks(model.ready, rules)
         metrics = run_lm_eval(model, rules, answers)
         speed = model.request("speed")
         metrics.update(
             latency_s=float(speed["latency_s"]), tokens_per_s=float(speed["tokens_per_s"])
         )
+        model.close()
     except InvalidModel as invalid:
+        return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
+    finally:
         if model is not None:
-            model.close(kill=True)
+            model.close(kill=True)  # no-op after a clean close; else it may be stuck
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(cache, ignore_errors=True)
-        return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
-    model.close()
-    shutil.rmtree(scratch, ignore_errors=True)
-    shutil.rmtree(cache, ignore_errors=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     name, source = rules.primary
     sources = (source,) if isinstance(source, str) else source
     absent = [each for each in sources if each not in metrics]
