@@ -195,6 +195,12 @@ def spawn_and_wait(
     import time
 
     def limit() -> None:
+        # Slurm's time-limit warning (submitit's USR2) is sent to every process of the job
+        # step: it is for the harness, which requeues the run; the command ignores it (the
+        # disposition survives exec and is inherited by its children), so a step is never
+        # half done because of it.
+        for signum in HARNESS_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
         if mem_bytes:
             resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
 
@@ -210,7 +216,7 @@ def spawn_and_wait(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=limit if mem_bytes else None,
+                preexec_fn=limit,
             )
         except OSError as exc:
             return ExecResult(
@@ -228,6 +234,10 @@ def spawn_and_wait(
     duration = time.monotonic() - start
     text, truncated = read_output(output_file)
     return ExecResult(None if timed_out else proc.returncode, text, duration, timed_out, truncated)
+
+
+# Signals meant for the harness that Slurm also delivers to the commands it runs.
+HARNESS_SIGNALS = (signal.SIGUSR2,)
 
 
 def _kill_session(proc: subprocess.Popen[bytes], graceful: bool) -> None:
