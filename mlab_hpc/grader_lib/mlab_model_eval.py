@@ -22,7 +22,8 @@ Metrics written: ``<task>_<metric>`` for every metric of every lm-eval task (``a
 generic figures ``parameters``, ``trainable_parameters``, ``model_bytes``, ``tokens_per_s``
 (greedy generation), ``latency_s`` (one generation of ``SPEED_NEW_TOKENS`` tokens, median of
 ``SPEED_REPEATS``), ``perplexity`` (per word, from the rolling-log-likelihood task when there
-is one), ``eval_s`` and ``answers_hidden`` (1 when the child really could not see the key).
+is one), ``eval_s``, ``on_gpu`` (1 when the model ran on a GPU: the timings depend on it) and
+``answers_hidden`` (1 when the child really could not see the key).
 
 Used by the graders in tasks/<id>/scripts/eval.py; the harness mounts this folder read-only
 and puts it on the grader's PYTHONPATH; run by hand, a grader imports it from
@@ -603,6 +604,7 @@ def grade_model(workspace: Path, answers: Path, out_dir: Path, rules: ModelRules
         model_bytes=float(model_bytes),
         eval_s=time.perf_counter() - start,
         answers_hidden=float(model.hidden),
+        on_gpu=float(model.ready.get("device") == "cuda"),
     )
     return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
 
