@@ -249,6 +249,8 @@ CREATE OR REPLACE MACRO mlab_normalize(task, s) AS CASE task
     WHEN 'inverted-pendulum' THEN ((s)::DOUBLE / nullif(1000.0::DOUBLE, 0.0))
     WHEN 'llama-inference' THEN (s)::DOUBLE
     WHEN 'mini-baby-lm' THEN (s)::DOUBLE
+    WHEN 'mini-edge-llm-compression' THEN (s)::DOUBLE
+    WHEN 'mini-edge-llm-training' THEN (s)::DOUBLE
     WHEN 'mini-llm-efficiency' THEN (s)::DOUBLE
     WHEN 'mini-llm-merging' THEN (s)::DOUBLE
     WHEN 'mini-minipile' THEN (s)::DOUBLE

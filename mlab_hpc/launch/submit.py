@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,8 +233,53 @@ def group_arrays(
     return arrays
 
 
-def sbatch_parameters(array: JobArray, profile: ClusterProfile) -> dict[str, Any]:
-    """The submitit SlurmExecutor parameters of one array (what its sbatch script says)."""
+# What a job takes from the submitting shell (sbatch --export): the rest, API keys of unused
+# providers included, stays behind. Slurm adds its own SLURM_* variables.
+JOB_ENV_NAMES = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+    "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX", "SLURM_CONF", "XDG_CACHE_HOME",
+    "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "MUJOCO_GL", "OMP_NUM_THREADS",
+    "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+)  # fmt: skip
+JOB_ENV_PREFIXES = ("MLAB_", "LC_")
+# The variables of each model provider: exported only to arrays whose runs use it.
+PROVIDER_ENV = {
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"),
+    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
+}
+
+
+def job_environment(
+    array: JobArray, settings: JobSettings | None, environ: Mapping[str, str]
+) -> list[str]:
+    """The names of the variables an array's jobs get from ``environ`` (sorted).
+
+    The allow-list above, and a provider's variables only when a run of the array (its agent
+    model, or the campaign's fast/edit model) is of that provider: a campaign of baseline runs
+    carries no API key to its nodes.
+    """
+    models = [r.model for r in array.runs]
+    if settings is not None:
+        models += [settings.fast_llm, settings.edit_llm]
+    providers = {m.split(":", 1)[0] for m in models if m}
+    names = set(JOB_ENV_NAMES)
+    for provider in providers:
+        names.update(PROVIDER_ENV.get(provider, ()))
+    return sorted(n for n in environ if n in names or n.startswith(JOB_ENV_PREFIXES))
+
+
+def sbatch_parameters(
+    array: JobArray,
+    profile: ClusterProfile,
+    environ: Mapping[str, str] | None = None,
+    settings: JobSettings | None = None,
+) -> dict[str, Any]:
+    """The submitit SlurmExecutor parameters of one array (what its sbatch script says).
+
+    With ``environ`` (the submitting shell's), the jobs get only the variables of
+    :func:`job_environment` (``--export``); without it, sbatch's default (all of them).
+    """
     rc = profile.classes[array.resource_class]
     params: dict[str, Any] = {
         "job_name": f"mlab-{array.resource_class}",
@@ -255,7 +300,10 @@ def sbatch_parameters(array: JobArray, profile: ClusterProfile) -> dict[str, Any
         params["account"] = profile.account
     if profile.qos:
         params["qos"] = profile.qos
-    extra = {**profile.additional, "requeue": True}
+    extra: dict[str, Any] = {**profile.additional, "requeue": True}
+    if environ is not None and "export" not in extra:  # a profile may set its own
+        names = job_environment(array, settings, environ)
+        extra["export"] = ",".join(names) or "NONE"
     params["additional_parameters"] = extra
     return params
 
@@ -277,7 +325,7 @@ def submit_arrays(
     if executor_name not in EXECUTORS:
         raise PrerequisiteError(f"unknown executor {executor_name!r}: {', '.join(EXECUTORS)}")
     folder = paths.submitit_dir / "%j"
-    sent = []
+    sent: list[dict[str, Any]] = []
     for array in arrays:
         jobs_fn = [CampaignRun(spec, settings, array.envelope()) for spec in array.runs]
         if executor_name == "slurm":
@@ -309,7 +357,7 @@ def _sbatch(
 ) -> list[Any]:
     """One sbatch for one array; a refusal becomes a one-line PrerequisiteError."""
     executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=settings.max_attempts)
-    executor.update_parameters(**sbatch_parameters(array, profile))
+    executor.update_parameters(**sbatch_parameters(array, profile, os.environ, settings))
     quiet = io.StringIO()  # submitit echoes sbatch's stderr: it goes into our one line instead
     try:
         with contextlib.redirect_stderr(quiet), executor.batch():
