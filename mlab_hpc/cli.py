@@ -408,7 +408,12 @@ def tasks_show(task_id: str) -> None:
 
 # --------------------------------------------------------------------------- data
 @main.command()
-@click.option("--tasks", "task_list", required=True, help="all, or ids separated by commas.")
+@click.option(
+    "--tasks",
+    "task_list",
+    required=True,
+    help="all, a group (mlab, hr-mlab, mlrb, rl), or ids and groups separated by commas.",
+)
 @click.option(
     "--data",
     "mode",
@@ -436,13 +441,9 @@ def prepare(
     from .data import dataset_dir
     from .data import prepare as do_prepare
     from .data import verify as do_verify
-    from .taskspec import all_tasks, get_task
+    from .taskspec import select_tasks
 
-    chosen = (
-        all_tasks()
-        if task_list == "all"
-        else [get_task(t.strip()) for t in task_list.split(",") if t.strip()]
-    )
+    chosen = select_tasks(task_list)
     logging.getLogger("mlab_hpc.data").setLevel(logging.INFO)  # download progress
     failed = 0
     for task in chosen:

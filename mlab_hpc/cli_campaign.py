@@ -13,15 +13,19 @@ from .errors import PrerequisiteError
 
 
 def _task_list(text: str) -> list[Any]:
-    from .taskspec import all_tasks, get_task
+    from .taskspec import select_tasks
 
-    if text == "all":
-        return all_tasks()
-    return [get_task(t.strip()) for t in text.split(",") if t.strip()]
+    return select_tasks(text)
 
 
 @main.command()
-@click.option("--tasks", "task_list", required=True, help="all, or task ids separated by commas.")
+@click.option(
+    "--tasks",
+    "task_list",
+    required=True,
+    help="all, a group (mlab: MLAgentBench's 13 tasks, hr-mlab: the human-relative variant's "
+    "15, mlrb: the ML Research Benchmark's, rl), or task ids and groups separated by commas.",
+)
 @click.option("--seeds", type=int, default=1, show_default=True, help="Seeds 0..N-1 per run.")
 @click.option(
     "--agent",

@@ -14,7 +14,7 @@ def _families(task_list: str | None, family_list: str | None) -> tuple[str, ...]
     """The families named, or those the given tasks run in, or all of them."""
     from . import images
     from .errors import PrerequisiteError
-    from .taskspec import all_tasks, get_task
+    from .taskspec import select_tasks
 
     if family_list:
         chosen = [f.strip() for f in family_list.split(",") if f.strip()]
@@ -25,11 +25,7 @@ def _families(task_list: str | None, family_list: str | None) -> tuple[str, ...]
             )
         return tuple(chosen)
     if task_list:
-        tasks = (
-            all_tasks()
-            if task_list == "all"
-            else [get_task(t.strip()) for t in task_list.split(",") if t.strip()]
-        )
+        tasks = select_tasks(task_list)
         return tuple(f for f in images.FAMILIES if any(t.environment == f for t in tasks))
     return images.FAMILIES
 

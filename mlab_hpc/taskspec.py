@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import TaskSpecError, UnknownNameError
+from .errors import PrerequisiteError, TaskSpecError, UnknownNameError
 from .normalize import Normalizer, NormalizeSyntaxError
 
 Direction = Literal["higher", "lower"]
@@ -555,3 +555,54 @@ def get_task(task_id: str, root: Path | None = None) -> TaskSpec:
 def all_tasks(root: Path | None = None) -> list[TaskSpec]:
     """Every task under the root, loaded and validated."""
     return [get_task(t, root) for t in task_ids(root)]
+
+
+# The benchmarks this project re-implements, as task groups for --tasks. The two MLAgentBench
+# groups are the published task lists; "mlrb" (the ML Research Benchmark: deliverable "model",
+# MLAgentBench's own model tasks babylm and clrs aside) and "rl" (deliverable "policy") follow
+# from the task files.
+TASK_GROUPS: dict[str, tuple[str, ...]] = {
+    "mlab": (  # MLAgentBench's 13 tasks
+        "cifar10", "imdb", "ogbn-arxiv", "house-price", "spaceship-titanic",
+        "parkinsons-disease", "feedback", "fathomnet", "identify-contrails", "clrs", "babylm",
+        "vectorization", "llama-inference",
+    ),
+    "hr-mlab": (  # the human-relative variant's 15 tasks
+        "cifar10", "feedback", "house-price", "imdb", "ogbn-arxiv", "parkinsons-disease",
+        "spaceship-titanic", "vectorization", "cartpole", "inverted-pendulum", "pusher",
+        "bipedal-walker", "ant", "humanoid", "pong",
+    ),
+}  # fmt: skip
+DELIVERABLE_GROUPS = {"mlrb": "model", "rl": "policy"}
+
+
+def select_tasks(text: str, root: Path | None = None) -> list[TaskSpec]:
+    """The tasks ``--tasks`` names: ``all``, a group (mlab, hr-mlab, mlrb, rl), or task ids and
+    groups separated by commas; each task once, in the order named (groups in id order).
+
+    An unknown name raises UnknownNameError listing the closest task ids and groups.
+    """
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise PrerequisiteError("--tasks is empty: give all, a group or task ids")
+    known = task_ids(root)
+    chosen: list[str] = []
+    for name in names:
+        if name == "all":
+            ids = known
+        elif name in TASK_GROUPS:
+            ids = [t for t in TASK_GROUPS[name] if t in known]
+        elif name in DELIVERABLE_GROUPS:
+            kind = DELIVERABLE_GROUPS[name]
+            ids = [
+                t
+                for t in known
+                if get_task(t, root).deliverable == kind and t not in TASK_GROUPS["mlab"]
+            ]
+        elif name in known:
+            ids = [name]
+        else:
+            groups = ["all", *TASK_GROUPS, *DELIVERABLE_GROUPS]
+            raise UnknownNameError("task or task group", name, [*known, *groups])
+        chosen += [t for t in ids if t not in chosen]
+    return [get_task(t, root) for t in chosen]

@@ -135,3 +135,21 @@ def test_normalize_rejects(expr: str) -> None:
 
 def test_normalize_undefined_is_nan() -> None:
     assert math.isnan(Normalizer("1 / (1 + s)")(-1))
+
+
+def test_task_groups_select_the_published_lists() -> None:
+    from mlab_hpc.errors import UnknownNameError
+    from mlab_hpc.taskspec import select_tasks
+
+    ids = lambda text: [t.id for t in select_tasks(text)]  # noqa: E731
+    assert len(ids("mlab")) == 13 and "vectorization" in ids("mlab")
+    assert len(ids("hr-mlab")) == 15 and {"pong", "cifar10"} <= set(ids("hr-mlab"))
+    assert set(ids("rl")) == {
+        "ant", "bipedal-walker", "cartpole", "humanoid", "inverted-pendulum", "pong", "pusher"
+    }  # fmt: skip
+    mlrb = ids("mlrb")
+    assert mlrb and all(t.startswith("mini-") for t in mlrb)  # babylm and clrs are MLAgentBench's
+    assert ids("cartpole,rl")[0] == "cartpole" and len(ids("cartpole,rl")) == 7  # each once
+    assert set(ids("all")) == set(ids("mlab")) | set(ids("hr-mlab")) | set(mlrb)
+    with pytest.raises(UnknownNameError, match="Did you mean 'mlrb'"):
+        select_tasks("mlrbb")
