@@ -137,3 +137,22 @@ class OddThoughtAgent(ScriptedAgent):
         ActionCall("List Files", {"dir_path": "."}, thought={"plan": [1, 2]}),  # type: ignore[arg-type]
         ActionCall(42, {}, thought=None),  # type: ignore[arg-type]
     ]
+
+
+class EnvironmentReportingAgent:
+    """Writes the names of its own process's environment variables to a file, then stops.
+
+    For the campaign tests: what reaches the harness in a Slurm job (never a value).
+    """
+
+    def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
+        import os
+
+        self._names = sorted(os.environ)
+
+    def act(self, last: StepRecord | None) -> ActionCall:
+        if last is None:
+            return ActionCall(
+                "Write File", {"file_name": "env_names.txt", "content": "\n".join(self._names)}
+            )
+        return ActionCall("Final Answer", {})

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -29,37 +28,6 @@ DEV_PROFILE = REPO / "slurm" / "profiles" / "dev.toml"
 GPU_PROFILE = REPO / "slurm" / "profiles" / "example-gpu-cluster.toml"
 
 
-@pytest.fixture(scope="session")
-def dev_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A single-node Slurm cluster with accounting and one fake GPU, for the whole session."""
-    root = tmp_path_factory.mktemp("dev-slurm")
-    # ports of its own, so that test sessions running side by side do not collide
-    port = str(20000 + (os.getpid() % 4000) * 4)
-    env = {**os.environ, "DEV_SLURM_ROOT": str(root), "FAKE_GPUS": "1", "DEV_SLURM_PORT": port}
-    start = subprocess.run(
-        ["bash", str(REPO / "slurm/dev-cluster/start.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert start.returncode == 0, start.stdout + start.stderr
-    conf = str(root / "etc" / "slurm.conf")
-    old = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = conf
-    try:
-        yield conf
-    finally:
-        subprocess.run(
-            ["bash", str(REPO / "slurm/dev-cluster/stop.sh")],
-            env=env,
-            capture_output=True,
-            timeout=120,
-        )
-        if old is None:
-            os.environ.pop("SLURM_CONF", None)
-        else:
-            os.environ["SLURM_CONF"] = old
 
 
 @pytest.fixture

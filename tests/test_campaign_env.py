@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
 from submitit.slurm.slurm import _make_sbatch_string
 
+from mlab_hpc.cli import main
 from mlab_hpc.launch.campaign import plan
 from mlab_hpc.launch.jobs import JobSettings
 from mlab_hpc.launch.profiles import load_profile
@@ -65,3 +69,35 @@ def test_the_sbatch_script_exports_the_list(tmp_path: Path) -> None:
     )
     assert "#SBATCH --export=HOME,LC_ALL,MLAB_RESULTS,PATH,SLURM_CONF\n" in text
     assert "sk-" not in text
+    # the step forwards what the batch script set (SUBMITIT_EXECUTOR, the profile's setup)
+    assert "srun --unbuffered" in text and "--export=ALL" in text.split("srun --unbuffered")[1]
+
+
+@pytest.mark.usefixtures("dev_cluster", "data_root")
+def test_a_baseline_job_on_slurm_gets_no_api_key(
+    results: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real job: the harness's own environment holds the allow-list, not the shell's keys."""
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the job imports tests.agents_for_tests
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-for-this-job")
+    monkeypatch.setenv("SOME_UNRELATED_SECRET", "x")
+    monkeypatch.setenv("MLAB_MARKER", "1")
+    result = CliRunner().invoke(
+        main,
+        [
+            "submit", "--tasks", "cartpole", "--seeds", "1", "--campaign", "envtest",
+            "--agent", "tests.agents_for_tests:EnvironmentReportingAgent", "--executor", "slurm",
+            "--profile", str(REPO / "slurm" / "profiles" / "dev.toml"),
+        ],  # fmt: skip
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    deadline = time.monotonic() + 240
+    found: list[Path] = []
+    while time.monotonic() < deadline and not found:
+        found = list(results.glob("runs/*/workspace/env_names.txt"))
+        time.sleep(1)
+    assert found, "the job never wrote its environment"
+    names = set(found[0].read_text().split())
+    assert {"MLAB_MARKER", "PATH", "SUBMITIT_EXECUTOR"} <= names
+    assert "OPENAI_API_KEY" not in names and "SOME_UNRELATED_SECRET" not in names

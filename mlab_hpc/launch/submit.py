@@ -304,6 +304,11 @@ def sbatch_parameters(
     if environ is not None and "export" not in extra:  # a profile may set its own
         names = job_environment(array, settings, environ)
         extra["export"] = ",".join(names) or "NONE"
+        # sbatch --export also becomes the job steps' default: the step must get what the
+        # batch script itself set (submitit's SUBMITIT_EXECUTOR, the profile's setup lines,
+        # e.g. module loads), so srun forwards the batch shell's whole, already filtered,
+        # environment
+        params["srun_args"] = ["--export=ALL"]
     params["additional_parameters"] = extra
     return params
 
