@@ -246,6 +246,10 @@ class KindFilter:
     data: str = "real"  # real | generated | all
     include_smoke: bool = False
 
+    def __post_init__(self) -> None:
+        if self.data not in DATA_CHOICES:
+            raise PrerequisiteError(f"data kind {self.data!r}: use {', '.join(DATA_CHOICES)}")
+
     def sql(self) -> str:
         """A condition on the runs view's kind column."""
         parts = []
