@@ -49,3 +49,16 @@ def test_resubmission_rule_reads_only_the_runs_own_record() -> None:
     assert relaunch(failed) is None and relaunch(failed, retry_failed=True) == "restart"
     assert relaunch({**base, "status": "graded", "exit_reason": "final_answer"}) is None
     assert relaunch({**base, "status": "graded", "exit_reason": "crashed"}) == "restart"
+
+
+def test_tasks_without_data_are_real_runs_whatever_data_mode_says() -> None:
+    from mlab_hpc.launch.campaign import plan
+    from mlab_hpc.taskspec import get_task
+
+    runs = plan(
+        "k", [get_task("cartpole"), get_task("house-price")], [0], ["baseline"], [None], "generated"
+    )
+    assert [(r.run_id, r.data_mode) for r in runs] == [
+        ("k.cartpole.baseline.s0", None),
+        ("k.house-price.baseline.s0.gen", "generated"),
+    ]

@@ -73,7 +73,11 @@ def plan(
     data_mode: str | None,
     smoke: bool = False,
 ) -> list[RunSpec]:
-    """Every run of the campaign, in a stable order (task, agent, model, seed)."""
+    """Every run of the campaign, in a stable order (task, agent, model, seed).
+
+    A task without data runs the same whatever ``data_mode`` says: its runs are real ones (no
+    ``.gen`` in their ids), as the runs table and the report count them.
+    """
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", campaign):
         from ..errors import PrerequisiteError
 
@@ -82,16 +86,17 @@ def plan(
         )
     return [
         RunSpec(
-            run_id_for(campaign, t.id, a, m, s, data_mode, smoke),
+            run_id_for(campaign, t.id, a, m, s, mode, smoke),
             campaign,
             t.id,
             a,
             m,
             s,
-            data_mode,
+            mode,
             smoke,
         )
         for t in tasks
+        for mode in [data_mode if t.data.needs_preparation else None]
         for a in agents
         for m in models
         for s in seeds
