@@ -126,9 +126,12 @@ def connect(
     sources: dict[str, list[str]] | None = None
     if run_ids is not None:
         sources = {t: run_files(results, t, run_ids) for t in TABLES}
-        # every run's row: the anchors of these runs come from the baseline runs among them
+        # the anchors of these runs come from the baseline runs of their tasks: every runs
+        # file of those tasks' partitions (task=<id>), not of the whole results root
+        partitions = sorted({Path(f).parent.name for f in sources["runs"]})
+        base = glob.escape(str(results / "tables" / "runs"))
         sources["runs"] = sorted(
-            glob.glob(str(results / "tables" / "runs" / "**" / "*.parquet"), recursive=True)
+            f for p in partitions for f in glob.glob(f"{base}/*/{glob.escape(p)}/*.parquet")
         )
     elif cache:
         sources = TableCache(results, notice=notice).refresh_all()
