@@ -1,0 +1,205 @@
+"""The vision predictor grader (mlab_vision_eval) and the two MLRB budget tasks.
+
+Predictors run for real: output/predict.py is imported in a nested bwrap sandbox that hides
+the answer folder, the test images travel over a pipe, and the accuracy is computed by the
+grader process after the predictor's process has ended.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlab_hpc.grader_lib import mlab_vision_eval as vision
+from mlab_hpc.grader_lib.mlab_vision_eval import VisionRules
+
+# Ten test labels: 4 of class 0, 3 of class 1, 2 of class 2, 1 of class 3. A predictor that
+# always answers 0 is right on 4 of 10; one that always answers 1, on 3.
+LABELS = [0, 1, 0, 2, 1, 0, 3, 2, 1, 0]
+
+
+def rules(**changes: Any) -> VisionRules:
+    fields: dict[str, Any] = {
+        "primary": "score",
+        "score": "accuracy_squared_per_minute",
+        "max_bytes": 100_000,
+        "batch_size": 4,
+        "budget_s": 120.0,
+    }
+    return VisionRules(**{**fields, **changes})
+
+
+def answer_key(tmp_path: Path, **changes: Any) -> Path:
+    """answers/ with ten 4x4 RGB test images (image i filled with the value i), LABELS, and
+    grading.json from rules(**changes)."""
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    images = np.stack([np.full((4, 4, 3), i, dtype=np.uint8) for i in range(len(LABELS))])
+    np.save(answers / "test_images.npy", images)
+    np.save(answers / "test_labels.npy", np.array(LABELS, dtype=np.int64))
+    (answers / "grading.json").write_text(json.dumps(rules(**changes).__dict__))
+    return answers
+
+
+def workspace_with(tmp_path: Path, predict_py: str, extra: dict[str, bytes] | None = None) -> Path:
+    workspace = tmp_path / "workspace"
+    (workspace / "output").mkdir(parents=True)
+    (workspace / "output" / "predict.py").write_text(textwrap.dedent(predict_py))
+    for name, content in (extra or {}).items():
+        (workspace / "output" / name).write_bytes(content)
+    return workspace
+
+
+def grade(workspace: Path, answers: Path, tmp_path: Path) -> dict[str, Any]:
+    out = tmp_path / "grader-out"
+    out.mkdir(exist_ok=True)
+    result = vision.grade_predictor(workspace, answers, out)
+    assert sorted(p.name for p in out.iterdir()) == []  # the scratch folder is removed
+    if not result["valid"]:
+        assert result["metrics"] == {} and "\n" not in result["reason"]
+    return result
+
+
+CONSTANT = """
+    def load(model_dir):
+        return {"answer": 1}
+
+    def predict(state, images):
+        return [state["answer"]] * len(images)
+"""
+
+
+def test_a_predictor_that_always_answers_one_class_scores_its_share(tmp_path: Path) -> None:
+    answers = answer_key(tmp_path)
+    result = grade(workspace_with(tmp_path, CONSTANT), answers, tmp_path)
+
+    assert result["valid"], result["reason"]
+    metrics = result["metrics"]
+    assert (metrics["accuracy"], metrics["correct"], metrics["images"]) == (0.3, 3.0, 10.0)
+    assert metrics["answers_hidden"] == 1.0 and metrics["on_gpu"] == 0.0
+    assert metrics["score"] == pytest.approx(0.09 / (max(metrics["inference_s"], 0.1) / 60))
+    assert "parameters" not in metrics  # a dict holds no torch module
+
+
+def test_the_labels_follow_the_images_through_the_batches(tmp_path: Path) -> None:
+    # image i is filled with the value i: a predictor that looks up LABELS by that value is
+    # right on all ten, across batches of 4, 4 and 2, in order
+    lookup = f"""
+        def load(model_dir):
+            return {LABELS!r}
+
+        def predict(state, images):
+            return [state[int(image[0, 0, 0])] for image in images]
+    """
+    result = grade(workspace_with(tmp_path, lookup), answer_key(tmp_path), tmp_path)
+
+    assert result["valid"] and result["metrics"]["accuracy"] == 1.0
+
+
+def test_a_predictor_cannot_read_the_labels(tmp_path: Path) -> None:
+    answers = answer_key(tmp_path)
+    # it knows where the key lies and returns the labels when it can read them, else class 3
+    thief = f"""
+        import numpy as np
+
+        def load(model_dir):
+            try:
+                return list(np.load({str(answers / "test_labels.npy")!r}))
+            except Exception:
+                return None
+
+        def predict(state, images):
+            return state if state is not None else [3] * len(images)
+    """
+    result = grade(workspace_with(tmp_path, thief), answers, tmp_path)
+
+    assert result["valid"], result["reason"]
+    assert result["metrics"]["answers_hidden"] == 1.0
+    assert result["metrics"]["accuracy"] == 0.1  # class 3: it saw no label
+
+
+def test_an_oversize_model_is_refused_by_the_byte_cap(tmp_path: Path) -> None:
+    weights = {"weights.bin": b"\0" * 100_001}
+    result = grade(workspace_with(tmp_path, CONSTANT, weights), answer_key(tmp_path), tmp_path)
+
+    assert not result["valid"]
+    assert "over the task's cap of 100000 bytes" in result["reason"]
+
+
+def test_a_model_over_the_parameter_cap_is_refused(tmp_path: Path) -> None:
+    torch_model = """
+        import torch
+
+        def load(model_dir):
+            return torch.nn.Linear(10, 10)  # 110 parameters
+
+        def predict(state, images):
+            return [0] * len(images)
+    """
+    answers = answer_key(tmp_path, max_parameters=100)
+    result = grade(workspace_with(tmp_path, torch_model), answers, tmp_path)
+
+    assert not result["valid"]
+    assert "110 parameters, over the task's cap of 100" in result["reason"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("def load(d):\n    raise RuntimeError('no weights')\ndef predict(s, x):\n    return []\n",
+         "loading raised RuntimeError: no weights"),
+        ("def load(d):\n    return 0\n", "defines no function predict"),
+        ("def load(d):\n    return 0\ndef predict(s, x):\n    return [0]\n", "1 labels for 4"),
+        ("def load(d):\n    return 0\ndef predict(s, x):\n    return [0.5] * len(x)\n",
+         "whole numbers"),
+        ("import os\ndef load(d):\n    return 0\ndef predict(s, x):\n    os._exit(3)\n",
+         "ended (exit code 3) during predict"),
+    ],
+)  # fmt: skip
+def test_a_broken_predictor_is_invalid_with_its_reason(
+    tmp_path: Path, body: str, reason: str
+) -> None:
+    result = grade(workspace_with(tmp_path, body), answer_key(tmp_path), tmp_path)
+
+    assert not result["valid"] and reason in result["reason"]
+
+
+def test_a_missing_predictor_names_the_file(tmp_path: Path) -> None:
+    workspace = tmp_path / "workspace"
+    (workspace / "output").mkdir(parents=True)
+    result = grade(workspace, answer_key(tmp_path), tmp_path)
+
+    assert not result["valid"] and "output/predict.py is missing" in result["reason"]
+
+
+def test_a_predictor_past_the_budget_is_stopped(tmp_path: Path) -> None:
+    slow = """
+        import time
+
+        def load(model_dir):
+            time.sleep(600)
+
+        def predict(state, images):
+            return [0] * len(images)
+    """
+    result = grade(workspace_with(tmp_path, slow), answer_key(tmp_path, budget_s=3.0), tmp_path)
+
+    assert not result["valid"] and "budget of 3 s ran out" in result["reason"]
+
+
+def test_accuracy_squared_per_minute_on_hand_checked_figures() -> None:
+    assert vision.accuracy_squared_per_minute(0.5, 30.0, 0.1) == 0.5  # 0.25 / 0.5 min
+    assert vision.accuracy_squared_per_minute(0.9, 60.0, 0.1) == pytest.approx(0.81)
+    assert vision.accuracy_squared_per_minute(1.0, 0.0, 0.1) == pytest.approx(600.0)  # floor
+
+
+def test_time_capped_accuracy_on_hand_checked_figures() -> None:
+    assert vision.time_capped_accuracy(0.8, 10.0, 20.0) == 0.8  # within the cap
+    assert vision.time_capped_accuracy(0.8, 40.0, 20.0) == 0.4  # twice the cap: half
+    rule = rules(score="time_capped_accuracy", time_cap_s_per_image=0.5)
+    assert rule.primary_value(0.6, 15.0, 10) == pytest.approx(0.2)  # cap 5 s, 3 times over
