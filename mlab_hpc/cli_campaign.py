@@ -266,7 +266,7 @@ def submit(
         )
     if dry_run or not arrays:
         return
-    write_manifest(paths, runs, {"profile": str(profile) if profile else None})
+    write_manifest(paths, runs, {"profile": str(profile.resolve()) if profile else None})
 
     def on_done(spec: Any, outcome: Any) -> None:
         if isinstance(outcome, BaseException):
@@ -331,13 +331,39 @@ def _check_data(tasks: list[Any], data_mode: str | None, data_root: Path, dry_ru
     help="Refresh every 10 s until nothing can still change (nothing queued or running).",
 )
 @click.option("--runs", "show_runs", is_flag=True, help="One line per run, not per task.")
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="Only read: send no grading job for runs that Slurm ended ungraded ('to grade').",
+)
+@click.option(
+    "--profile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Cluster profile for grading jobs (default: the one the campaign was submitted with).",
+)
 @pass_ctx
-def status(obj: Ctx, campaign: str | None, watch: bool, show_runs: bool) -> None:
-    """Per task: pending / running / completed / failed / timeout, with Slurm job ids."""
-    from .console import ConsoleProgress, console
+def status(
+    obj: Ctx,
+    campaign: str | None,
+    watch: bool,
+    show_runs: bool,
+    read_only: bool,
+    profile: Path | None,
+) -> None:
+    """Per task: pending / running / completed / failed / timeout, with Slurm job ids.
+
+    It grades nothing itself: runs that Slurm ended ungraded (time limit, cancel, node
+    failure, out of memory) are graded by a grading job on a compute node of their resource
+    class, which it submits once per ending and announces on stderr (docs/slurm.md).
+    """
+    from .console import console
     from .launch.campaign import CampaignPaths
-    from .launch.status import LIVE, campaign_status
+    from .launch.profiles import load_profile
+    from .launch.status import LIVE, reconcile
     from .paths import ResultsRoot
+
+    prof = load_profile(profile) if profile else None
 
     results = ResultsRoot(obj.results)
     root = results.root / "campaigns"
@@ -349,7 +375,12 @@ def status(obj: Ctx, campaign: str | None, watch: bool, show_runs: bool) -> None
     while True:
         live = 0
         for name in names:
-            rows = campaign_status(CampaignPaths(results, name), progress=ConsoleProgress())
+            rows = reconcile(
+                CampaignPaths(results, name),
+                prof,
+                notify=lambda text: click.echo(text, err=True),
+                submit=not read_only,
+            )
             if not rows:
                 raise PrerequisiteError(f"no campaign '{name}' in {root}")
             console.print(f"[bold]campaign {name}[/]: {len(rows)} runs")

@@ -17,7 +17,7 @@ from mlab_hpc.cli import main
 from mlab_hpc.launch.campaign import CampaignPaths, plan, read_manifest
 from mlab_hpc.launch.jobs import JobSettings, discard_run
 from mlab_hpc.launch.profiles import load_profile
-from mlab_hpc.launch.status import campaign_status
+from mlab_hpc.launch.status import LIVE, campaign_status, reconcile
 from mlab_hpc.launch.submit import group_arrays, sbatch_parameters
 from mlab_hpc.paths import ResultsRoot
 from mlab_hpc.taskspec import get_task
@@ -26,8 +26,6 @@ from .conftest import REPO
 
 DEV_PROFILE = REPO / "slurm" / "profiles" / "dev.toml"
 GPU_PROFILE = REPO / "slurm" / "profiles" / "example-gpu-cluster.toml"
-
-
 
 
 @pytest.fixture
@@ -50,17 +48,17 @@ def submit(*args: str) -> str:
     return result.output
 
 
-def wait_for(results: Path, campaign: str, timeout: float = 240) -> list:
-    """Poll `status` (which also grades runs that Slurm ended) until nothing is queued."""
+def wait_for(
+    results: Path, campaign: str, timeout: float = 240, notes: list[str] | None = None
+) -> list:
+    """Poll what `status` does (read, and send grading jobs for runs that Slurm ended
+    ungraded) until nothing is queued, running, to grade or grading; ``notes`` collects what
+    it announced."""
     paths = CampaignPaths(ResultsRoot(results), campaign)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rows = campaign_status(paths)
-        if rows and all(
-            r.status
-            not in ("pending", "running", "requeued", "configuring", "completing", "not submitted")
-            for r in rows
-        ):
+        rows = reconcile(paths, notify=(notes if notes is not None else []).append)
+        if rows and all(r.status not in LIVE | {"not submitted", "to grade"} for r in rows):
             return rows
         time.sleep(2)
     raise AssertionError(f"campaign {campaign} still busy: {rows}")
@@ -74,8 +72,17 @@ def runs_rows(results: Path) -> list[dict]:
 
 
 def arrays_sent(results: Path, campaign: str) -> list[dict]:
+    """The run arrays a campaign sent (not its grading jobs)."""
     log = results / "campaigns" / campaign / "submissions.jsonl"
-    return [a for line in log.read_text().splitlines() for a in json.loads(line)["arrays"]]
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    return [a for r in records if r.get("kind", "run") == "run" for a in r["arrays"]]
+
+
+def grading_records(results: Path, campaign: str) -> list[dict]:
+    """The grading job arrays a campaign's `status` sent."""
+    log = results / "campaigns" / campaign / "submissions.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [a for r in records if r.get("kind") == "grade" for a in r["arrays"]]
 
 
 @pytest.mark.usefixtures("dev_cluster", "data_root")
@@ -216,11 +223,40 @@ def test_hard_time_limit_is_a_timeout(
         str(profile),
     )
     assert arrays_sent(results, "c3")[0]["envelope"]["requested_time_min"] == 1
-    (row,) = wait_for(results, "c3", timeout=200)
-    assert row.status == "timeout"
+    paths = CampaignPaths(ResultsRoot(results), "c3")
+    deadline = time.monotonic() + 200
+    while (row := campaign_status(paths)[0]).status != "to grade":  # Slurm killed the job
+        assert time.monotonic() < deadline and row.status in ("pending", "running"), row
+        time.sleep(2)
+    # status --read-only only reads: the run stays ungraded, nothing is sent
+    result = CliRunner().invoke(main, ["status", "--campaign", "c3", "--runs", "--read-only"])
+    assert result.exit_code == 0 and "to grade" in result.output, result.output
+    assert not grading_records(results, "c3") and not runs_rows(results)
+    # status sends a grading job and says so on stderr; it grades nothing itself
+    result = CliRunner().invoke(main, ["status", "--campaign", "c3", "--runs"])
+    assert result.exit_code == 0, result.output
+    (grade,) = grading_records(results, "c3")
+    (grade_job,) = grade["job_ids"]
+    assert f"submitted grading job {grade_job.split('_')[0]} for 1 run" in result.stderr
+    assert grade["endings"] == ["slurm_timeout"] and grade["envelope"]["requested_time_min"] == 1
+    notes: list[str] = []
+    (row,) = wait_for(results, "c3", timeout=200, notes=notes)
+    assert row.status == "timeout" and notes == [], "one grading job per ending, not two"
+    assert len(grading_records(results, "c3")) == 1
     (table,) = runs_rows(results)
     assert (table["status"], table["exit_reason"]) == ("timeout", "slurm_timeout")
     assert table["n_steps"] == 2  # the interrupted third step is not counted
+    # graded inside the grading job: run.json names it, and it was another process than ours
+    state = json.loads((results / "runs" / row.run_id / "run.json").read_text())
+    assert state["grading_job"]["slurm_job_id"] == grade_job and state["pid"] != os.getpid()
+    assert state["grading_job"]["partition"] == "cpu"
+    sacct = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-o", "JobID,JobName,State", "-j", grade_job.split("_")[0]],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")[0]
+    assert sacct.split("|")[1:] == ["mlab-grade-cpu", "COMPLETED"], sacct
 
 
 @pytest.mark.usefixtures("dev_cluster", "data_root")
@@ -462,7 +498,7 @@ def test_cancel_with_pending_elements_says_cancelled_for_all(
     assert code == 0 and "cancelled 4 job(s)" in out, out
     deadline = time.monotonic() + 120
     while True:
-        rows = campaign_status(paths)
+        rows = reconcile(paths, notify=lambda text: None)
         if all(r.status == "cancelled" for r in rows) or time.monotonic() > deadline:
             break
         time.sleep(2)

@@ -152,14 +152,54 @@ def record_submission(paths: CampaignPaths, record: dict[str, Any]) -> None:
     jsonl.Appender(paths.submissions).append({"submitted_at": time.time(), **record})
 
 
-def submitted_jobs(paths: CampaignPaths) -> dict[str, str]:
-    """The latest Slurm (or local) job id of every submitted run."""
+def submitted_jobs(paths: CampaignPaths, executor: str | None = None) -> dict[str, str]:
+    """The latest Slurm (or local) job id of every submitted run (its run job, not a grading
+    job); with ``executor``, only runs whose latest job went through that executor."""
     jobs: dict[str, str] = {}
     for record in jsonl.read(paths.submissions):
+        if record.get("kind", "run") != "run":
+            continue
         for array in record.get("arrays", []):
             for run_id, job_id in zip(array["run_ids"], array["job_ids"], strict=True):
                 jobs[run_id] = job_id
+                if executor is not None and record.get("executor") != executor:
+                    del jobs[run_id]
     return jobs
+
+
+@dataclass(frozen=True)
+class GradingJob:
+    """A grading job sent for a run that Slurm ended ungraded (see launch/status.py)."""
+
+    job_id: str
+    attempts: int  # how many attempts the run had when it was sent: one per ending
+    exit_reason: str
+
+
+def grading_jobs(paths: CampaignPaths) -> dict[str, GradingJob]:
+    """The latest grading job of every run that has one (records of kind 'grade')."""
+    jobs: dict[str, GradingJob] = {}
+    for record in jsonl.read(paths.submissions):
+        if record.get("kind") != "grade":
+            continue
+        for array in record.get("arrays", []):
+            for run_id, job_id, attempts, reason in zip(
+                array["run_ids"],
+                array["job_ids"],
+                array["attempts"],
+                array["endings"],
+                strict=True,
+            ):
+                jobs[run_id] = GradingJob(job_id, attempts, reason)
+    return jobs
+
+
+def manifest_profile(paths: CampaignPaths) -> Path | None:
+    """The cluster profile the campaign was last submitted with (None: the default one)."""
+    if not paths.manifest.exists():
+        return None
+    value = json.loads(paths.manifest.read_text()).get("profile")
+    return Path(value) if value else None
 
 
 def run_state(results: ResultsRoot, run_id: str) -> dict[str, Any] | None:

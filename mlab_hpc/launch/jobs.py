@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from ..runner import (
     drive_run,
     finalize_run,
     read_state,
+    recover_run,
     write_state,
 )
 from .campaign import RunSpec, relaunch, run_state
@@ -85,8 +87,8 @@ def execute(
     if action == "restart":
         discard_run(results, spec)  # a harness crash, a retried agent failure, a half-made run
         state = None
-    elif action == "resume" and state is not None and state.get("status") == "graded":
-        reopen_run(results, spec, state)
+    elif action == "resume" and state is not None and _resumable_ending(state, settings):
+        reopen_run(results, spec, state)  # graded, or ended and never graded, by Slurm's doing
     if state is None:
         config = RunConfig(
             task=spec.task,
@@ -129,6 +131,59 @@ def execute(
     }
 
 
+def _resumable_ending(state: dict[str, Any], settings: JobSettings) -> bool:
+    """A run that ended (graded or not) for a reason the resubmission rule resumes."""
+    if state.get("status") not in ("graded", "ended"):
+        return False
+    as_graded = {**state, "status": "graded"}
+    return relaunch(as_graded, settings.max_attempts, settings.retry_failed) == "resume"
+
+
+def slurm_place() -> dict[str, Any]:
+    """Where this process runs: node, and its Slurm job as ``ARRAYID_INDEX`` for an array
+    element (the id squeue, sacct and ``status`` use), else ``SLURM_JOB_ID``."""
+    env = os.environ
+    array, index = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
+    return {
+        "slurm_job_id": f"{array}_{index}" if array and index else env.get("SLURM_JOB_ID"),
+        "node": socket.gethostname(),
+        "partition": env.get("SLURM_JOB_PARTITION"),
+        "gpus_visible": env.get("CUDA_VISIBLE_DEVICES"),
+    }
+
+
+class GradeRun:
+    """A grading job: grades one run that Slurm ended ungraded, on a compute node of the
+    run's resource class (sent by ``launch.status.reconcile``, never run by ``status``).
+
+    It grades only the ending it was sent for: a run graded meanwhile, or resumed by a
+    resubmission (more attempts than when it was sent), is left alone.
+    """
+
+    def __init__(self, results: str, run_id: str, attempts: int, exit_reason: str, error: str):
+        self.results = results
+        self.run_id = run_id
+        self.attempts = attempts
+        self.exit_reason = exit_reason
+        self.error = error
+
+    def __call__(self) -> dict[str, Any]:
+        paths = ResultsRoot(Path(self.results)).run(self.run_id)
+        state = read_state(paths)
+        if state.get("status") in ("graded", "unrecoverable") or (
+            len(state.get("attempts", [])) != self.attempts
+        ):
+            return {"run_id": self.run_id, "status": f"left alone ({state.get('status')})"}
+        # the mark that this run was graded here, in this Slurm job (run.json "grading_job")
+        state["grading_job"] = {**slurm_place(), "started_at": time.time()}
+        write_state(paths, state)
+        row = recover_run(paths, exit_reason=self.exit_reason, error=self.error)
+        return {k: row.get(k) for k in ("run_id", "status", "exit_reason", "final_score")}
+
+    def __repr__(self) -> str:
+        return f"GradeRun({self.run_id})"
+
+
 def _stop_now(signum: int, frame: Any) -> None:
     """End the job's process without recording anything more (the run resumes or is
     reconciled from what it recorded before)."""
@@ -157,7 +212,8 @@ class CampaignRun(submitit.helpers.Checkpointable):
         """Requeue, unless the run has used all its attempts.
 
         A run that gives up ends as 'slurm_timeout' when its job reached its time limit, else
-        as 'max_attempts' (preempted too often); it is graded by the next ``mlab-hpc status``.
+        as 'max_attempts' (preempted too often); it is graded by the grading job that the next
+        ``mlab-hpc status`` sends.
         """
         results = ResultsRoot(Path(self.settings.results))
         state = run_state(results, self.spec.run_id)

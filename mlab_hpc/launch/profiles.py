@@ -43,6 +43,7 @@ class ClusterProfile:
     path: Path | None = None
     max_array_size: int | None = None  # default: the cluster's MaxArraySize (scontrol)
     smoke_time_min: int = 30  # the wall-clock request of a --smoke run
+    grade_time_min: int = 60  # the wall-clock request of a grading job (one run's grading)
 
     def resource_class(self, gpus: int) -> ResourceClass:
         """The class of a run that needs ``gpus`` GPUs."""
@@ -77,6 +78,7 @@ def load_profile(path: Path) -> ClusterProfile:
             "signal_delay_s",
             "max_array_size",
             "smoke_time_min",
+            "grade_time_min",
             "classes",
             "sbatch",
         }
@@ -115,6 +117,7 @@ def load_profile(path: Path) -> ClusterProfile:
             top.positive("max_array_size", int, None) if "max_array_size" in raw else None
         ),
         smoke_time_min=top.positive("smoke_time_min", int, 30),
+        grade_time_min=top.positive("grade_time_min", int, 60),
     )
 
 

@@ -1,19 +1,33 @@
 """Where every run of a campaign stands, from its own files and from Slurm's accounting.
 
-A run whose job ended without grading it (killed at the hard time limit, cancelled, its node
-lost) is finalised here from what it recorded, with the ending Slurm reported, so that it shows
-in the runs table as what it was (``timeout``, ``failed``) instead of staying "running".
+``campaign_status`` only reads: run.json files, the runs table, the campaign's submissions
+record, squeue and sacct. A run whose job Slurm ended without grading it (killed at the hard
+time limit, cancelled, its node lost, out of memory) is graded by a small grading job on a
+compute node of its resource class, never here: ``reconcile`` (what ``mlab-hpc status`` runs)
+sends one such job array per distinct request, records it like the run arrays, and never sends
+a second grading job for the same ending of a run (docs/slurm.md, "what happens when").
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import PrerequisiteError
 from ..paths import ResultsRoot
-from ..runner import Progress, recover_run
-from .campaign import CampaignPaths, read_manifest, run_state, submitted_jobs
+from .campaign import (
+    CampaignPaths,
+    GradingJob,
+    grading_jobs,
+    manifest_profile,
+    read_manifest,
+    run_state,
+    submitted_jobs,
+)
+from .profiles import ClusterProfile, default_profile, load_profile
 
 ACTIVE = {
     "PENDING",
@@ -43,7 +57,7 @@ ENDINGS = {  # Slurm's final job state -> the run's exit reason when the run did
 
 INFRASTRUCTURE = {"cancelled", "node_fail", "out_of_memory", "preempted"}
 # every status a run can leave only by Slurm's doing (what `status --watch` waits for)
-LIVE = {s.lower() for s in ACTIVE}
+LIVE = {s.lower() for s in ACTIVE} | {"grading"}
 
 
 @dataclass
@@ -57,6 +71,10 @@ class RunStatus:
     job_id: str | None
     exit_reason: str | None = None
     final_score: float | None = None
+    # set when Slurm ended the run's job and nobody graded the run yet: what its grading job
+    # is sent with (the ending, Slurm's words, the attempts it had)
+    to_grade: dict[str, Any] | None = field(default=None, repr=False)
+    grading_job: str | None = None
 
 
 def _expand(job: str) -> list[str]:
@@ -72,6 +90,14 @@ def _expand(job: str) -> list[str]:
     return ids
 
 
+def _bytes(text: str) -> int | None:
+    """sacct's sizes (``628848K``, ``2G``, ``200Mn``) in bytes; None when empty."""
+    m = re.fullmatch(r"([0-9.]+)([KMGTP]?)[nc]?", text.strip())
+    if not m:
+        return None
+    return int(float(m.group(1)) * 1024 ** " KMGTP".index(m.group(2) or " "))
+
+
 def _slurm_job_states(job_ids: list[str]) -> dict[str, str]:
     """State of each job id (array elements as ``123_4``): squeue for live, sacct for ended.
 
@@ -79,23 +105,44 @@ def _slurm_job_states(job_ids: list[str]) -> dict[str, str]:
     compressed rows are expanded, so elements cancelled before they started are CANCELLED.
     An element that neither command lists, under an array that has nothing left in the queue
     and is known to accounting, ended with its array (CANCELLED when any element was).
+    A job that ended because a step ran out of memory is OUT_OF_MEMORY, whatever its batch
+    shell's exit made of it: a step that sacct says OUT_OF_MEMORY (cgroup enforcement), or
+    one killed while its peak RSS exceeded the job's request (OverMemoryKill enforcement).
     """
     ids = sorted({j for j in job_ids if j and j[0].isdigit()})
     if not ids:
         return {}
     arrays = sorted({j.split("_")[0] for j in ids})
     states: dict[str, str] = {}
+    requested: dict[str, int] = {}
+    oom: set[str] = set()
     try:
         proc = subprocess.run(
-            ["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(arrays)],
+            ["sacct", "-n", "-P", "-o", "JobID,State,MaxRSS,ReqMem", "-j", ",".join(arrays)],
             capture_output=True,
             text=True,
             timeout=60,
         )
+        steps: list[tuple[str, str, str]] = []
         for line in proc.stdout.splitlines():
-            job, _, state = line.partition("|")
-            for element in _expand(job.strip()):
-                states[element] = state.split()[0] if state.strip() else "UNKNOWN"
+            fields = (line.split("|") + ["", "", ""])[:4]
+            job, state, max_rss, req_mem = (f.strip() for f in fields)
+            if "." in job:  # a step of a job: 32_1.0, 33.batch
+                steps.append((job.split(".")[0], state, max_rss))
+                continue
+            for element in _expand(job):
+                states[element] = state.split()[0] if state else "UNKNOWN"
+                if (size := _bytes(req_mem)) is not None:
+                    requested[element] = size
+        for job, state, max_rss in steps:
+            peak = _bytes(max_rss)
+            if state.startswith("OUT_OF_ME") or (
+                state.startswith("CANCELLED")
+                and peak is not None
+                and job in requested
+                and peak > requested[job]
+            ):
+                oom.add(job)
         queue = subprocess.run(
             ["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(arrays)],
             capture_output=True,
@@ -104,6 +151,9 @@ def _slurm_job_states(job_ids: list[str]) -> dict[str, str]:
         )
     except (OSError, subprocess.TimeoutExpired):
         return states
+    for job in oom:
+        if states.get(job) in ("FAILED", "CANCELLED", "COMPLETED"):
+            states[job] = "OUT_OF_MEMORY"
     live_arrays: set[str] = set()
     for line in queue.stdout.splitlines():
         job, _, state = line.strip().partition(" ")
@@ -120,13 +170,17 @@ def _slurm_job_states(job_ids: list[str]) -> dict[str, str]:
     return states
 
 
-def campaign_status(
-    paths: CampaignPaths, reconcile: bool = True, progress: Progress | None = None
-) -> list[RunStatus]:
-    """The status of every run in the campaign's manifest (finalising runs Slurm ended)."""
+def campaign_status(paths: CampaignPaths) -> list[RunStatus]:
+    """The status of every run in the campaign's manifest; reads only, grades nothing.
+
+    A run that Slurm ended ungraded is ``to grade`` (its ``to_grade`` says with what), or
+    ``grading`` while its grading job is queued or running, or ``ungraded`` when that job
+    ended without grading it (its log says why; ``submit`` again resumes or grades it).
+    """
     results: ResultsRoot = paths.results
-    jobs = submitted_jobs(paths)
-    slurm = _slurm_job_states(list(jobs.values()))
+    jobs = submitted_jobs(paths, executor="slurm")
+    grading = grading_jobs(paths)
+    slurm = _slurm_job_states(list(jobs.values()) + [g.job_id for g in grading.values()])
     rows = []
     for spec in read_manifest(paths):
         state = run_state(results, spec.run_id)
@@ -145,24 +199,94 @@ def campaign_status(
             _fill_from_table(results, spec.run_id, spec.campaign, spec.task, row)
         elif job_state in ACTIVE:
             row.status = "running" if job_state == "RUNNING" and state else job_state.lower()
-        elif job_state in ENDINGS and state is not None and reconcile:
-            reason = ENDINGS[job_state]
-            recover_run(
-                results.run(spec.run_id),
-                progress,
-                exit_reason=reason,
-                error=f"Slurm job {job_id} ended as {job_state}",
-            )
-            _fill_from_table(results, spec.run_id, spec.campaign, spec.task, row)
-        elif job_state in ENDINGS or job_state == "UNKNOWN_ENDED":
-            # never started (cancelled while pending), or not finalised (reconcile=False)
+        elif (job_state in ENDINGS or job_state == "UNKNOWN_ENDED") and (
+            state is None or state.get("status") == "unrecoverable"
+        ):
+            # never started (cancelled while pending), or beyond grading
             row.exit_reason = ENDINGS.get(job_state, "lost")
-            row.status = row.exit_reason if state is None else "ended"
+            row.status = row.exit_reason if state is None else "unrecoverable"
+        elif job_state in ENDINGS or job_state == "UNKNOWN_ENDED":
+            assert state is not None
+            _ended_ungraded(row, state, job_state, grading.get(spec.run_id), slurm)
         elif state is not None:
             row.status = str(state.get("status"))
-        if row.exit_reason in INFRASTRUCTURE and row.status in ("failed", "ended"):
+        if row.exit_reason in INFRASTRUCTURE and row.status == "failed":
             row.status = row.exit_reason  # said as what happened: cancelled, node_fail, ...
         rows.append(row)
+    return rows
+
+
+def _ended_ungraded(
+    row: RunStatus,
+    state: dict[str, Any],
+    job_state: str,
+    grading: GradingJob | None,
+    slurm: dict[str, str],
+) -> None:
+    """A run whose job Slurm ended before the run was graded: to grade, grading, ungraded."""
+    attempts = len(state.get("attempts", []))
+    # what the run recorded itself (its job's checkpoint: slurm_timeout, max_attempts) wins
+    row.exit_reason = state.get("exit_reason") or ENDINGS.get(job_state, "lost")
+    if grading is not None and grading.attempts == attempts:  # this ending already has one
+        row.grading_job = grading.job_id
+        grading_state = slurm.get(grading.job_id, "")
+        row.status = "grading" if grading_state in ACTIVE or not grading_state else "ungraded"
+        return
+    row.status = "to grade"
+    row.to_grade = {
+        "exit_reason": row.exit_reason,
+        "error": f"Slurm job {row.job_id} ended as {job_state}",
+        "attempts": attempts,
+    }
+
+
+def campaign_profile(paths: CampaignPaths, override: ClusterProfile | None) -> ClusterProfile:
+    """The profile grading jobs use: ``override``, else the one the campaign was submitted
+    with (its manifest), else the default one."""
+    if override is not None:
+        return override
+    path = manifest_profile(paths)
+    return load_profile(path) if path is not None else default_profile()
+
+
+def reconcile(
+    paths: CampaignPaths,
+    profile: ClusterProfile | None = None,
+    notify: Callable[[str], None] = print,
+    submit: bool = True,
+) -> list[RunStatus]:
+    """Every run's status (:func:`campaign_status`), and, with ``submit``, one grading job
+    array per distinct request for the runs that Slurm ended ungraded and that have no grading
+    job for this ending yet. Each array is recorded in submissions.jsonl as soon as its sbatch
+    returns and announced through ``notify`` ("submitted grading job N for K run(s)"). Nothing
+    is graded in this process. A refused sbatch is announced, not raised: the rows stay
+    ``to grade`` and the next call tries again.
+    """
+    from .submit import submit_grading
+
+    rows = campaign_status(paths)
+    todo = [r for r in rows if r.to_grade is not None]
+    if not todo or not submit:
+        return rows
+    try:
+        prof = campaign_profile(paths, profile)
+        sent = submit_grading(paths, todo, prof)
+    except PrerequisiteError as exc:
+        notify(f"grading jobs not submitted: {exc}")
+        return rows
+    by_run = {}
+    for array in sent:
+        for run_id, job_id in zip(array["run_ids"], array["job_ids"], strict=True):
+            by_run[run_id] = job_id
+        first = array["job_ids"][0].split("_")[0]
+        n = len(array["run_ids"])
+        notify(
+            f"submitted grading job {first} for {n} run{'s' if n > 1 else ''} "
+            f"({array['resource_class']}: {', '.join(array['run_ids'])})"
+        )
+    for row in todo:
+        if row.run_id in by_run:
+            row.status, row.grading_job, row.to_grade = "grading", by_run[row.run_id], None
     return rows
 
 
@@ -188,8 +312,8 @@ def cancel(paths: CampaignPaths) -> list[str]:
     (jobs.CampaignRun); it stays as it was on disk, ``status`` reconciles it as ``cancelled``
     and a resubmission resumes it.
     """
-    jobs = submitted_jobs(paths)
-    mine = set(jobs.values())
+    mine = set(submitted_jobs(paths, executor="slurm").values())
+    mine |= {g.job_id for g in grading_jobs(paths).values()}
     states = _slurm_job_states(list(mine))
     live = sorted(j for j, s in states.items() if s in ACTIVE and j in mine)
     if live:
@@ -198,7 +322,13 @@ def cancel(paths: CampaignPaths) -> list[str]:
 
 
 def active_run_ids(paths: CampaignPaths) -> set[str]:
-    """Runs whose latest job is still pending or running (not to be submitted again)."""
-    jobs = submitted_jobs(paths)
-    states = _slurm_job_states(list(jobs.values()))
-    return {run for run, job in jobs.items() if states.get(job) in ACTIVE}
+    """Runs whose latest job, or grading job, is still pending or running (not to be
+    submitted again)."""
+    jobs = submitted_jobs(paths, executor="slurm")
+    grading = {run: g.job_id for run, g in grading_jobs(paths).items()}
+    states = _slurm_job_states(list(jobs.values()) + list(grading.values()))
+    return {
+        run
+        for run in jobs.keys() | grading.keys()
+        if states.get(jobs.get(run, "")) in ACTIVE or states.get(grading.get(run, "")) in ACTIVE
+    }

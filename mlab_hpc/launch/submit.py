@@ -7,6 +7,7 @@ GPUs, time, from each task's task.toml), and split at the cluster's MaxArraySize
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import math
 import os
@@ -21,8 +22,8 @@ import submitit
 
 from ..errors import PrerequisiteError
 from ..taskspec import TaskSpec, get_task
-from .campaign import CampaignPaths, RunSpec, record_submission
-from .jobs import CampaignRun, JobSettings
+from .campaign import CampaignPaths, RunSpec, read_manifest, record_submission
+from .jobs import CampaignRun, GradeRun, JobSettings
 from .profiles import ClusterProfile
 
 EXECUTORS = ("slurm", "local", "debug")
@@ -190,9 +191,11 @@ def group_arrays(
     profile: ClusterProfile,
     settings: JobSettings,
     max_array_size: int | None = None,
+    time_min: int | None = None,
 ) -> list[JobArray]:
     """Job arrays: one per distinct request (class, CPUs, memory, GPUs, time), each split into
-    arrays of at most ``max_array_size`` elements.
+    arrays of at most ``max_array_size`` elements. ``time_min`` replaces every run's time
+    (grading jobs).
 
     A run whose time exceeds the partition's limit gets the limit: it is requeued at the limit
     and resumes after its last completed step (up to the profile's max_attempts).
@@ -201,7 +204,7 @@ def group_arrays(
     for spec in runs:
         task = get_task(spec.task)
         rc = profile.resource_class(task.resources.gpus)
-        minutes = run_time_min(task, settings, profile)
+        minutes = time_min or run_time_min(task, settings, profile)
         if rc.max_time_min:
             minutes = min(minutes, rc.max_time_min)
         key = (
@@ -300,7 +303,10 @@ def sbatch_parameters(
         params["account"] = profile.account
     if profile.qos:
         params["qos"] = profile.qos
-    extra: dict[str, Any] = {**profile.additional, "requeue": True}
+    extra: dict[str, Any] = {"requeue": True, **profile.additional}
+    if extra.get("requeue") is False:  # a profile's `requeue = false`: sbatch --no-requeue
+        del extra["requeue"]
+        extra["no-requeue"] = True
     if environ is not None and "export" not in extra:  # a profile may set its own
         names = job_environment(array, settings, environ)
         extra["export"] = ",".join(names) or "NONE"
@@ -351,6 +357,58 @@ def submit_arrays(
     return sent
 
 
+def submit_grading(
+    paths: CampaignPaths, rows: list[Any], profile: ClusterProfile
+) -> list[dict[str, Any]]:
+    """Send grading jobs for ``rows`` (``launch.status.RunStatus`` with ``to_grade`` set):
+    one array per distinct request of their tasks (the run's resource class, CPUs, memory,
+    GPUs), asking for the profile's ``grade_time_min``. Each array is appended to
+    submissions.jsonl (kind ``grade``) the moment its sbatch returns; returns those records.
+    Grading jobs get no API key: graders call no model.
+    """
+    specs = {s.run_id: s for s in read_manifest(paths)}
+    todo = {r.run_id: r.to_grade for r in rows if r.to_grade is not None}
+    settings = JobSettings(results=str(paths.results.root), data_root="")
+    arrays = group_arrays(
+        [specs[run_id] for run_id in todo],
+        profile,
+        settings,
+        cluster_max_array_size(profile),
+        time_min=profile.grade_time_min,
+    )
+    folder = paths.submitit_dir / "%j"
+    sent: list[dict[str, Any]] = []
+    for array in arrays:
+        fns = [
+            GradeRun(
+                settings.results,
+                spec.run_id,
+                todo[spec.run_id]["attempts"],
+                todo[spec.run_id]["exit_reason"],
+                todo[spec.run_id]["error"],
+            )
+            for spec in array.runs
+        ]
+        keyless = dataclasses.replace(
+            array, runs=[dataclasses.replace(r, model=None) for r in array.runs]
+        )
+        params = sbatch_parameters(keyless, profile, os.environ)
+        params["job_name"] = f"mlab-grade-{array.resource_class}"
+        jobs = _submit(params, fns, folder, 0, array, profile, paths, len(sent))
+        record = {
+            "executor": "slurm",
+            "resource_class": array.resource_class,
+            "envelope": array.envelope(),
+            "run_ids": [s.run_id for s in array.runs],
+            "job_ids": [str(j.job_id) for j in jobs],
+            "attempts": [todo[s.run_id]["attempts"] for s in array.runs],
+            "endings": [todo[s.run_id]["exit_reason"] for s in array.runs],
+        }
+        record_submission(paths, {"kind": "grade", "executor": "slurm", "arrays": [record]})
+        sent.append(record)
+    return sent
+
+
 def _sbatch(
     array: JobArray,
     fns: list[CampaignRun],
@@ -361,8 +419,23 @@ def _sbatch(
     n_before: int,
 ) -> list[Any]:
     """One sbatch for one array; a refusal becomes a one-line PrerequisiteError."""
-    executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=settings.max_attempts)
-    executor.update_parameters(**sbatch_parameters(array, profile, os.environ, settings))
+    params = sbatch_parameters(array, profile, os.environ, settings)
+    return _submit(params, fns, folder, settings.max_attempts, array, profile, paths, n_before)
+
+
+def _submit(
+    params: dict[str, Any],
+    fns: list[Any],
+    folder: Any,
+    max_requeues: int,
+    array: JobArray,
+    profile: ClusterProfile,
+    paths: CampaignPaths,
+    n_before: int,
+) -> list[Any]:
+    """One sbatch of ``fns`` as an array with ``params``; a refusal is one line."""
+    executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=max_requeues)
+    executor.update_parameters(**params)
     quiet = io.StringIO()  # submitit echoes sbatch's stderr: it goes into our one line instead
     try:
         with contextlib.redirect_stderr(quiet), executor.batch():

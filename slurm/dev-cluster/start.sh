@@ -16,6 +16,10 @@
 #   SLURM_MEM_MB    RealMemory of the node (default: 80% of what slurmd -C sees)
 #   DEV_SLURM_PORT  first of 4 TCP ports on 127.0.0.1 (slurmctld, slurmd, slurmdbd, MariaDB);
 #                   default 6817; give each cluster on one machine its own
+#   MEMORY_LIMITS   how a job's --mem is enforced: cgroup (task/cgroup, ConstrainRAMSpace: the
+#                   kernel's OOM killer, sacct says OUT_OF_MEMORY), poll (JobAcctGatherParams=
+#                   OverMemoryKill: the step is killed when a sample exceeds it), none; default
+#                   auto: cgroup where the cgroup v1 memory controller is writable, else poll
 set -euo pipefail
 
 ROOT=${DEV_SLURM_ROOT:-/tmp/mlab-dev-slurm}
@@ -131,6 +135,38 @@ else
 JobAcctGatherType=jobacct_gather/none"
 fi
 
+# ---- memory limits ----------------------------------------------------------------------
+MEMORY_LIMITS=${MEMORY_LIMITS:-auto}
+CGROUP_ROOT=/sys/fs/cgroup
+if [[ $MEMORY_LIMITS == auto ]]; then
+  MEMORY_LIMITS=poll
+  probe=$CGROUP_ROOT/memory/mlab-dev-probe.$$
+  if mkdir "$probe" 2>/dev/null; then rmdir "$probe"; MEMORY_LIMITS=cgroup; fi
+fi
+[[ $ACCOUNTING == 1 || $MEMORY_LIMITS != poll ]] || MEMORY_LIMITS=none  # polling needs jobacct
+TASK_PLUGIN=task/none
+MEMORY_CONF=""
+rm -f "$ROOT/etc/cgroup.conf"
+case $MEMORY_LIMITS in
+  cgroup)
+    TASK_PLUGIN=task/cgroup
+    cat > "$ROOT/etc/cgroup.conf" <<EOF2
+CgroupPlugin=cgroup/v1
+CgroupMountpoint=$CGROUP_ROOT
+ConstrainRAMSpace=yes
+ConstrainSwapSpace=no
+ConstrainCores=no
+ConstrainDevices=no
+EOF2
+    ;;
+  poll)
+    MEMORY_CONF="JobAcctGatherParams=OverMemoryKill"
+    ACCOUNTING_CONF=${ACCOUNTING_CONF/JobAcctGatherFrequency=30/JobAcctGatherFrequency=5}
+    ;;
+  none) ;;
+  *) say "MEMORY_LIMITS=$MEMORY_LIMITS: use cgroup, poll, none or auto" >&2; exit 1 ;;
+esac
+
 # ---- slurm.conf ---------------------------------------------------------------------------
 if [[ -z ${SLURM_MEM_MB:-} ]]; then
   seen=$(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' | head -1)
@@ -171,12 +207,13 @@ SlurmctldLogFile=$ROOT/log/slurmctld.log
 SlurmdLogFile=$ROOT/log/slurmd.log
 MailProg=/bin/true
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=$TASK_PLUGIN
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 SwitchType=switch/none
 MpiDefault=none
 $ACCOUNTING_CONF
+$MEMORY_CONF
 JobCompType=jobcomp/none
 SchedulerType=sched/backfill
 SchedulerParameters=bf_interval=1,sched_interval=1
@@ -215,5 +252,5 @@ if [[ ! $state =~ ^(idle|mix|alloc) ]]; then
   tail -5 "$ROOT/log/slurmctld.log" "$ROOT/log/slurmd.log" >&2
   exit 1
 fi
-say "up under $ROOT (partitions cpu, gpu; $FAKE_GPUS fake GPUs; accounting=$ACCOUNTING)"
+say "up under $ROOT (partitions cpu, gpu; $FAKE_GPUS fake GPUs; accounting=$ACCOUNTING; memory limits: $MEMORY_LIMITS)"
 echo "export SLURM_CONF=$SLURM_CONF"
