@@ -1,0 +1,240 @@
+"""Grader for the mini-math-reasoning task (Lean 4 autoformalisation).
+
+    python scripts/eval.py --workspace WS --answers ANS --out OUT.json
+
+Loads the Hugging Face model directory WS/output/ in a nested sandbox (no network, the answer
+key hidden) through mlab_model_eval, and has lm-eval-harness ask it, for every problem of
+ANS/problems.jsonl, for a greedy continuation of
+
+    {header}{informal_prefix}theorem {name}
+
+(the Lean file's imports, the problem in words as a doc comment, the theorem's name), cut at
+the first blank line or after MAX_NEW_TOKENS tokens: the rest of the statement and its proof.
+
+Scores:
+- ``compile_rate`` (the task's metric): the share of problems whose file (header, problem,
+  "theorem name", continuation) Lean 4 with Mathlib accepts without an error, `sorry`
+  allowed (a well-formed statement); ``proved_rate``: the share accepted without `sorry`.
+  Lean runs in the same kind of nested sandbox as the model (the answer key hidden), one
+  process per problem, at most COMPILE_TIMEOUT_S seconds each.
+- ``rouge_l`` (mean ROUGE-L F1 per problem) and ``bleu`` (corpus BLEU-4) of the generated
+  statement against the reference formal statement, both cut before their first ":=" (the
+  proof is not compared: the references have none); tokens as mlab_text_metrics splits them.
+- the generic figures of mlab_model_eval (parameters, tokens per second, latency...).
+
+Lean: ANS/lean.json (written by prepare.py) names the toolchain. Without one, compile_rate and
+proved_rate are NOT MEASURED: on generated data the result is valid without them (its reason
+says so, ``compile_measured`` = 0); on real data the grader stops with an error naming the
+fix, rather than rank models on ROUGE-L alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:
+    from mlab_model_eval import LocalTask, ModelRules, grade_model
+    from mlab_text_metrics import corpus_bleu, rouge_l
+    from mlab_untrusted import untrusted_command
+except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
+    from mlab_hpc.grader_lib.mlab_model_eval import LocalTask, ModelRules, grade_model
+    from mlab_hpc.grader_lib.mlab_text_metrics import corpus_bleu, rouge_l
+    from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
+
+MAX_PARAMETERS = 600_000_000  # the mini form's base (Qwen2.5-Coder-0.5B, 494 M) with room
+MAX_BYTES = 3 * 1024**3
+MAX_NEW_TOKENS = 256  # a miniF2F statement is at most ~250 tokens of Qwen's tokenizer
+STOP = "\n\n"
+COMPILE_TIMEOUT_S = 120
+COMPILE_WORKERS = max(1, min(8, os.cpu_count() or 1))
+PROMPT = "{{header}}{{informal_prefix}}theorem {{name}}"
+LEAN_FIX = (
+    "build a Lake project with Mathlib under /opt (README, 'Lean'), then run `mlab-hpc "
+    "prepare --task mini-math-reasoning` again with MLAB_LEAN_PROJECT=<that project>"
+)
+
+
+def statement(text: str) -> str:
+    """The statement part of a Lean theorem: the text before its first ":=", stripped."""
+    cut = text.find(":=")
+    return (text if cut < 0 else text[:cut]).strip()
+
+
+def lean_source(doc: dict[str, Any], continuation: str) -> str:
+    """The Lean file compiled for one problem: the prompt, then the model's continuation."""
+    return f"{doc['header']}{doc['informal_prefix']}theorem {doc['name']}{continuation}\n"
+
+
+@dataclass(frozen=True)
+class Autoformalisation(LocalTask):
+    """An lm-eval generate_until task over miniF2F-schema problems; keeps every generation
+    (problem name -> continuation) in ``outputs`` for the compile step."""
+
+    max_new_tokens: int = MAX_NEW_TOKENS
+    outputs: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def config(self, answers: Path) -> dict[str, Any]:
+        """lm-eval's task configuration: greedy generation, ROUGE-L and corpus BLEU."""
+
+        def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, Any]:
+            continuation = str(results[0])
+            self.outputs[doc["name"]] = continuation
+            reference = statement(doc["formal_statement"])
+            candidate = statement(f"theorem {doc['name']}{continuation}")
+            return {"rouge_l": rouge_l(reference, candidate), "bleu": (reference, candidate)}
+
+        return {
+            "task": self.name,
+            "dataset_path": "json",
+            "dataset_kwargs": {"data_files": {"test": str(answers / self.data)}},
+            "test_split": "test",
+            "output_type": "generate_until",
+            "doc_to_text": PROMPT,
+            "doc_to_target": "{{formal_statement}}",
+            "generation_kwargs": {
+                "until": [STOP],
+                "max_gen_toks": self.max_new_tokens,
+                "do_sample": False,
+            },
+            "process_results": process_results,
+            "metric_list": [
+                {"metric": "rouge_l", "aggregation": "mean", "higher_is_better": True},
+                {"metric": "bleu", "aggregation": corpus_bleu, "higher_is_better": True},
+            ],
+            "metadata": {"version": 1.0},
+        }
+
+
+TASK = Autoformalisation("minif2f", "generate_until", "problems.jsonl")
+RULES = ModelRules(
+    tasks=(TASK,),
+    primary=("rouge_l", "minif2f_rouge_l"),  # copied under its plain name; not the task metric
+    max_parameters=MAX_PARAMETERS,
+    max_bytes=MAX_BYTES,
+)
+
+
+# --- Lean ----------------------------------------------------------------------------------------
+
+
+def lean_settings(answers: Path) -> dict[str, Any]:
+    """ANS/lean.json; exits naming the fix when it is missing or lacks a toolchain on real data."""
+    path = answers / "lean.json"
+    try:
+        settings = json.loads(path.read_text())
+    except (OSError, ValueError):
+        sys.exit(f"{path} is missing or unreadable: run `mlab-hpc prepare` for this task again")
+    if settings.get("lean") is None and not settings.get("generated"):
+        sys.exit(
+            "compile_rate cannot be measured: this answer key names no Lean 4 toolchain "
+            f"({settings.get('why', 'none recorded')}); {LEAN_FIX}"
+        )
+    return settings
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Lean's verdict on one problem's file."""
+
+    accepted: bool  # no error (sorry allowed)
+    proved: bool  # accepted, and no declaration uses sorry
+    hidden: bool  # Lean ran in a sandbox without the answer key
+
+
+def compile_one(
+    source: str, settings: dict[str, Any], scratch: Path, hide: list[Path], timeout_s: float
+) -> Compiled:
+    """Run Lean on one file in a nested sandbox (answer key and grader output hidden)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    file = scratch / "Problem.lean"
+    file.write_text(source, encoding="utf-8")
+    child = untrusted_command(
+        [settings["lean"], str(file)], hide=hide, scratch=scratch, cwd=Path(settings["project"])
+    )
+    env = {**child.env, "LEAN_PATH": settings.get("lean_path", "")}
+    try:
+        done = subprocess.run(
+            child.argv, env=env, capture_output=True, text=True, timeout=timeout_s,
+            stdin=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return Compiled(False, False, child.hidden)
+    output = done.stdout + done.stderr
+    accepted = done.returncode == 0 and ": error" not in output
+    return Compiled(accepted, accepted and "declaration uses 'sorry'" not in output, child.hidden)
+
+
+def compile_all(
+    docs: list[dict[str, Any]], outputs: dict[str, str], settings: dict[str, Any],
+    answers: Path, out_dir: Path,
+) -> dict[str, float]:  # fmt: skip
+    """compile_rate, proved_rate, compile_s and compile_hidden over every problem."""
+    scratch = out_dir / "lean-scratch"
+    start = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(COMPILE_WORKERS) as pool:
+            verdicts = list(pool.map(
+                lambda item: compile_one(
+                    lean_source(item[1], outputs.get(item[1]["name"], "")), settings,
+                    scratch / str(item[0]), [answers, out_dir], COMPILE_TIMEOUT_S,
+                ),
+                enumerate(docs),
+            ))  # fmt: skip
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    count = max(1, len(verdicts))
+    return {
+        "compile_rate": sum(v.accepted for v in verdicts) / count,
+        "proved_rate": sum(v.proved for v in verdicts) / count,
+        "compile_s": time.perf_counter() - start,
+        "compile_hidden": float(all(v.hidden for v in verdicts)),
+        "compile_measured": 1.0,
+    }
+
+
+def grade(workspace: Path, answers: Path, out_dir: Path) -> dict[str, Any]:
+    """The grader's JSON document (see the module's docstring)."""
+    answers = answers.resolve()
+    settings = lean_settings(answers)
+    TASK.outputs.clear()
+    result = grade_model(workspace, answers, out_dir, RULES)
+    if not result["valid"]:
+        return result
+    metrics = result["metrics"]
+    metrics["bleu"] = metrics["minif2f_bleu"]
+    docs = [json.loads(line) for line in (answers / TASK.data).read_text().splitlines() if line]
+    if settings.get("lean") is None:
+        metrics["compile_measured"] = 0.0
+        result["reason"] = (
+            "compile_rate NOT MEASURED (no Lean 4 toolchain; generated data): "
+            "rouge_l and bleu only"
+        )
+        return result
+    metrics.update(compile_all(docs, TASK.outputs, settings, answers, out_dir.resolve()))
+    return result
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--answers", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    out = args.out.resolve()
+    result = grade(args.workspace, args.answers, out.parent)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
