@@ -501,16 +501,22 @@ def _model(ctx: ActionContext, role: str) -> TextModel:
 
 class _ObservedModel:
     """A model whose failure (after its retries, or a refused request such as a prompt too long)
-    becomes the action's observation instead of the end of the run."""
+    becomes the action's observation instead of the end of the run.
+
+    A call that the run's total time limit ended (DeadlineReached) cuts the step instead: its
+    error kind is ``cut``, and the run, out of time, ends ``timeout`` after recording it.
+    """
 
     def __init__(self, model: TextModel) -> None:
         self._model = model
 
     def complete(self, prompt: str, *, purpose: str) -> str:
-        from .llm.base import LLMError
+        from .llm.base import DeadlineReached, LLMError
 
         try:
             return self._model.complete(prompt, purpose=purpose)
+        except DeadlineReached as exc:
+            raise ActionError("cut", f"{exc}: the step is cut, nothing was changed") from None
         except LLMError as exc:
             message = f"the language model of this action failed: {exc}"
             raise ActionError("llm_error", message) from None

@@ -30,6 +30,7 @@ from .errors import MlabError, PrerequisiteError
 from .grading import Grade, grade_folder, grade_snapshots
 from .llm import (
     BudgetExceeded,
+    DeadlineReached,
     LLMError,
     LLMSession,
     ModelPlan,
@@ -263,6 +264,7 @@ def drive_run(
     env.done = bool(history and history[-1].done)
     if llm is not None:
         llm.bind_steps(lambda: env.steps_taken + 1)  # calls belong to the step in the making
+        llm.bind_deadline(lambda: env.time_left_s)  # actions' calls too end at the time limit
     progress.started(paths.run_id, task, limits, paths)
     try:
         exit_reason, error = _drive(agent, env, task, config, history, progress, models)
@@ -357,7 +359,7 @@ def _drive(
             check_replay_step(models, last)
         check_replay_end(models, reason)
         return reason, None
-    except AgentTimedOut as exc:  # the agent's own time ran out: the step in flight is cut
+    except (AgentTimedOut, DeadlineReached) as exc:  # time ran out: the step in flight is cut
         env.record_cut(str(exc))
         return "max_time", str(exc)
     except ReplayDiverged as exc:  # a replay that no longer follows its recording

@@ -244,3 +244,90 @@ def test_non_utf8_task_toml_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "task.toml").write_bytes(b'id = "caf\xe9"\n')
     with pytest.raises(TaskSpecError, match="UTF-8"):
         load_task(tmp_path)
+
+
+# ------------------------------------------------------------------ 7. LLM-backed actions
+@pytest.mark.parametrize(
+    "model, action, args",
+    [
+        ("openai:gpt-4o-mini", "Edit Script (AI)",
+         {"script_name": "policy.py", "edit_instruction": "balance", "save_name": "policy.py"}),
+        ("anthropic:claude-sonnet-4", "Understand File",
+         {"file_name": "train.py", "things_to_look_for": "the policy"}),
+    ],
+    ids=["openai-edit", "anthropic-understand"],
+)
+def test_llm_action_hanging_past_max_time_is_cut(
+    results: Path, monkeypatch: pytest.MonkeyPatch, model: str, action: str, args: dict
+) -> None:
+    """The model call inside an action hangs: the total time limit still ends the run."""
+    import time
+
+    from .llm_server import ScriptedLLMServer, Slow
+
+    reply = f"Thought: next, {action}.\nAction: {action}\nAction Input: {json.dumps(args)}"
+    with ScriptedLLMServer([reply], fallback=Slow(600)) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "ak-test")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_base_url)
+        monkeypatch.setenv("MLAB_LLM_RETRIES", "3")  # without the deadline: 4 x 60 s
+        monkeypatch.setenv("MLAB_LLM_TIMEOUT_S", "60")
+        t0 = time.monotonic()
+        cli("run", "--task", "cartpole", "--sandbox", "process", "--agent", "react",
+            "--model", model, "--max-time", "4")
+        wall = time.monotonic() - t0
+        assert len(server.received) == 2  # the agent's call, then the action's (hung)
+    print(f"{model} {action}: run (grading included) ended after {wall:.1f} s")
+    (row,) = query(results, "SELECT status, exit_reason, n_steps FROM runs")
+    assert row == ("timeout", "max_time", 1)
+    steps = query(results, "SELECT step, action, error_kind, observation FROM steps")
+    assert steps[0][:3] == (1, action, "cut")
+    assert "time limit" in steps[0][3]
+    calls = query(results, "SELECT purpose, error FROM llm_calls ORDER BY file_row_number")
+    assert calls[0] == ("agent", None) and "deadline" in (calls[-1][1] or "")
+    assert wall < 4 + 30
+
+
+def test_retry_waits_and_request_limits_never_pass_the_deadline(tmp_path: Path) -> None:
+    """A server asking for long waits (Retry-After) cannot keep a call past the time limit."""
+    from mlab_hpc.llm import DeadlineReached, LLMSession, Request, RetryPolicy
+    from mlab_hpc.llm.base import TransientLLMError
+
+    from .test_llm_units import FakeLLM
+
+    clock = [0.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        clock[0] += s
+
+    llm = FakeLLM([TransientLLMError("rate_limit", "slow down", retry_after_s=50)] * 9)
+    session = LLMSession(
+        tmp_path / "calls.jsonl",
+        retry=RetryPolicy(retries=8, base_s=30, max_s=60, timeout_s=300),
+        sleep=sleep,
+    )
+    session.bind_deadline(lambda: 7.0 - clock[0])
+    with pytest.raises(DeadlineReached, match="time limit"):
+        session.call(llm, Request("hello", "reflect"), "fast")
+    assert slept == [7.0]  # one wait, cut at the deadline; no attempt after it
+    assert [r.timeout_s for r in llm.requests] == [8.0]  # the time left plus the SDK margin
+
+
+def test_agent_model_call_hanging_past_max_time_is_cut(
+    results: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .llm_server import ScriptedLLMServer, Slow
+
+    with ScriptedLLMServer([], fallback=Slow(600)) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        monkeypatch.setenv("MLAB_LLM_TIMEOUT_S", "60")
+        cli("run", "--task", "cartpole", "--sandbox", "process", "--agent", "react",
+            "--model", "openai:gpt-4o-mini", "--max-time", "3")
+    (row,) = query(results, "SELECT status, exit_reason, n_steps FROM runs")
+    assert row == ("timeout", "max_time", 1)
+    (step,) = query(results, "SELECT action, error_kind FROM steps")
+    assert step == ("(agent)", "cut")

@@ -24,6 +24,7 @@ class Request:
     stop: tuple[str, ...] = ()
     max_tokens: int = 4000
     temperature: float | None = None  # None: the provider's default
+    timeout_s: float | None = None  # this request's time limit (None: the provider's own)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,15 @@ class ReplayDiverged(MlabError):
     """A replay that no longer follows its recording (a prompt, an action, an observation or
     how the run ended differs, or recorded calls were left over): the run ends with status
     ``replay_diverged``. Not an :class:`LLMError`, so no action turns it into an observation."""
+
+
+class DeadlineReached(MlabError):
+    """The run's total time limit ran out while a model call was in flight or due.
+
+    Not an :class:`LLMError`: no action turns it into an observation. An LLM-backed action
+    records its step as cut; in the agent's own call the step in flight is cut. Either way the
+    run ends ``timeout``.
+    """
 
 
 class TransientLLMError(Exception):

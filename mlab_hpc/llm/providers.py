@@ -100,6 +100,8 @@ class OpenAIChat:
             kwargs["stop"] = list(request.stop)
         if request.temperature is not None:
             kwargs["temperature"] = request.temperature
+        if request.timeout_s is not None:
+            kwargs["timeout"] = request.timeout_s
         response = _call(
             self._sdk, self.name, lambda: self._client.chat.completions.create(**kwargs)
         )
@@ -145,6 +147,8 @@ class AnthropicMessages:
             kwargs["stop_sequences"] = list(request.stop)
         if request.temperature is not None:  # no keyword for it in the 2.x SDK: send it as JSON
             kwargs["extra_body"] = {"temperature": request.temperature}
+        if request.timeout_s is not None:
+            kwargs["timeout"] = request.timeout_s
         response = _call(self._sdk, self.name, lambda: self._client.messages.create(**kwargs))
         blocks = getattr(response, "content", None)
         if not isinstance(blocks, list):

@@ -12,20 +12,32 @@ import logging
 import math
 import random
 import secrets
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .. import jsonl
-from .base import LLM, BudgetExceeded, Completion, LLMError, Request, TransientLLMError
+from .base import (
+    LLM,
+    BudgetExceeded,
+    Completion,
+    DeadlineReached,
+    LLMError,
+    Request,
+    TransientLLMError,
+)
 from .prices import PriceTable
 from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4000
+# With a deadline, the SDK's own request time limit is the time left plus this margin: the
+# session's wait ends first, and the SDK's limit only ends the abandoned request soon after.
+SDK_TIMEOUT_MARGIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -91,11 +103,17 @@ class LLMSession:
         self._rng = rng or random.Random()
         self._log = jsonl.Appender(log_path, fsync=fsync)
         self._step_of: Callable[[], int] = lambda: 0
+        self._time_left: Callable[[], float] | None = None
         self.id = secrets.token_hex(4)  # tells the calls of a resumed run's attempts apart
 
     def bind_steps(self, step_of: Callable[[], int]) -> None:
         """Where calls learn which step they belong to (the step being decided or executed)."""
         self._step_of = step_of
+
+    def bind_deadline(self, time_left: Callable[[], float] | None) -> None:
+        """Bound every call by the run's total time limit: ``time_left()`` is the run's time
+        left in seconds (None: no bound). See :meth:`call`."""
+        self._time_left = time_left
 
     def check_budget(self) -> None:
         """Raise :class:`BudgetExceeded` when a budget is already spent."""
@@ -113,14 +131,32 @@ class LLMSession:
 
     def call(self, llm: LLM, request: Request, role: str) -> Completion:
         """One call with retries; LLMError after the last failed attempt, BudgetExceeded before
-        a call when a budget is spent. A call in flight is never cut short by a budget."""
+        a call when a budget is spent. A call in flight is never cut short by a budget.
+
+        With a deadline bound (:meth:`bind_deadline`) the run's time left is a hard bound too:
+        each attempt's request time limit is capped by it, a wait between attempts never goes
+        past it, and when it runs out (an attempt still in flight is abandoned, its row recorded
+        with a ``deadline`` error) :class:`DeadlineReached` is raised; it is raised only once
+        the time left is zero or less.
+        """
         self.check_budget()
         attempts = self.retry.attempts
         for attempt in range(1, attempts + 1):
+            left = self._left()
+            if left is not None and left <= 0:
+                raise DeadlineReached(self._deadline_message(llm, request, "was due"))
+            if left is not None:
+                timeout = min(self.retry.timeout_s, left + SDK_TIMEOUT_MARGIN_S)
+                request = replace(request, timeout_s=timeout)
             started = time.time()
             t0 = time.perf_counter()
             try:
-                completion = llm.generate(request)
+                completion = self._generate(llm, request)
+            except DeadlineReached as exc:
+                self._record(
+                    llm.name, request, role, attempt, started, t0, error=f"deadline: {exc}"
+                )
+                raise
             except TransientLLMError as exc:
                 self._record(
                     llm.name, request, role, attempt, started, t0, error=f"{exc.kind}: {exc}"
@@ -128,6 +164,9 @@ class LLMSession:
                 if attempt == attempts:
                     raise LLMError(f"{exc} (gave up after {attempts} attempts)") from None
                 wait = self.retry.delay(attempt - 1, exc.retry_after_s, self._rng)
+                left = self._left()
+                if left is not None:  # never wait past the deadline; the loop then raises
+                    wait = min(wait, max(left, 0.0))
                 log.warning(
                     "%s (%s): %s; attempt %d of %d in %.1f s",
                     llm.name,
@@ -145,6 +184,42 @@ class LLMSession:
             self._record(llm.name, request, role, attempt, started, t0, completion=completion)
             return completion
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _left(self) -> float | None:
+        return None if self._time_left is None else self._time_left()
+
+    @staticmethod
+    def _deadline_message(llm: LLM, request: Request, what: str) -> str:
+        return (
+            f"the run's total time limit ran out while a call to {llm.name} "
+            f"({request.purpose}) {what}"
+        )
+
+    def _generate(self, llm: LLM, request: Request) -> Completion:
+        """``llm.generate(request)``; with a deadline, in a daemon thread abandoned (never
+        joined) when the time left runs out first, whatever the SDK does with its timeout."""
+        if self._time_left is None:
+            return llm.generate(request)
+        box: dict[str, Any] = {}
+        finished = threading.Event()
+
+        def target() -> None:
+            try:
+                box["value"] = llm.generate(request)
+            except BaseException as exc:  # handed to the caller's thread
+                box["error"] = exc
+            finally:
+                finished.set()
+
+        threading.Thread(target=target, name="llm-call", daemon=True).start()
+        while not finished.is_set():
+            left = self._time_left()
+            if left <= 0:
+                raise DeadlineReached(self._deadline_message(llm, request, "was in flight"))
+            finished.wait(left)
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
 
     def _record(
         self,
