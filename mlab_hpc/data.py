@@ -206,7 +206,8 @@ def check_answer_key(answers: Path) -> None:
 
 def _run_prepare_script(task: TaskSpec, args: list[str], out: Path) -> None:
     cmd = [sys.executable, str(task.prepare_script), *args, "--out", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=out)
+    env = {**os.environ, **task.script_env()}  # the form's id and [params] (task.toml)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=out, env=env)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise DataError(

@@ -115,7 +115,8 @@ def grader_command(
         Mount(GRADER_LIB),
         Mount(out.parent, writable=True),
     ]
-    return argv, mounts, {"MLAB_GRADER": "1", "PYTHONPATH": str(GRADER_LIB)}
+    env = {"MLAB_GRADER": "1", "PYTHONPATH": str(GRADER_LIB), **task.script_env()}
+    return argv, mounts, env
 
 
 def run_grader(

@@ -7,8 +7,10 @@ The format is documented in docs/task-format.md.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,6 +25,23 @@ DELIVERABLES = ("submission", "policy", "model")
 DATA_SOURCES = ("kaggle", "huggingface", "torchvision", "ogb", "url", "generated", "none")
 FILE_SOURCES = ("huggingface", "torchvision", "ogb", "url")  # sources given as [[data.files]]
 ENVIRONMENTS = ("base", "torch", "graph", "nlp", "jax", "rl")
+# The forms a task folder may describe beside its full form, as [forms.<name>] tables; the
+# form's id is "<name>-<folder id>" (docs/task-format.md, "Forms").
+FORMS = ("mini",)
+# What a [forms.<name>] table may override; id, deliverable, environment and rl are the
+# folder's own (one env/ and scripts/ serve every form).
+FORM_KEYS = frozenset(
+    {
+        "title", "version", "research_problem", "starter", "read_only", "forbidden_modules",
+        "forbidden_phrases", "metric", "human_relative", "limits", "resources", "data",
+        "grader", "params",
+    }
+)  # fmt: skip
+# The environment variables that tell a task's scripts (prepare.py, eval.py) which task and
+# form they serve, and the form's [params] as a JSON object.
+PARAMS_ENV = "MLAB_TASK_PARAMS"
+TASK_ID_ENV = "MLAB_TASK_ID"
+FORM_ENV = "MLAB_TASK_FORM"
 
 
 @dataclass(frozen=True)
@@ -169,6 +188,25 @@ class TaskSpec:
     rl: RLSpec | None = None
     forbidden_phrases: tuple[ForbiddenPhrase, ...] = ()
     starter: str = "train.py"  # the script the baseline agent runs unchanged
+    form: str = "full"  # "full", or the name of the [forms.<name>] table this spec applies
+    base_id: str = ""  # the folder's id (the full form's); "" means the same as id
+    # [params]: values the task's scripts read (caps, counts) and research_problem's
+    # {placeholders} show; given to prepare.py and eval.py as JSON in $MLAB_TASK_PARAMS
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def folder_id(self) -> str:
+        """The id of the folder this task lives in (its full form's id)."""
+        return self.base_id or self.id
+
+    def script_env(self) -> dict[str, str]:
+        """The environment variables a task script (prepare.py, eval.py) is run with: the task
+        id, its form and its [params] as a JSON object (sorted keys: the same text each run)."""
+        return {
+            TASK_ID_ENV: self.id,
+            FORM_ENV: self.form,
+            PARAMS_ENV: json.dumps(self.params, sort_keys=True),
+        }
 
     @property
     def env_dir(self) -> Path:
@@ -194,6 +232,8 @@ class TaskSpec:
         """A flat, JSON-friendly description (for ``tasks list --json``)."""
         return {
             "id": self.id,
+            "form": self.form,
+            "folder": self.folder_id,
             "version": self.version,
             "title": self.title,
             "deliverable": self.deliverable,
@@ -370,13 +410,10 @@ def _human_relative(top: _Reader, metric: Metric) -> HumanRelative:
     )
 
 
-def load_task(path: Path) -> TaskSpec:
-    """Load and validate one task.toml (``path`` is the file or its folder)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "task.toml"
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The parsed task.toml; TaskSpecError (file, reason) when it is missing or unreadable."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise TaskSpecError(path, "(file)", "does not exist") from None
     except tomllib.TOMLDecodeError as exc:
@@ -387,6 +424,111 @@ def load_task(path: Path) -> TaskSpec:
         ) from None
     except OSError as exc:
         raise TaskSpecError(path, "(file)", f"cannot be read: {exc.strerror or exc}") from None
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` laid over it: tables merge key by key (recursively), every
+    other value (a string, a number, a list, an array of tables) replaces the base's."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _form_tables(path: Path, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The file's ``[forms.<name>]`` tables, validated: known form names, known keys."""
+    forms = raw.get("forms", {})
+    if not isinstance(forms, dict) or not all(isinstance(v, dict) for v in forms.values()):
+        raise TaskSpecError(path, "forms", "must hold tables: write [forms.mini] sections")
+    for name, table in forms.items():
+        if name not in FORMS:
+            raise TaskSpecError(
+                path, f"forms.{name}", f"unknown form; the forms are: {', '.join(FORMS)}"
+            )
+        _Reader(path, table, prefix=f"forms.{name}.").reject_unknown(set(FORM_KEYS))
+    return forms
+
+
+def load_task(path: Path, form: str = "full") -> TaskSpec:
+    """Load and validate one task.toml (``path`` is the file or its folder).
+
+    ``form="full"`` is the file's own description; another form (``"mini"``) is the file
+    with its ``[forms.<form>]`` table laid over it (tables merge key by key, other values
+    replace), validated as a whole, with the id ``<form>-<folder id>``. A form's error names
+    its field under ``forms.<form>.``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "task.toml"
+    raw = _read_toml(path)
+    forms = _form_tables(path, raw)
+    raw = {k: v for k, v in raw.items() if k != "forms"}
+    if form == "full":
+        return _build(path, raw, form)
+    if form not in forms:
+        raise TaskSpecError(path, f"forms.{form}", f"is missing: the file describes no {form} form")
+    _build(path, raw, "full")  # the full form's own errors are named as such
+    try:
+        return _build(path, _merged(raw, forms[form]), form)
+    except TaskSpecError as exc:
+        raise TaskSpecError(path, f"forms.{form}.{exc.field}", exc.problem) from None
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}")
+# Format specs that show a number in a unit: {max_bytes:GiB} -> "3 GiB".
+_UNITS = {
+    "GiB": 1024**3, "MiB": 1024**2, "GB": 10**9, "MB": 10**6, "million": 10**6,
+    "billion": 10**9,
+}  # fmt: skip
+
+
+def render_text(text: str, params: dict[str, Any]) -> str:
+    """``text`` with every ``{name}`` or ``{name:spec}`` replaced by the parameter's value.
+
+    ``spec`` is a Python format spec (``{n:,}`` -> "14,042"), a unit (GiB, MiB, GB, MB,
+    million, billion: ``{max_bytes:GiB}`` -> "3 GiB"), or for a list ``or``/``and``
+    (``{allowed_dtypes:or}`` -> "float16, bfloat16 or float32"). Braces around anything but a name
+    (a JSON example such as ``{"text": ...}``) are left as they are. Raises KeyError naming
+    the placeholder whose name is not a parameter, ValueError for a spec that does not fit.
+    """
+
+    def fill(match: re.Match[str]) -> str:
+        name, spec = match.group(1), match.group(2) or ""
+        if name not in params:
+            raise KeyError(name)
+        value = params[name]
+        if spec in _UNITS:
+            return f"{value / _UNITS[spec]:g} {spec}"
+        if isinstance(value, list):  # {names:or} -> "a, b or c"; {names:and} -> "a, b and c"
+            words = [str(v) for v in value]
+            if spec not in ("or", "and") or not words:
+                raise ValueError(f"{{{name}}} is a list: write {{{name}:or}} or {{{name}:and}}")
+            return ", ".join(words[:-1]) + f" {spec} " * (len(words) > 1) + words[-1]
+        return format(value, spec)
+
+    return _PLACEHOLDER.sub(fill, text)
+
+
+def _params(top: _Reader) -> dict[str, Any]:
+    """The [params] table: names to strings, numbers, booleans or lists of those."""
+    p = top.section("params", required=False)
+    for key, value in p.table.items():
+        scalars = (str, int, float, bool)
+        ok = isinstance(value, scalars) or (
+            isinstance(value, list) and all(isinstance(v, scalars) for v in value)
+        )
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise p.fail(key, "must be a name of letters, digits and _ (a {placeholder})")
+        if not ok:
+            raise p.fail(key, "must be a string, a number, true/false or a list of those")
+    return dict(p.table)
+
+
+def _build(path: Path, raw: dict[str, Any], form: str) -> TaskSpec:
+    """Validate one form's (merged) table into a TaskSpec."""
     top = _Reader(path, raw)
     top.reject_unknown(
         {
@@ -407,14 +549,31 @@ def load_task(path: Path) -> TaskSpec:
             "resources",
             "data",
             "grader",
+            "params",
         }
     )
 
-    task_id = top.get("id", str)
-    if task_id != path.parent.name:
+    folder_id = top.get("id", str)
+    if folder_id != path.parent.name:
         raise top.fail(
-            "id", f"is {task_id!r} but the folder is {path.parent.name!r}: make them equal"
+            "id", f"is {folder_id!r} but the folder is {path.parent.name!r}: make them equal"
         )
+    task_id = folder_id if form == "full" else f"{form}-{folder_id}"
+    params = _params(top)
+    research_problem = top.get("research_problem", str).strip()
+    if params:
+        try:
+            research_problem = render_text(research_problem, params)
+        except KeyError as exc:
+            raise top.fail(
+                "research_problem",
+                f"{{{exc.args[0]}}} names no parameter: add it to [params] (it has "
+                f"{', '.join(sorted(params))})",
+            ) from None
+        except ValueError as exc:
+            raise top.fail(
+                "research_problem", f"a placeholder's format does not fit: {exc}"
+            ) from None
 
     m = top.section("metric")
     m.reject_unknown({"name", "direction", "unit", "timed", "speedup_metric"})
@@ -478,7 +637,7 @@ def load_task(path: Path) -> TaskSpec:
         title=top.get("title", str, task_id),
         deliverable=top.choice("deliverable", DELIVERABLES),
         environment=top.choice("environment", ENVIRONMENTS),
-        research_problem=top.get("research_problem", str).strip(),
+        research_problem=research_problem,
         metric=metric,
         human_relative=human_relative,
         limits=limits,
@@ -491,6 +650,9 @@ def load_task(path: Path) -> TaskSpec:
         rl=rl,
         forbidden_phrases=tuple(phrases),
         starter=top.get("starter", str, "train.py"),
+        form=form,
+        base_id="" if form == "full" else folder_id,
+        params=params,
     )
     if (spec.deliverable == "policy") != (rl is not None):
         raise TaskSpecError(
@@ -530,26 +692,64 @@ def tasks_root() -> Path:
     return here.parent / "tasks"
 
 
+@cache
+def _forms_cached(path: Path, mtime_ns: int) -> tuple[str, ...]:
+    try:
+        forms = _read_toml(path).get("forms", {})
+    except TaskSpecError:
+        return ()  # loading the task reports the problem
+    return tuple(name for name in FORMS if isinstance(forms, dict) and name in forms)
+
+
+def _forms_of(path: Path) -> tuple[str, ...]:
+    """The forms (beside the full one) that a task.toml describes, in FORMS order."""
+    return _forms_cached(path, path.stat().st_mtime_ns)
+
+
 def task_ids(root: Path | None = None) -> list[str]:
-    """Ids of every task folder (a folder with a task.toml) under the tasks root, sorted."""
+    """Ids of every task under the tasks root, sorted: each folder with a task.toml (its full
+    form) and ``<form>-<folder>`` for each [forms.<form>] table it holds.
+
+    Raises TaskSpecError when a form's id is also a folder's (two tasks, one id).
+    """
     root = root or tasks_root()
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "task.toml").is_file())
+    ids: list[str] = []
+    for folder in sorted(root.iterdir()):
+        toml = folder / "task.toml"
+        if toml.is_file():
+            ids.append(folder.name)
+            ids += [f"{form}-{folder.name}" for form in _forms_of(toml)]
+    for task_id in ids:
+        if ids.count(task_id) > 1:
+            raise TaskSpecError(
+                root / task_id / "task.toml",
+                "id",
+                f"{task_id!r} is both this folder and a form of another folder's task.toml "
+                "(its [forms] table): remove one of them",
+            )
+    return sorted(ids)
 
 
 @cache
-def _load_cached(path: Path, mtime_ns: int) -> TaskSpec:
-    return load_task(path)
+def _load_cached(path: Path, mtime_ns: int, form: str) -> TaskSpec:
+    return load_task(path, form)
 
 
 def get_task(task_id: str, root: Path | None = None) -> TaskSpec:
-    """The task with this id; an unknown id raises UnknownNameError with the closest ids."""
+    """The task with this id: a folder's full form, or ``<form>-<folder>`` for a form its
+    task.toml describes; an unknown id raises UnknownNameError with the closest ids."""
     root = root or tasks_root()
     path = root / task_id / "task.toml"
-    if not path.is_file():
-        raise UnknownNameError("task", task_id, task_ids(root))
-    return _load_cached(path, path.stat().st_mtime_ns)
+    if path.is_file():
+        return _load_cached(path, path.stat().st_mtime_ns, "full")
+    for form in FORMS:
+        if task_id.startswith(f"{form}-"):
+            base = root / task_id.removeprefix(f"{form}-") / "task.toml"
+            if base.is_file() and form in _forms_of(base):
+                return _load_cached(base, base.stat().st_mtime_ns, form)
+    raise UnknownNameError("task", task_id, task_ids(root))
 
 
 def all_tasks(root: Path | None = None) -> list[TaskSpec]:
@@ -559,8 +759,9 @@ def all_tasks(root: Path | None = None) -> list[TaskSpec]:
 
 # The benchmarks this project re-implements, as task groups for --tasks. The two MLAgentBench
 # groups are the published task lists; "mlrb" (the ML Research Benchmark: deliverable "model",
-# MLAgentBench's own model tasks babylm and clrs aside) and "rl" (deliverable "policy") follow
-# from the task files.
+# MLAgentBench's own model tasks babylm and clrs aside; both forms of each task), its halves
+# "mlrb-mini" (the mini forms, ids mini-*: 2 h each) and "mlrb-full" (the 24 h forms), and "rl"
+# (deliverable "policy") follow from the task files.
 TASK_GROUPS: dict[str, tuple[str, ...]] = {
     "mlab": (  # MLAgentBench's 13 tasks
         "cifar10", "imdb", "ogbn-arxiv", "house-price", "spaceship-titanic",
@@ -574,11 +775,14 @@ TASK_GROUPS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 DELIVERABLE_GROUPS = {"mlrb": "model", "rl": "policy"}
+# groups of a deliverable group's tasks: name -> (deliverable group, keep mini forms?)
+FORM_GROUPS = {"mlrb-mini": ("mlrb", True), "mlrb-full": ("mlrb", False)}
 
 
 def select_tasks(text: str, root: Path | None = None) -> list[TaskSpec]:
-    """The tasks ``--tasks`` names: ``all``, a group (mlab, hr-mlab, mlrb, rl), or task ids and
-    groups separated by commas; each task once, in the order named (groups in id order).
+    """The tasks ``--tasks`` names: ``all``, a group (mlab, hr-mlab, mlrb, mlrb-mini, mlrb-full,
+    rl), or task ids and groups separated by commas; each task once, in the order named
+    (groups in id order).
 
     An unknown name raises UnknownNameError listing the closest task ids and groups.
     """
@@ -592,17 +796,20 @@ def select_tasks(text: str, root: Path | None = None) -> list[TaskSpec]:
             ids = known
         elif name in TASK_GROUPS:
             ids = [t for t in TASK_GROUPS[name] if t in known]
-        elif name in DELIVERABLE_GROUPS:
-            kind = DELIVERABLE_GROUPS[name]
+        elif name in DELIVERABLE_GROUPS or name in FORM_GROUPS:
+            group, mini = FORM_GROUPS.get(name, (name, None))
+            kind = DELIVERABLE_GROUPS[group]
             ids = [
                 t
                 for t in known
-                if get_task(t, root).deliverable == kind and t not in TASK_GROUPS["mlab"]
+                if get_task(t, root).deliverable == kind
+                and t not in TASK_GROUPS["mlab"]
+                and (mini is None or t.startswith("mini-") == mini)
             ]
         elif name in known:
             ids = [name]
         else:
-            groups = ["all", *TASK_GROUPS, *DELIVERABLE_GROUPS]
+            groups = ["all", *TASK_GROUPS, *DELIVERABLE_GROUPS, *FORM_GROUPS]
             raise UnknownNameError("task or task group", name, [*known, *groups])
         chosen += [t for t in ids if t not in chosen]
     return [get_task(t, root) for t in chosen]

@@ -19,6 +19,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from mlab_hpc.cli import main
+from mlab_hpc.taskspec import get_task
 
 TASKS = Path(__file__).resolve().parents[1] / "tasks"
 COMPLETED = ("completed", True, "generated")  # a baseline run's (status, final_valid, data_mode)
@@ -51,17 +52,18 @@ def run_grader(
     out_dir = out_dir if out_dir is not None else workspace.parent / "grader-out"
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / "out.json"
+    task = get_task(task_id)  # a form's scripts are its folder's, run with its [params]
     completed = subprocess.run(
         [
             sys.executable,
-            str(TASKS / task_id / "scripts" / "eval.py"),
+            str(task.eval_script),
             *("--workspace", str(workspace), "--answers", str(answers), "--out", str(out)),
         ],
         cwd=workspace,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **task.script_env(), **(env or {})},
     )
     assert completed.returncode == 0, completed.stderr
     return checked(json.loads(out.read_text()))
@@ -111,13 +113,19 @@ def tree_bytes(folder: Path) -> dict[Path, bytes]:
 def generated_twice(task_id: str, tmp_path: Path) -> Path:
     """Run `task_id`'s prepare.py --generated under two PYTHONHASHSEEDs, into tmp_path/first
     and tmp_path/second; assert the same entries and byte-identical files; return first."""
-    script = TASKS / task_id / "scripts" / "prepare.py"
+    task = get_task(task_id)
     for name, hash_seed in (("first", "1"), ("second", "4242")):
         done = subprocess.run(
-            [sys.executable, str(script), "--generated", "--out", str(tmp_path / name)],
+            [
+                sys.executable,
+                str(task.prepare_script),
+                "--generated",
+                "--out",
+                str(tmp_path / name),
+            ],
             capture_output=True,
             text=True,
-            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            env={**os.environ, **task.script_env(), "PYTHONHASHSEED": hash_seed},
             timeout=300,
         )
         assert done.returncode == 0, done.stderr

@@ -22,9 +22,9 @@ pytest.importorskip("lm_eval")
 from mlab_hpc.grader_lib import mlab_model_eval as model_eval  # noqa: E402
 from mlab_hpc.grader_lib.mlab_model_eval import LocalTask, ModelRules  # noqa: E402
 from mlab_hpc.grader_lib.mlab_untrusted import Untrusted  # noqa: E402
+from mlab_hpc.taskspec import get_task  # noqa: E402
 from tests.task_helpers import (  # noqa: E402
     COMPLETED,
-    TASKS,
     baseline_run,
     generated_twice,
     run_grader,
@@ -49,10 +49,10 @@ TEXTS = ["The old star moves the river.", "A cold engine keeps the bone."]
 def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny generated base model of mini-llm-efficiency (built once per module)."""
     out = tmp_path_factory.mktemp("prepared")
+    task = get_task("mini-llm-efficiency")
     subprocess.run(
-        [sys.executable, str(TASKS / "mini-llm-efficiency" / "scripts" / "prepare.py"),
-         "--generated", "--out", str(out)],
-        check=True, capture_output=True, timeout=300,
+        [sys.executable, str(task.prepare_script), "--generated", "--out", str(out)],
+        check=True, capture_output=True, timeout=300, env={**os.environ, **task.script_env()},
     )  # fmt: skip
     return out / "public" / "base_model"
 

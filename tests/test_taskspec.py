@@ -147,8 +147,12 @@ def test_task_groups_select_the_published_lists() -> None:
     assert set(ids("rl")) == {
         "ant", "bipedal-walker", "cartpole", "humanoid", "inverted-pendulum", "pong", "pusher"
     }  # fmt: skip
-    mlrb = ids("mlrb")
-    assert mlrb and all(t.startswith("mini-") for t in mlrb)  # babylm and clrs are MLAgentBench's
+    mlrb = ids("mlrb")  # both forms of each task; babylm and clrs are MLAgentBench's
+    assert "llm-efficiency" in mlrb and "mini-llm-efficiency" in mlrb
+    assert "babylm" not in mlrb and "clrs" not in mlrb
+    assert ids("mlrb-mini") == [t for t in mlrb if t.startswith("mini-")]
+    assert ids("mlrb-full") == [t for t in mlrb if not t.startswith("mini-")]
+    assert {get_task(t).resources.gpus for t in mlrb} == {1}
     assert ids("cartpole,rl")[0] == "cartpole" and len(ids("cartpole,rl")) == 7  # each once
     assert set(ids("all")) == set(ids("mlab")) | set(ids("hr-mlab")) | set(mlrb)
     with pytest.raises(UnknownNameError, match="Did you mean 'mlrb'"):

@@ -178,6 +178,55 @@ class ModelRules:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+PARAMS_ENV = "MLAB_TASK_PARAMS"  # the form's [params] of task.toml, as a JSON object
+
+
+def task_params(required: Sequence[str] = ()) -> dict[str, Any]:
+    """The [params] of the task form being prepared or graded (task.toml, after the form's
+    overrides), which the harness passes as JSON in $MLAB_TASK_PARAMS.
+
+    Exits with a message naming the fix when the variable is missing or not a JSON object, or
+    lacks one of ``required``: a script run by hand needs it set, e.g. from
+    ``mlab-hpc tasks show ID --json``.
+    """
+    text = os.environ.get(PARAMS_ENV)
+    if text is None:
+        sys.exit(
+            f"{PARAMS_ENV} is not set: run this script through mlab-hpc (prepare, run, "
+            "eval-model), or set it to the task form's [params] as a JSON object"
+        )
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as exc:
+        sys.exit(f"{PARAMS_ENV} is not JSON ({exc})")
+    if not isinstance(params, dict):
+        sys.exit(f"{PARAMS_ENV} must hold a JSON object, got {text[:80]!r}")
+    missing = [key for key in required if key not in params]
+    if missing:
+        sys.exit(f"{PARAMS_ENV} lacks {', '.join(missing)}: add them to the task's [params]")
+    return params
+
+
+def model_rules(
+    tasks: tuple[LocalTask, ...],
+    primary: tuple[str, str | tuple[str, ...]],
+    params: dict[str, Any] | None = None,
+) -> ModelRules:
+    """The ModelRules of a task form, with its caps from its [params]: ``max_parameters`` and
+    ``max_bytes`` (required), ``allowed_dtypes`` (a list; absent: any dtype) and
+    ``budget_s`` (absent: DEFAULT_BUDGET_S). ``params`` defaults to task_params()."""
+    params = task_params(("max_parameters", "max_bytes")) if params is None else params
+    dtypes = params.get("allowed_dtypes")
+    return ModelRules(
+        tasks=tasks,
+        primary=primary,
+        max_parameters=int(params["max_parameters"]),
+        max_bytes=int(params["max_bytes"]),
+        allowed_dtypes=tuple(dtypes) if dtypes is not None else None,
+        budget_s=float(params.get("budget_s", DEFAULT_BUDGET_S)),
+    )
+
+
 # --- the pipe: length-prefixed JSON messages ---------------------------------------------------
 
 

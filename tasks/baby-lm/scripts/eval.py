@@ -1,4 +1,4 @@
-"""Grader for the mini-baby-lm task.
+"""Grader for the baby-lm task (both forms: full and mini-baby-lm).
 
     python scripts/eval.py --workspace WS --answers ANS --out OUT.json
 
@@ -7,28 +7,24 @@ key hidden) and evaluates it with lm-eval-harness through mlab_model_eval: BLiMP
 the minimal pairs of ANS/blimp_test.jsonl (the score, "blimp_accuracy" = blimp_acc: a pair is
 right when the model gives the grammatical sentence the higher log-likelihood), perplexity on
 the held-out lines of ANS/perplexity_test.jsonl, and the generic figures (parameters, tokens
-per second, latency). A model over MAX_PARAMETERS parameters or MAX_BYTES bytes is refused.
+per second, latency). A model over the form's caps is refused.
+
+The caps (max_parameters, max_bytes, allowed_dtypes) are the task form's [params] in
+task.toml, which the harness passes in $MLAB_TASK_PARAMS.
 """
 
 from __future__ import annotations
 
 try:
-    from mlab_model_eval import LocalTask, ModelRules, main
+    from mlab_model_eval import LocalTask, main, model_rules
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
-    from mlab_hpc.grader_lib.mlab_model_eval import LocalTask, ModelRules, main
+    from mlab_hpc.grader_lib.mlab_model_eval import LocalTask, main, model_rules
 
-MAX_PARAMETERS = 200_000_000  # BabyLM's baselines (OPT-125m, T5-base...) fit; bigger is odd
-MAX_BYTES = 2 * 1024**3
-
-RULES = ModelRules(
-    tasks=(
-        LocalTask("blimp", "minimal_pairs", "blimp_test.jsonl"),
-        LocalTask("babylm_test", "rolling", "perplexity_test.jsonl"),
-    ),
-    primary=("blimp_accuracy", "blimp_acc"),
-    max_parameters=MAX_PARAMETERS,
-    max_bytes=MAX_BYTES,
+TASKS = (
+    LocalTask("blimp", "minimal_pairs", "blimp_test.jsonl"),
+    LocalTask("babylm_test", "rolling", "perplexity_test.jsonl"),
 )
+PRIMARY = ("blimp_accuracy", "blimp_acc")
 
 if __name__ == "__main__":
-    main(RULES, __doc__)
+    main(model_rules(TASKS, PRIMARY), __doc__)

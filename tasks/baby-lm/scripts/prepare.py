@@ -1,4 +1,4 @@
-"""Data preparation for the mini-baby-lm task.
+"""Data preparation for the baby-lm task (both forms: full and mini-baby-lm).
 
     python scripts/prepare.py --raw RAW --out DIR      # RAW holds the [[data.files]] downloads
     python scripts/prepare.py --generated --out DIR    # tiny sets of the same schemas, offline
@@ -11,11 +11,11 @@ Layout written (both modes):
     DIR/private/perplexity_test.jsonl       held-out BabyLM test lines, {"text": ...} a line
 
 Real mode: babylm_data.zip (BabyLM 2023) gives babylm_10M/<domain>.train, babylm_dev/*.dev and
-babylm_test/*.test, copied line for line; the BLiMP paradigms of PARADIGMS (1,000 pairs each,
-from the BLiMP repository's data/ folder) are concatenated in that order; PERPLEXITY_LINES test
-lines are drawn with a fixed seed. --generated writes a toy corpus of three domains, 60
-minimal pairs and 20 test lines; the output is byte-identical on every run.
-"""
+babylm_test/*.test, copied line for line; the BLiMP paradigms the form fetched (1,000 pairs
+each, from the BLiMP repository's data/ folder; mini: 12, full: all 67) are concatenated in
+name order; PERPLEXITY_LINES test lines are drawn with a fixed seed. --generated writes a toy
+corpus of three domains, 60 minimal pairs and 20 test lines; the output is byte-identical on
+every run."""
 
 from __future__ import annotations
 
@@ -34,15 +34,6 @@ except ModuleNotFoundError:
 
 SEED = 23
 PERPLEXITY_LINES = 1000
-# Twelve of BLiMP's 67 paradigms, two from each of six phenomena: the mini form's test set.
-PARADIGMS = (
-    "anaphor_gender_agreement", "anaphor_number_agreement",
-    "determiner_noun_agreement_1", "determiner_noun_agreement_2",
-    "regular_plural_subject_verb_agreement_1", "irregular_plural_subject_verb_agreement_1",
-    "irregular_past_participle_verbs", "irregular_past_participle_adjectives",
-    "existential_there_quantifiers_1", "existential_there_subject_raising",
-    "wh_questions_object_gap", "wh_questions_subject_gap",
-)  # fmt: skip
 GENERATED_DOMAINS = ("aochildes", "simple_wikipedia", "switchboard")
 
 
@@ -97,11 +88,12 @@ def prepare_raw(raw: Path, out: Path) -> None:
     chosen = np.sort(np.random.default_rng(SEED).choice(len(test), PERPLEXITY_LINES, False))
     data.write_jsonl(out / "private" / "perplexity_test.jsonl",
                      data.text_rows(test[i] for i in chosen))  # fmt: skip
+    # the form's paradigms: every BLiMP file its [[data.files]] fetched (mini: 12, full: 67)
+    paradigms = sorted((raw / "blimp").glob("*.jsonl"))
+    if not paradigms:
+        sys.exit(f"prepare.py: no BLiMP paradigm in {raw}/blimp; run prepare again")
     rows = []
-    for paradigm in PARADIGMS:
-        path = raw / "blimp" / f"{paradigm}.jsonl"
-        if not path.is_file():
-            sys.exit(f"prepare.py: {path} is missing; run prepare again")
+    for path in paradigms:
         rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     data.write_jsonl(out / "private" / "blimp_test.jsonl", rows)
 

@@ -1,4 +1,4 @@
-"""Grader for the mini-edge-llm-compression task.
+"""Grader for the edge-llm-compression task (both forms: full and mini-edge-llm-compression).
 
     python scripts/eval.py --workspace WS --answers ANS --out OUT.json
 
@@ -6,31 +6,26 @@ Loads the Hugging Face model directory WS/output/ in a nested sandbox (no networ
 key hidden) and evaluates it with lm-eval-harness through mlab_model_eval: accuracy on the
 MMLU-format questions of ANS/mmlu_test.jsonl (the score, "accuracy" = mmlu_acc), perplexity
 on ANS/perplexity_test.jsonl, and the generic figures (parameters, bytes, tokens per second,
-latency). Refused: a directory over MAX_BYTES, a model over MAX_PARAMETERS parameters, and
+latency). Refused: a directory over the form's max_bytes, a model over its max_parameters, and
 weights in any dtype but float16, bfloat16 or float32 (no quantisation), whether the
 safetensors headers declare it or the loaded model has it.
+
+The caps (max_parameters, max_bytes, allowed_dtypes) are the task form's [params] in
+task.toml, which the harness passes in $MLAB_TASK_PARAMS.
 """
 
 from __future__ import annotations
 
 try:
-    from mlab_model_eval import LocalTask, ModelRules, main
+    from mlab_model_eval import LocalTask, main, model_rules
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
-    from mlab_hpc.grader_lib.mlab_model_eval import LocalTask, ModelRules, main
+    from mlab_hpc.grader_lib.mlab_model_eval import LocalTask, main, model_rules
 
-MAX_BYTES = 600 * 10**6  # the base (Qwen2.5-0.5B, about 988 MB in bfloat16) must shrink
-MAX_PARAMETERS = 500_000_000  # the base's own count (Qwen2.5-0.5B, 494 M): no growing
-
-RULES = ModelRules(
-    tasks=(
-        LocalTask("mmlu", "multiple_choice", "mmlu_test.jsonl"),
-        LocalTask("wikitext", "rolling", "perplexity_test.jsonl"),
-    ),
-    primary=("accuracy", "mmlu_acc"),
-    max_parameters=MAX_PARAMETERS,
-    max_bytes=MAX_BYTES,
-    allowed_dtypes=("float16", "bfloat16", "float32"),
+TASKS = (
+    LocalTask("mmlu", "multiple_choice", "mmlu_test.jsonl"),
+    LocalTask("wikitext", "rolling", "perplexity_test.jsonl"),
 )
+PRIMARY = ("accuracy", "mmlu_acc")
 
 if __name__ == "__main__":
-    main(RULES, __doc__)
+    main(model_rules(TASKS, PRIMARY), __doc__)

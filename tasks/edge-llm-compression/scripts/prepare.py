@@ -1,4 +1,4 @@
-"""Data preparation for the mini-edge-llm-compression task.
+"""Data preparation for the edge-llm-compression task (both forms: full and mini-).
 
     python scripts/prepare.py --raw RAW --out DIR      # RAW holds the [[data.files]] downloads
     python scripts/prepare.py --generated --out DIR    # a tiny model and tiny sets, offline
@@ -7,21 +7,23 @@ Layout written (both modes):
 
     DIR/public/base_model/          the approved base model (Hugging Face directory)
     DIR/public/data/calibration.jsonl   texts for calibration or recovery training, {"text": ...}
+    DIR/public/data/caps.json       the form's caps: max_bytes, max_parameters, allowed_dtypes
     DIR/private/mmlu_test.jsonl     MMLU questions: question, subject, choices, answer
     DIR/private/perplexity_test.jsonl   held-out texts for perplexity, {"text": ...} a line
 
 Real mode: the base model's files are copied from RAW/base_model/; MMLU's test split
-(cais/mmlu, "all", parquet) is cut to MMLU_QUESTIONS questions drawn with a fixed seed; the
-perplexity texts are the non-blank lines of WikiText-2's test split; the training texts are
-Alpaca's instruction/response pairs written as one text each (for calibration or a short
-recovery fine-tune). --generated writes a
-random-initialised 2-layer Llama model with a byte-level BPE tokenizer trained on a toy
-corpus, and sets of the same schemas; the output is byte-identical on every run.
-"""
+(cais/mmlu, "all", parquet) is cut to the form's mmlu_questions ([params]) drawn with a fixed
+seed; public/data/caps.json holds the form's caps (both modes); the perplexity texts are the
+non-blank lines of WikiText-2's test split; the training texts are Alpaca's
+instruction/response pairs written as one text each (for calibration or a short recovery fine-
+tune). --generated writes a random-initialised 2-layer Llama model with a byte-level BPE
+tokenizer trained on a toy corpus, and sets of the same schemas; the output is byte-identical
+on every run."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -30,19 +32,48 @@ import numpy as np
 
 try:
     from mlab_hpc.grader_lib import mlab_model_eval_data as data
+    from mlab_hpc.grader_lib.mlab_model_eval import task_params
 except ModuleNotFoundError:
     sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
 
 SEED = 37
-MMLU_QUESTIONS = 1000  # of the 14,042 test questions: grading stays within minutes on a GPU
 PERPLEXITY_LINES = 500
-BASE_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+
+
+def mmlu_sample(rows: list[dict]) -> list[dict]:
+    """The form's mmlu_questions questions ([params]) drawn with SEED, in file order; every
+    question when the form asks for as many as there are or more."""
+    count = int(task_params(("mmlu_questions",))["mmlu_questions"])
+    if count >= len(rows):
+        return rows
+    chosen = np.sort(np.random.default_rng(SEED).choice(len(rows), count, replace=False))
+    return [rows[i] for i in chosen]
+
+
+def copy_model(source: Path, target: Path) -> None:
+    """Copy a downloaded Hugging Face model folder (config.json and weights required)."""
+    if not (source / "config.json").is_file():
+        sys.exit(f"prepare.py: {source}/config.json is missing; run prepare again")
+    if not any(p.suffix == ".safetensors" for p in source.iterdir()):
+        sys.exit(f"prepare.py: {source} holds no .safetensors weights; run prepare again")
+    shutil.copytree(source, target, dirs_exist_ok=True)
+
+
+def write_caps(out: Path) -> None:
+    """public/data/caps.json: the form's size caps, which the starter compresses to."""
+    params = task_params(("max_bytes", "max_parameters"))
+    caps = {key: params[key] for key in ("max_bytes", "max_parameters", "allowed_dtypes")
+            if key in params}  # fmt: skip
+    path = out / "public" / "data" / "caps.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(caps, sort_keys=True, indent=1) + "\n")
 
 
 def prepare_generated(out: Path) -> None:
     """The tiny offline form: a random tiny model, toy texts, MMLU-schema questions."""
     texts = data.corpus(SEED, 200)
     data.tiny_model(out / "public" / "base_model", texts)
+    write_caps(out)
     data.write_jsonl(out / "public" / "data" / "calibration.jsonl", data.text_rows(texts))
     data.write_jsonl(out / "private" / "mmlu_test.jsonl", data.mmlu_rows(SEED + 1, 40))
     data.write_jsonl(
@@ -52,14 +83,11 @@ def prepare_generated(out: Path) -> None:
 
 def prepare_raw(raw: Path, out: Path) -> None:
     """The real form from the downloaded files (see task.toml's [[data.files]])."""
-    missing = [name for name in BASE_FILES if not (raw / "base_model" / name).is_file()]
-    if missing:
-        sys.exit(f"prepare.py: {raw}/base_model/{missing[0]} is missing; run prepare again")
-    shutil.copytree(raw / "base_model", out / "public" / "base_model", dirs_exist_ok=True)
+    copy_model(raw / "base_model", out / "public" / "base_model")
+    write_caps(out)
     rows = data.parquet_rows(raw / "mmlu_test.parquet", ["question", "subject", "choices",
                                                           "answer"])  # fmt: skip
-    chosen = np.sort(np.random.default_rng(SEED).choice(len(rows), MMLU_QUESTIONS, replace=False))
-    data.write_jsonl(out / "private" / "mmlu_test.jsonl", [rows[i] for i in chosen])
+    data.write_jsonl(out / "private" / "mmlu_test.jsonl", mmlu_sample(rows))
     lines = [r["text"] for r in data.parquet_rows(raw / "wikitext_test.parquet", ["text"])]
     kept = [line.strip() for line in lines if line.strip() and not line.strip().startswith("=")]
     data.write_jsonl(out / "private" / "perplexity_test.jsonl",

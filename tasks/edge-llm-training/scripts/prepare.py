@@ -1,4 +1,4 @@
-"""Data preparation for the mini-edge-llm-training task.
+"""Data preparation for the edge-llm-training task (both forms: full and mini-edge-llm-training).
 
     python scripts/prepare.py --raw RAW --out DIR      # RAW holds the [[data.files]] downloads
     python scripts/prepare.py --generated --out DIR    # tiny sets of the same schemas, offline
@@ -10,9 +10,10 @@ Layout written (both modes):
     DIR/private/mmlu_test.jsonl                  MMLU questions: question, subject, choices, answer
     DIR/private/perplexity_test.jsonl            held-out texts, {"text": ...} a line
 
-Real mode: the first shard of C4's English training split (c4-train.00000-of-01024, 356k
-documents) and of its validation split, Alpaca's 52k instruction/response pairs written as
-one document each, MMLU's test split cut to MMLU_QUESTIONS questions with a fixed seed, and
+Real mode: the shards of C4's English training split the form fetched (mini: the first,
+c4-train.00000-of-01024, 356k documents) and the first of its validation split, Alpaca's 52k
+instruction/response pairs written as one document each, MMLU's test split cut to the form's
+mmlu_questions ([params]) with a fixed seed, and
 PERPLEXITY_DOCUMENTS C4 validation documents (kept out of the dev file). --generated writes a
 toy corpus, 40 MMLU-schema questions and 20 texts; byte-identical on every run.
 """
@@ -29,12 +30,22 @@ import numpy as np
 
 try:
     from mlab_hpc.grader_lib import mlab_model_eval_data as data
+    from mlab_hpc.grader_lib.mlab_model_eval import task_params
 except ModuleNotFoundError:
     sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
 
 SEED = 41
-MMLU_QUESTIONS = 1000
 PERPLEXITY_DOCUMENTS = 500
+
+
+def mmlu_sample(rows: list[dict]) -> list[dict]:
+    """The form's mmlu_questions questions ([params]) drawn with SEED, in file order; every
+    question when the form asks for as many as there are or more."""
+    count = int(task_params(("mmlu_questions",))["mmlu_questions"])
+    if count >= len(rows):
+        return rows
+    chosen = np.sort(np.random.default_rng(SEED).choice(len(rows), count, replace=False))
+    return [rows[i] for i in chosen]
 
 
 def write_documents(path: Path, documents: list[str]) -> None:
@@ -64,14 +75,17 @@ def c4_texts(path: Path) -> list[str]:
 
 def prepare_raw(raw: Path, out: Path) -> None:
     corpus = out / "public" / "corpus"
-    write_documents(corpus / "train" / "c4.txt", c4_texts(raw / "c4-train.00000-of-01024.json.gz"))
+    shards = sorted(raw.glob("c4-train.*.json.gz"))
+    if not shards:
+        sys.exit(f"prepare.py: no c4-train.*.json.gz in {raw}; run prepare again")
+    write_documents(corpus / "train" / "c4.txt", [t for s in shards for t in c4_texts(s)])
     alpaca = data.parquet_rows(raw / "alpaca_train.parquet", ["instruction", "input", "output"])
     write_documents(corpus / "train" / "alpaca.txt", [
         f"Instruction: {r['instruction']}\n" + (f"Input: {r['input']}\n" if r["input"] else "")
         + f"Response: {r['output']}"
         for r in alpaca
     ])  # fmt: skip
-    validation = c4_texts(raw / "c4-validation.00000-of-00008.json.gz")
+    validation = c4_texts(raw / "c4-validation.00000-of-00008.json.gz")  # both forms
     held = set(np.random.default_rng(SEED).choice(len(validation), PERPLEXITY_DOCUMENTS, False))
     write_documents(corpus / "dev" / "c4.txt",
                     [t for i, t in enumerate(validation) if i not in held])  # fmt: skip
@@ -79,8 +93,7 @@ def prepare_raw(raw: Path, out: Path) -> None:
                      data.text_rows(validation[i] for i in sorted(held)))  # fmt: skip
     rows = data.parquet_rows(raw / "mmlu_test.parquet", ["question", "subject", "choices",
                                                           "answer"])  # fmt: skip
-    chosen = np.sort(np.random.default_rng(SEED).choice(len(rows), MMLU_QUESTIONS, replace=False))
-    data.write_jsonl(out / "private" / "mmlu_test.jsonl", [rows[i] for i in chosen])
+    data.write_jsonl(out / "private" / "mmlu_test.jsonl", mmlu_sample(rows))
 
 
 def main() -> None:

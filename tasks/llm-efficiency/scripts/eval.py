@@ -1,4 +1,4 @@
-"""Grader for the mini-llm-efficiency task.
+"""Grader for the llm-efficiency task (both forms: full and mini-llm-efficiency).
 
     python scripts/eval.py --workspace WS --answers ANS --out OUT.json
 
@@ -6,28 +6,24 @@ Loads the Hugging Face model directory WS/output/ in a nested sandbox (no networ
 key hidden) and evaluates it with lm-eval-harness through mlab_model_eval: accuracy on the
 MMLU-format questions of ANS/mmlu_test.jsonl (the score, "accuracy" = mmlu_acc), perplexity on
 the texts of ANS/perplexity_test.jsonl, and the generic figures (parameters, tokens per second,
-latency). A model over MAX_PARAMETERS parameters or MAX_BYTES bytes is refused.
+latency). A model over the form's caps is refused.
+
+The caps (max_parameters, max_bytes, allowed_dtypes) are the task form's [params] in
+task.toml, which the harness passes in $MLAB_TASK_PARAMS.
 """
 
 from __future__ import annotations
 
 try:
-    from mlab_model_eval import LocalTask, ModelRules, main
+    from mlab_model_eval import LocalTask, main, model_rules
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
-    from mlab_hpc.grader_lib.mlab_model_eval import LocalTask, ModelRules, main
+    from mlab_hpc.grader_lib.mlab_model_eval import LocalTask, main, model_rules
 
-MAX_PARAMETERS = 600_000_000  # the mini form's base (Pythia-410m, 405 M) with room to spare
-MAX_BYTES = 3 * 1024**3
-
-RULES = ModelRules(
-    tasks=(
-        LocalTask("mmlu", "multiple_choice", "mmlu_test.jsonl"),
-        LocalTask("wikitext", "rolling", "perplexity_test.jsonl"),
-    ),
-    primary=("accuracy", "mmlu_acc"),
-    max_parameters=MAX_PARAMETERS,
-    max_bytes=MAX_BYTES,
+TASKS = (
+    LocalTask("mmlu", "multiple_choice", "mmlu_test.jsonl"),
+    LocalTask("wikitext", "rolling", "perplexity_test.jsonl"),
 )
+PRIMARY = ("accuracy", "mmlu_acc")
 
 if __name__ == "__main__":
-    main(RULES, __doc__)
+    main(model_rules(TASKS, PRIMARY), __doc__)

@@ -1,4 +1,4 @@
-"""Data preparation for the mini-llm-efficiency task.
+"""Data preparation for the llm-efficiency task (both forms: full and mini-llm-efficiency).
 
     python scripts/prepare.py --raw RAW --out DIR      # RAW holds the [[data.files]] downloads
     python scripts/prepare.py --generated --out DIR    # a tiny model and tiny sets, offline
@@ -11,7 +11,8 @@ Layout written (both modes):
     DIR/private/perplexity_test.jsonl   held-out texts for perplexity, {"text": ...} a line
 
 Real mode: the base model's files are copied from RAW/base_model/; MMLU's test split
-(cais/mmlu, "all", parquet) is cut to MMLU_QUESTIONS questions drawn with a fixed seed; the
+(cais/mmlu, "all", parquet) is cut to the form's mmlu_questions ([params] in task.toml, in
+$MLAB_TASK_PARAMS) drawn with a fixed seed; the
 perplexity texts are the non-blank lines of WikiText-2's test split; the training texts are
 Alpaca's instruction/response pairs written as one text each. --generated writes a
 random-initialised 2-layer Llama model with a byte-level BPE tokenizer trained on a toy
@@ -29,14 +30,31 @@ import numpy as np
 
 try:
     from mlab_hpc.grader_lib import mlab_model_eval_data as data
+    from mlab_hpc.grader_lib.mlab_model_eval import task_params
 except ModuleNotFoundError:
     sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
 
 SEED = 17
-MMLU_QUESTIONS = 1000  # of the 14,042 test questions: grading stays within minutes on a GPU
 PERPLEXITY_LINES = 500
-BASE_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-              "special_tokens_map.json")  # fmt: skip
+
+
+def mmlu_sample(rows: list[dict]) -> list[dict]:
+    """The form's mmlu_questions questions ([params]) drawn with SEED, in file order; every
+    question when the form asks for as many as there are or more."""
+    count = int(task_params(("mmlu_questions",))["mmlu_questions"])
+    if count >= len(rows):
+        return rows
+    chosen = np.sort(np.random.default_rng(SEED).choice(len(rows), count, replace=False))
+    return [rows[i] for i in chosen]
+
+
+def copy_model(source: Path, target: Path) -> None:
+    """Copy a downloaded Hugging Face model folder (config.json and weights required)."""
+    if not (source / "config.json").is_file():
+        sys.exit(f"prepare.py: {source}/config.json is missing; run prepare again")
+    if not any(p.suffix == ".safetensors" for p in source.iterdir()):
+        sys.exit(f"prepare.py: {source} holds no .safetensors weights; run prepare again")
+    shutil.copytree(source, target, dirs_exist_ok=True)
 
 
 def prepare_generated(out: Path) -> None:
@@ -52,14 +70,10 @@ def prepare_generated(out: Path) -> None:
 
 def prepare_raw(raw: Path, out: Path) -> None:
     """The real form from the downloaded files (see task.toml's [[data.files]])."""
-    missing = [name for name in BASE_FILES if not (raw / "base_model" / name).is_file()]
-    if missing:
-        sys.exit(f"prepare.py: {raw}/base_model/{missing[0]} is missing; run prepare again")
-    shutil.copytree(raw / "base_model", out / "public" / "base_model", dirs_exist_ok=True)
+    copy_model(raw / "base_model", out / "public" / "base_model")
     rows = data.parquet_rows(raw / "mmlu_test.parquet", ["question", "subject", "choices",
                                                           "answer"])  # fmt: skip
-    chosen = np.sort(np.random.default_rng(SEED).choice(len(rows), MMLU_QUESTIONS, replace=False))
-    data.write_jsonl(out / "private" / "mmlu_test.jsonl", [rows[i] for i in chosen])
+    data.write_jsonl(out / "private" / "mmlu_test.jsonl", mmlu_sample(rows))
     lines = [r["text"] for r in data.parquet_rows(raw / "wikitext_test.parquet", ["text"])]
     kept = [line.strip() for line in lines if line.strip() and not line.strip().startswith("=")]
     data.write_jsonl(out / "private" / "perplexity_test.jsonl",

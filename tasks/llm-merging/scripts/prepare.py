@@ -1,4 +1,4 @@
-"""Data preparation for the mini-llm-merging task.
+"""Data preparation for the llm-merging task (both forms: full and mini-llm-merging).
 
     python scripts/prepare.py --raw RAW --out DIR      # RAW holds the [[data.files]] downloads
     python scripts/prepare.py --generated --out DIR    # tiny experts and tiny sets, offline
@@ -9,12 +9,12 @@ Layout written (both modes):
     DIR/private/mmlu_test.jsonl         MMLU questions: question, subject, choices, answer
     DIR/private/perplexity_test.jsonl   held-out texts for perplexity, {"text": ...} a line
 
-Real mode: the experts' files are copied from RAW/experts/<name>/; MMLU's test split is cut to
-MMLU_QUESTIONS questions drawn with a fixed seed; the perplexity texts are WikiText-2's test
-lines. --generated writes two random-initialised 2-layer Llama experts of different seeds that
-share one byte-level BPE tokenizer, and the same sets as mini-llm-efficiency's; the output is
-byte-identical on every run.
-"""
+Real mode: the experts' files are copied from RAW/experts/<name>/ (every folder the form's
+[[data.files]] fill); MMLU's test split is cut to the form's mmlu_questions ([params]) drawn
+with a fixed seed; the perplexity texts are WikiText-2's test lines. --generated writes two
+random-initialised 2-layer Llama experts of different seeds that share one byte-level BPE
+tokenizer, and the same sets as mini-llm-efficiency's; the output is byte-identical on every
+run."""
 
 from __future__ import annotations
 
@@ -27,14 +27,31 @@ import numpy as np
 
 try:
     from mlab_hpc.grader_lib import mlab_model_eval_data as data
+    from mlab_hpc.grader_lib.mlab_model_eval import task_params
 except ModuleNotFoundError:
     sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
 
 SEED = 31
-MMLU_QUESTIONS = 1000
 PERPLEXITY_LINES = 500
-EXPERTS = ("qwen2.5-0.5b", "qwen2.5-0.5b-instruct")
-EXPERT_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+
+
+def mmlu_sample(rows: list[dict]) -> list[dict]:
+    """The form's mmlu_questions questions ([params]) drawn with SEED, in file order; every
+    question when the form asks for as many as there are or more."""
+    count = int(task_params(("mmlu_questions",))["mmlu_questions"])
+    if count >= len(rows):
+        return rows
+    chosen = np.sort(np.random.default_rng(SEED).choice(len(rows), count, replace=False))
+    return [rows[i] for i in chosen]
+
+
+def copy_model(source: Path, target: Path) -> None:
+    """Copy a downloaded Hugging Face model folder (config.json and weights required)."""
+    if not (source / "config.json").is_file():
+        sys.exit(f"prepare.py: {source}/config.json is missing; run prepare again")
+    if not any(p.suffix == ".safetensors" for p in source.iterdir()):
+        sys.exit(f"prepare.py: {source} holds no .safetensors weights; run prepare again")
+    shutil.copytree(source, target, dirs_exist_ok=True)
 
 
 def prepare_generated(out: Path) -> None:
@@ -50,15 +67,14 @@ def prepare_generated(out: Path) -> None:
 
 def prepare_raw(raw: Path, out: Path) -> None:
     """The real form from the downloaded files (see task.toml's [[data.files]])."""
-    for name in EXPERTS:
-        missing = [f for f in EXPERT_FILES if not (raw / "experts" / name / f).is_file()]
-        if missing:
-            sys.exit(f"prepare.py: {raw}/experts/{name}/{missing[0]} is missing")
-        shutil.copytree(raw / "experts" / name, out / "public" / "experts" / name)
+    experts = sorted(p for p in (raw / "experts").glob("*") if p.is_dir())
+    if len(experts) < 2:
+        sys.exit(f"prepare.py: {raw}/experts holds {len(experts)} expert folders, not 2 or more")
+    for folder in experts:  # the form's experts: the folders its [[data.files]] fill
+        copy_model(folder, out / "public" / "experts" / folder.name)
     rows = data.parquet_rows(raw / "mmlu_test.parquet", ["question", "subject", "choices",
                                                           "answer"])  # fmt: skip
-    chosen = np.sort(np.random.default_rng(SEED).choice(len(rows), MMLU_QUESTIONS, replace=False))
-    data.write_jsonl(out / "private" / "mmlu_test.jsonl", [rows[i] for i in chosen])
+    data.write_jsonl(out / "private" / "mmlu_test.jsonl", mmlu_sample(rows))
     lines = [r["text"].strip() for r in data.parquet_rows(raw / "wikitext_test.parquet", ["text"])]
     kept = [line for line in lines if line and not line.startswith("=")]
     data.write_jsonl(out / "private" / "perplexity_test.jsonl",

@@ -1,4 +1,4 @@
-"""Data preparation for the mini-minipile task.
+"""Data preparation for the minipile task (both forms: full and mini-minipile).
 
     python scripts/prepare.py --raw RAW --out DIR      # RAW holds the [[data.files]] downloads
     python scripts/prepare.py --generated --out DIR    # tiny sets of the same schemas, offline
@@ -11,12 +11,11 @@ Layout written (both modes):
     DIR/private/rte_test.jsonl              SuperGLUE RTE: premise, hypothesis, label, idx
     DIR/private/perplexity_test.jsonl       MiniPile test documents, {"text": ...} a line
 
-Real mode: the first parquet shard of MiniPile's train split (the mini form's corpus, about a
-twelfth of the 1M documents), its validation and test splits (PERPLEXITY_DOCUMENTS test
-documents drawn with a fixed seed), and the validation splits of BoolQ and RTE (SuperGLUE's
-test labels are not public). --generated writes a toy corpus and 40 BoolQ-schema and 40
-RTE-schema rows; the output is byte-identical on every run.
-"""
+Real mode: the parquet shards of MiniPile's train split the form fetched (mini: the first,
+about a twelfth of the 1M documents; full: all), its validation and test splits
+(PERPLEXITY_DOCUMENTS test documents drawn with a fixed seed), and the validation splits of
+BoolQ and RTE (SuperGLUE's test labels are not public). --generated writes a toy corpus and 40
+BoolQ-schema and 40 RTE-schema rows; the output is byte-identical on every run."""
 
 from __future__ import annotations
 
@@ -63,12 +62,15 @@ def need(path: Path) -> Path:
 def prepare_raw(raw: Path, out: Path) -> None:
     """The real form from the downloaded files (see task.toml's [[data.files]])."""
     corpus = out / "public" / "corpus"
-    for split, name in (
-        ("train", "minipile_train.parquet"),
-        ("dev", "minipile_validation.parquet"),
-    ):
-        texts = [r["text"] for r in data.parquet_rows(need(raw / name), ["text"])]
-        write_documents(corpus / split / "minipile.txt", texts)
+    # the form's training shards: every minipile_train*.parquet its [[data.files]] fetched
+    shards = sorted(raw.glob("minipile_train*.parquet"))
+    if not shards:
+        sys.exit(f"prepare.py: no minipile_train*.parquet in {raw}; run prepare again")
+    texts = [r["text"] for shard in shards for r in data.parquet_rows(shard, ["text"])]
+    write_documents(corpus / "train" / "minipile.txt", texts)
+    texts = [r["text"] for r in data.parquet_rows(need(raw / "minipile_validation.parquet"),
+                                                  ["text"])]  # fmt: skip
+    write_documents(corpus / "dev" / "minipile.txt", texts)
     test = [r["text"] for r in data.parquet_rows(need(raw / "minipile_test.parquet"), ["text"])]
     chosen = np.sort(np.random.default_rng(SEED).choice(len(test), PERPLEXITY_DOCUMENTS, False))
     data.write_jsonl(out / "private" / "perplexity_test.jsonl",
