@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .errors import MlabError, PrerequisiteError
+from .errors import MlabError, PrerequisiteError, UnknownNameError
 from .paths import ResultsRoot, default_data_root, default_results_root
 
 
@@ -27,12 +27,60 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+class UsageError(click.ClickException):
+    """A one-line error about what the command was given (exit 2, as click's own)."""
+
+    exit_code = 2
+
+
+def _set_root(attr: str) -> Callable[[click.Context, click.Parameter, Path | None], None]:
+    def apply(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+        if value is not None:
+            setattr(ctx.find_object(Ctx), attr, value.resolve())
+
+    return apply
+
+
+def root_options() -> list[click.Option]:
+    """``--results`` and ``--data-root`` as options of a command: given after the command's
+    name they win over the same options before it and over the environment."""
+    return [
+        click.Option(
+            ["--results"],
+            type=click.Path(path_type=Path),
+            default=None,
+            expose_value=False,
+            callback=_set_root("results"),
+            help="Results root (also before the command; env MLAB_RESULTS; default ./results).",
+        ),
+        click.Option(
+            ["--data-root"],
+            type=click.Path(path_type=Path),
+            default=None,
+            expose_value=False,
+            callback=_set_root("data_root"),
+            help="Prepared data root (also before the command; env MLAB_DATA; "
+            "default ~/.cache/mlab-hpc/data).",
+        ),
+    ]
+
+
 class Group(click.Group):
-    """Shows mlab-hpc's own errors as one line (exit 2 for things the user must fix)."""
+    """Every command takes the roots (``root_options``); mlab-hpc's own errors are one line:
+    exit 2 for what the command was given (an unknown name, a bad value), 1 for the rest."""
+
+    group_class = type  # subgroups are Groups too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not isinstance(cmd, click.Group):
+            cmd.params.extend(root_options())
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except UnknownNameError as exc:
+            raise UsageError(str(exc)) from None
         except PrerequisiteError as exc:
             raise click.ClickException(str(exc)) from None
         except MlabError as exc:
@@ -183,6 +231,9 @@ def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     "then train for one short epoch. For checking a task end to end, not for results.",
 )
 @llm_options
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the graded run's row as JSON (for scripts)."
+)
 @pass_ctx
 def run(
     obj: Ctx,
@@ -203,9 +254,13 @@ def run(
     temperature: float | None,
     max_tokens: int | None,
     max_cost: float | None,
+    as_json: bool,
 ) -> None:
-    """Run one agent on one task here, grade it, and write its rows to the result tables."""
-    from .console import ConsoleProgress, console, print_summary
+    """Run one agent on one task here, grade it, and write its rows to the result tables.
+
+    Progress goes to stderr; the run's outcome (a summary, or one JSON object with --json)
+    to stdout."""
+    from .console import ConsoleProgress, console
     from .runner import (
         RunConfig,
         Unrecoverable,
@@ -248,7 +303,16 @@ def run(
     paths = start_run(config, progress)
     console.print("[bold]grading[/] every snapshot ...")
     finalize_run(paths, progress)
-    print_summary(_outcome(obj.results, paths.run_id), paths.dir, obj.results)
+    _print_outcome(_outcome(obj.results, paths.run_id), paths.dir, obj.results, as_json)
+
+
+def _print_outcome(row: dict[str, Any], run_dir: Path, results: Path, as_json: bool) -> None:
+    from .console import print_summary
+
+    if as_json:
+        click.echo(json.dumps({**row, "run_dir": str(run_dir)}, default=str))
+    else:
+        print_summary(row, run_dir, results)
 
 
 def check_results_root(root: Path) -> None:
@@ -297,16 +361,20 @@ def check_campaign(name: str) -> str:
 @main.command()
 @click.argument("run_ids", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every run whose process died before grading.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per recovered run.")
 @pass_ctx
-def recover(obj: Ctx, run_ids: tuple[str, ...], all_: bool) -> None:
+def recover(obj: Ctx, run_ids: tuple[str, ...], all_: bool, as_json: bool) -> None:
     """Grade and table runs whose process was killed, from the steps they recorded."""
-    from .console import ConsoleProgress, print_summary
+    from .console import ConsoleProgress
     from .runner import Unrecoverable, abandoned_runs, recover_run
 
     results = ResultsRoot(obj.results)
+    if not run_ids and not all_:
+        raise UsageError("nothing to recover: give run ids or --all")
     targets = abandoned_runs(results) if all_ else [results.run(r) for r in run_ids]
     if not targets:
-        raise PrerequisiteError("nothing to recover: give run ids or --all")
+        click.echo(f"nothing to recover in {obj.results}: no run ended before grading", err=True)
+        return
     progress = ConsoleProgress()
     failed: list[str] = []
     for paths in targets:
@@ -318,7 +386,7 @@ def recover(obj: Ctx, run_ids: tuple[str, ...], all_: bool) -> None:
             progress.notice(str(exc))
             failed.append(paths.run_id)
             continue
-        print_summary(_outcome(obj.results, paths.run_id), paths.dir, obj.results)
+        _print_outcome(_outcome(obj.results, paths.run_id), paths.dir, obj.results, as_json)
     if failed and not all_:
         raise PrerequisiteError(f"{len(failed)} run(s) unrecoverable: {', '.join(failed)}")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli import Ctx, main, pass_ctx
+from .cli import Ctx, UsageError, main, pass_ctx
 from .errors import PrerequisiteError
 
 _campaign_option = click.option(
@@ -151,8 +151,11 @@ def report(
     show_default=True,
 )
 @click.option(
+    "--out",
     "--output",
+    "output",
     type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
     help="Write the result to this file (needed for parquet).",
 )
 @_campaign_option
@@ -172,7 +175,7 @@ def sql(
     from .analysis.sql import run_sql
 
     if query and query_file:
-        raise PrerequisiteError("give a query or --file, not both")
+        raise UsageError("give a query or --file, not both")
     text = query_file.read_text() if query_file else (query or "")
     con = connect(obj.results, campaigns, cache=not no_cache, notice=_notice)
     printed = run_sql(con, text, fmt, output, console=_stdout_console())

@@ -17,9 +17,32 @@ from .paths import RunPaths
 from .runner import Progress
 from .taskspec import Limits, TaskSpec
 
+# Progress and messages go to stderr; what a command produces (a run's summary, a status
+# table) to stdout, so that `> file` and `| grep` see the data and nothing else.
 console = Console(stderr=True, highlight=False)
 if not console.is_terminal:  # logs and CI: do not wrap at 80 columns
     console = Console(stderr=True, highlight=False, width=160)
+stdout = Console(highlight=False)
+if not stdout.is_terminal:
+    stdout = Console(highlight=False, width=160)
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 run``, ``2 runs``: a count with its noun (plurals by adding s)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def seconds(value: float | None) -> str:
+    """A duration for people: 0.28 s, 12 s, 3.5 min, 2.1 h."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    if value < 10:
+        return f"{value:.2f} s"
+    if value < 600:
+        return f"{value:.0f} s"
+    if value < 36000:
+        return f"{value / 60:.1f} min"
+    return f"{value / 3600:.1f} h"
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -78,7 +101,8 @@ class ConsoleProgress(Progress):
 def _baseline(row: dict[str, Any]) -> str:
     if row.get("baseline_score") is None:
         return f"unknown: no baseline runs of this kind ({row.get('kind')}) yet"
-    return f"{_fmt(row['baseline_score'])}  (mean of {row['n_baseline_runs']} baseline runs)"
+    runs = plural(row["n_baseline_runs"], "baseline run")
+    return f"{_fmt(row['baseline_score'])}  (mean of {runs})"
 
 
 def _success(success: bool | None) -> str:
@@ -88,7 +112,8 @@ def _success(success: bool | None) -> str:
 
 
 def print_summary(row: dict[str, Any], run_dir: Path, results_root: Path) -> None:
-    """What one graded run scored, with its anchors as they stand now (analysis views)."""
+    """What one graded run scored, with its anchors as they stand now (analysis views), on
+    stdout."""
     table = Table(show_header=False, box=None, padding=(0, 2))
     metric = f"{row['metric']} ({row['direction']} is better)"
     for label, value in [
@@ -96,7 +121,7 @@ def print_summary(row: dict[str, Any], run_dir: Path, results_root: Path) -> Non
         ("agent", row["agent"] + (f"  model {row['model']}" if row["model"] else "")),
         ("status", f"{row['status']} ({row['exit_reason']})"),
         ("steps", row["n_steps"]),
-        ("wall time", f"{_fmt(row['wall_s'])} s"),
+        ("wall time", seconds(row["wall_s"])),
         ("metric", metric),
         ("final score", _fmt(row["final_score"]) if row["final_valid"] else "invalid"),
         ("best score", _fmt(row["best_score"])),
@@ -111,6 +136,6 @@ def print_summary(row: dict[str, Any], run_dir: Path, results_root: Path) -> Non
         ("tables", f"{results_root}/tables/{{runs,steps,scores}}/"),
     ]:
         table.add_row(f"[bold]{label}[/]", str(value))
-    console.print(table)
+    stdout.print(table)
     if row.get("error"):
         console.print(f"[red]error:[/] {row['error'].splitlines()[-1]}")

@@ -7,7 +7,6 @@ before the call returns, so a killed run loses at most the step in flight.
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import threading
@@ -19,6 +18,8 @@ from typing import Any
 
 from . import jsonl
 from .actions import REGISTRY, ActionContext, ActionError, ActionSpec, Outcome, TextModel, args_json
+from .diskspace import DiskFull, append_record
+from .errors import did_you_mean
 from .paths import RunPaths
 from .sandbox import Mount, Sandbox
 from .snapshots import EditHistory, SnapshotStore
@@ -137,8 +138,7 @@ def find_action(name: str, available: dict[str, ActionSpec]) -> ActionSpec:
     key = " ".join(str(name).lower().replace("_", " ").split())
     if key in folded:
         return folded[key]
-    close = difflib.get_close_matches(str(name), list(available), n=1, cutoff=0.6)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
+    hint = did_you_mean(str(name), available, n=1)
     raise ActionError(
         "unknown_action", f"'{name}' is not an action.{hint} Valid actions: {', '.join(available)}"
     )
@@ -251,7 +251,16 @@ class Environment:
             if over is not None:  # the files stay: the agent is told, and can delete them
                 outcome.observation = f"{outcome.observation}\n\nError: {over}"
                 outcome.error_kind = "quota"
-        snapshot_id = self.snapshots.take(step, outcome.changed)
+        full: DiskFull | None = None
+        try:
+            snapshot_id = self.snapshots.take(step, outcome.changed)
+        except DiskFull as exc:  # the step is recorded without its files, then the run ends
+            full, snapshot_id = exc, self.snapshots.current_id
+            outcome.observation = (
+                f"{outcome.observation}\n\nError: the files of this step could not be stored "
+                "(the results disk is full); the run ends here."
+            )
+            outcome.error_kind = "disk_full"
         record = StepRecord(
             step=step,
             action=name,
@@ -266,8 +275,13 @@ class Environment:
             done=outcome.done,
             elapsed_s=self.elapsed_s,
         ).coerced()
-        self._log.append(record.to_row())
+        self._log = append_record(
+            self._log, record.to_row(), self.snapshots.reserve, self.paths.dir,
+            f"recording step {step}",
+        )
         self.steps_taken = step
+        if full is not None:
+            raise full
         self.done = outcome.done
         self.last_overhead_s = time.perf_counter() - t0 - action_s
         return record

@@ -27,17 +27,24 @@ class TaskSpecError(PrerequisiteError):
         super().__init__(f"{path}: field '{field}': {problem}")
 
 
-class UnknownNameError(PrerequisiteError):
-    """A name (task, agent, sandbox, ...) that is not registered; suggests the closest ones."""
+def did_you_mean(name: str, known: Iterable[str], n: int = 3) -> str:
+    """The hint \" Did you mean 'a' or 'b'?\" for the names closest to ``name``, or \"\"."""
+    close = difflib.get_close_matches(name, sorted(known), n=n, cutoff=0.5)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+
+class UnknownNameError(PrerequisiteError):
+    """A name (task, agent, sandbox, run, ...) that is not registered; suggests the closest
+    ones. The CLI exits 2 for it: the command was given something that does not exist."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], where: str = "") -> None:
         known = sorted(known)
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(name, known)
         listing = ", ".join(known) if len(known) <= 12 else ", ".join(known[:12]) + ", ..."
-        super().__init__(f"unknown {kind} '{name}'.{hint} Known: {listing}")
+        where = f" {where}" if where else ""
+        super().__init__(f"unknown {kind} '{name}'{where}.{hint} Known: {listing or '(none)'}")
         self.name = name
-        self.suggestions = close
+        self.suggestions = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
 
 
 class DataError(PrerequisiteError):

@@ -194,7 +194,7 @@ def test_show_prints_steps_scores_and_llm_calls(tmp_path: Path) -> None:
     code, out = invoke(results, "show", run.run_id, "--full")
     assert code == 0 and "line three" in out and "write a policy" in out
     code, out = invoke(results, "show", "cartpole.alpa")
-    assert code == 1 and "no run 'cartpole.alpa'" in out and "Did you mean" in out
+    assert code == 2 and "unknown run 'cartpole.alpa'" in out and "Did you mean" in out
 
 
 def _mlagentbench_logs(root: Path) -> Path:

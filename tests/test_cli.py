@@ -37,7 +37,7 @@ def test_tasks_show() -> None:
 
 def test_unknown_task_is_one_line_with_a_suggestion() -> None:
     code, out = invoke("run", "--task", "house-prices")
-    assert code == 1
+    assert code == 2  # a usage error
     lines = [ln for ln in out.splitlines() if ln.strip()]
     assert len(lines) == 1 and "Traceback" not in out
     assert "Did you mean 'house-price'" in lines[0]
@@ -45,7 +45,7 @@ def test_unknown_task_is_one_line_with_a_suggestion() -> None:
 
 def test_unknown_agent_suggests() -> None:
     code, out = invoke("run", "--task", "cartpole", "--agent", "baselin")
-    assert code == 1
+    assert code == 2
     assert "unknown agent 'baselin'. Did you mean 'baseline'" in out
 
 

@@ -70,7 +70,7 @@ def test_good_policy_beats_baseline_and_reaches_human(
     monkeypatch.syspath_prepend(str(REPO))
     cli("run", "--task", "cartpole", "--agent", "baseline")
     out = cli("run", "--task", "cartpole", "--agent", "tests.agents_for_tests:GoodCartpoleAgent")
-    assert "(mean of 1 baseline runs)" in out and "(success)" in out  # the summary's anchors
+    assert "(mean of 1 baseline run)" in out and "(success)" in out  # the summary's anchors
     rows = dict(query(results, "SELECT agent, human_relative FROM runs"))
     assert rows["baseline"] == pytest.approx(0.0)
     assert rows["tests.agents_for_tests:GoodCartpoleAgent"] == pytest.approx(1.0, abs=0.02)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import glob
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import PrerequisiteError
+from ..errors import PrerequisiteError, UnknownNameError
 from .db import connect
 from .render import fmt_number
 
@@ -35,11 +34,7 @@ def resolve_run_id(results: Path, run_id: str) -> str:
     if len(matches) > 1:
         listing = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
         raise PrerequisiteError(f"'{run_id}' is the start of {len(matches)} runs: {listing}")
-    close = difflib.get_close_matches(run_id, known, n=3, cutoff=0.6)
-    hint = f" Did you mean {' or '.join(close)}?" if close else ""
-    raise PrerequisiteError(
-        f"no run '{run_id}' in {results}/tables/runs ({len(known)} runs there).{hint}"
-    )
+    raise UnknownNameError("run", run_id, known, where=f"in {results}/tables/runs")
 
 
 @dataclass

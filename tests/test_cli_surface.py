@@ -1,0 +1,156 @@
+"""The command line's conventions, as a script or a person meets them: where the roots may be
+given, what goes to stdout and what to stderr, exit codes, and numbers written for people."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mlab_hpc.cli import main
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run the CLI in-process; (exit code, stdout, stderr) kept apart."""
+    result = CliRunner().invoke(main, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def child_env(tmp: Path) -> dict[str, str]:
+    """A child's environment without MLAB_RESULTS / MLAB_DATA: the defaults apply in ``tmp``."""
+    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HOME": str(tmp)}
+    if "PYTHONPATH" in os.environ:  # a checkout other than the installed one
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
+
+
+def mlab(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command in a child process started in ``tmp``."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlab_hpc", *args],
+        cwd=tmp,
+        env=child_env(tmp),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def every_leaf_command() -> list[tuple[str, ...]]:
+    import click
+
+    found: list[tuple[str, ...]] = []
+
+    def walk(group: click.Group, prefix: tuple[str, ...]) -> None:
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                walk(command, (*prefix, name))
+            else:
+                found.append((*prefix, name))
+
+    walk(main, ())
+    return found
+
+
+@pytest.mark.parametrize("command", every_leaf_command(), ids=" ".join)
+def test_every_command_takes_the_roots_after_its_name(command: tuple[str, ...]) -> None:
+    code, out, _ = cli(*command, "--help")
+    assert code == 0
+    assert "--results PATH" in out and "--data-root PATH" in out, out
+
+
+def test_a_root_given_after_the_command_wins_over_the_group_option_and_the_env(
+    tmp_path: Path,
+) -> None:
+    given = tmp_path / "after"
+    env = {"MLAB_RESULTS": str(tmp_path / "env")}
+    code, out, err = cli(
+        "--results", str(tmp_path / "before"), "recover", "--all", "--results", str(given), env=env
+    )
+    assert code == 0, err
+    assert f"nothing to recover in {given.resolve()}" in err
+    # the error hints name options the command accepts, in the position they suggest
+    code, _, err = cli("status", "--results", str(given))
+    assert code == 1 and str(given.resolve()) in err
+
+
+def test_recover_all_with_nothing_to_do_is_not_an_error(tmp_path: Path) -> None:
+    code, out, err = cli("recover", "--all", "--results", str(tmp_path))
+    assert code == 0
+    assert out == "" and "nothing to recover" in err
+    code, _, err = cli("recover", "--results", str(tmp_path))
+    assert code == 2 and "give run ids or --all" in err
+
+
+def test_usage_errors_exit_2_and_other_errors_exit_1(tmp_path: Path) -> None:
+    code, _, err = cli("run", "--task", "house-prices", "--results", str(tmp_path))
+    assert code == 2 and "Did you mean 'house-price'" in err
+    code, _, err = cli("run", "--task", "cartpole", "--max-steps", "0")
+    assert code == 2 and "must be a finite number above 0" in err
+    code, _, err = cli("status", "--results", str(tmp_path))  # a fact of the results, not usage
+    assert code == 1 and "no campaign" in err
+
+
+def test_sql_and_report_name_their_output_file_alike(tmp_path: Path) -> None:
+    code, out, _ = cli("sql", "--help")
+    assert "--out, --output FILE" in out
+    target = tmp_path / "one.csv"
+    code, out, err = cli(
+        "sql", "--results", str(tmp_path), "--format", "csv", "--out", str(target), "SELECT 1 AS x"
+    )
+    assert code == 0, err
+    assert target.read_text().splitlines() == ["x", "1"]
+    assert out == "" and f"written to {target}" in err
+
+
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One short cartpole run, its stdout and stderr captured apart."""
+    tmp = tmp_path_factory.mktemp("run")
+    done = mlab(tmp, "run", "--task", "cartpole", "--max-steps", "2", "--smoke", "--json")
+    assert done.returncode == 0, done.stderr
+    return tmp, done
+
+
+def test_run_prints_its_outcome_on_stdout_and_its_progress_on_stderr(
+    one_run: tuple[Path, subprocess.CompletedProcess],
+) -> None:
+    _, done = one_run
+    row = json.loads(done.stdout)
+    assert row["task"] == "cartpole" and row["status"] == "completed"
+    assert row["final_score"] == pytest.approx(row["best_score"])
+    assert "step   1/2" in done.stderr and "grading" in done.stderr
+    assert "{" not in done.stderr.split("grading")[-1]  # the data went to stdout only
+
+
+def test_the_run_summary_is_for_people(tmp_path: Path) -> None:
+    done = mlab(tmp_path, "run", "--task", "cartpole", "--max-steps", "2", "--smoke")
+    assert done.returncode == 0, done.stderr
+    assert "final score" in done.stdout and "step   1/2" in done.stderr
+    assert "mean of 1 baseline run)" in done.stdout  # not "1 runs"
+    wall = next(ln for ln in done.stdout.splitlines() if "wall time" in ln).split()[-2]
+    assert len(wall.replace(".", "").lstrip("0")) <= 3, wall  # rounded, not 0.2827...
+
+
+def test_a_reader_closing_the_pipe_early_does_not_break_the_run(tmp_path: Path) -> None:
+    """`mlab-hpc run ... | head -1`: the run is graded and tabled; no traceback, no leftover."""
+    command = (
+        f"{sys.executable} -m mlab_hpc run --task cartpole --max-steps 2 --smoke | head -1; "
+        "exit ${PIPESTATUS[0]}"
+    )
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=tmp_path, env=child_env(tmp_path), capture_output=True,
+        text=True, timeout=600,
+    )  # fmt: skip
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode == 0
+    (run_dir,) = (tmp_path / "results" / "runs").iterdir()
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "graded"
+    code, out, _ = cli("sql", "--results", str(tmp_path / "results"), "--format", "csv",
+                       "SELECT count(*) AS n FROM runs")  # fmt: skip
+    assert out.splitlines() == ["n", "1"]
