@@ -38,6 +38,7 @@ MLRB_TASKS = [
     "mini-edge-llm-compression",
     "mini-edge-llm-training",
 ]
+FULL_TASKS = [task_id.removeprefix("mini-") for task_id in MLRB_TASKS]  # the 24 h forms
 
 # Eight questions whose right answers are A, A, B, C, D, A, B, C: a model that always answers
 # A is right on 3 of them.
@@ -209,7 +210,7 @@ def test_without_the_nested_sandbox_a_model_with_code_is_refused(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task_id", MLRB_TASKS)
+@pytest.mark.parametrize("task_id", MLRB_TASKS + FULL_TASKS)
 def test_smoke_run_lands_its_scores_in_parquet(
     task_id: str, results: Path, data_root: Path
 ) -> None:
@@ -365,3 +366,77 @@ def test_quantised_weights_are_refused_where_the_task_forbids_them(
 
     assert not result["valid"]
     assert "stored as int8; the task allows only float16, bfloat16, float32" in result["reason"]
+
+
+def bfloat16_case(tmp_path: Path, base_model: Path) -> tuple[Path, Path]:
+    """The tiny base model with its weights stored in bfloat16, and the 8-question key."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    workspace, answers = case(tmp_path, base_model)
+    path = workspace / "output" / "model.safetensors"
+    weights = {name: t.to(torch.bfloat16) for name, t in load_file(path).items()}
+    save_file(weights, path, metadata={"format": "pt"})
+    return workspace, answers
+
+
+def test_the_full_compression_form_refuses_bfloat16_its_params_forbid(
+    tmp_path: Path, base_model: Path
+) -> None:
+    # one eval.py, two forms: the full form allows float16/32 only (published), the mini
+    # form bfloat16 too; the grader knows which from $MLAB_TASK_PARAMS
+    workspace, answers = bfloat16_case(tmp_path, base_model)
+
+    result = run_grader("edge-llm-compression", workspace, answers)
+
+    assert not result["valid"]
+    assert "stored as bfloat16; the task allows only float16, float32" in result["reason"]
+
+
+@pytest.mark.slow
+def test_the_mini_compression_form_grades_the_same_bfloat16_model(
+    tmp_path: Path, base_model: Path
+) -> None:
+    workspace, answers = bfloat16_case(tmp_path, base_model)
+
+    result = run_grader("mini-edge-llm-compression", workspace, answers, timeout=600)
+
+    assert result["valid"], result["reason"]
+    assert result["metrics"]["accuracy"] == result["metrics"]["mmlu_acc"]
+
+
+def test_each_form_grader_enforces_its_own_size_cap(tmp_path: Path, base_model: Path) -> None:
+    workspace, answers = case(tmp_path, base_model)
+    size = sum(p.stat().st_size for p in (workspace / "output").iterdir())
+    cap = size - 1  # one byte short: refused before the model loads
+    params = {**get_task("mini-llm-efficiency").params, "max_bytes": cap}
+
+    result = run_grader("mini-llm-efficiency", workspace, answers,
+                        env={"MLAB_TASK_PARAMS": json.dumps(params)})  # fmt: skip
+
+    assert not result["valid"] and f"over the task's cap of {cap} bytes" in result["reason"]
+
+
+def test_a_grader_without_its_params_says_how_to_get_them(tmp_path: Path) -> None:
+    task = get_task("mini-llm-efficiency")
+    env = {k: v for k, v in os.environ.items() if k != "MLAB_TASK_PARAMS"}
+    args = ["--workspace", str(tmp_path), "--answers", str(tmp_path), "--out", str(tmp_path / "o")]
+
+    done = subprocess.run([sys.executable, str(task.eval_script), *args], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    assert done.returncode != 0
+    assert "MLAB_TASK_PARAMS is not set: run this script through mlab-hpc" in done.stderr
+
+
+def test_model_rules_take_the_forms_caps() -> None:
+    tasks = (LocalTask("mmlu", "multiple_choice", "mmlu_test.jsonl"),)
+    full = model_eval.model_rules(tasks, ("accuracy", "mmlu_acc"),
+                                  get_task("edge-llm-compression").params)  # fmt: skip
+    mini = model_eval.model_rules(tasks, ("accuracy", "mmlu_acc"),
+                                  get_task("mini-edge-llm-compression").params)  # fmt: skip
+
+    assert (full.max_bytes, full.allowed_dtypes) == (12 * 10**9, ("float16", "float32"))
+    assert (mini.max_bytes, mini.max_parameters) == (600 * 10**6, 500_000_000)
+    assert mini.allowed_dtypes == ("float16", "bfloat16", "float32")
+    assert full.budget_s > mini.budget_s == 3300
