@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from mlab_hpc.grader_lib.mlab_text_metrics import corpus_bleu, lcs_length, rouge_l, tokens
+from tests.task_helpers import TASKS, baseline_run, generated_twice, run_grader
 
 TASK = "mini-math-reasoning"
 
@@ -49,8 +49,9 @@ def test_rouge_l_by_hand() -> None:
 
 
 def test_bleu_by_hand() -> None:
-    # Clipped precisions 5/6, 3/5, 2/4, 1/3 (counted in the docstring of corpus_bleu's test);
-    # equal lengths, no brevity penalty: BLEU = (1/12) ** (1/4).
+    # Clipped precisions: unigrams 5/6 ("the" twice, once in the reference), bigrams 3/5
+    # (the cat, cat sat, sat on), trigrams 2/4, 4-grams 1/3 (the cat sat on); equal lengths,
+    # no brevity penalty: BLEU = (5/6 * 3/5 * 2/4 * 1/3) ** (1/4) = (1/12) ** (1/4).
     reference, candidate = "the cat sat on a mat", "the cat sat on the mat"
     assert corpus_bleu([(reference, candidate)]) == pytest.approx((1 / 12) ** 0.25)
     assert corpus_bleu([("a b c d e", "a b c d e")]) == 1.0
@@ -96,3 +97,180 @@ def test_rouge_l_agrees_with_rouge_score() -> None:
     for reference, candidate in CASES:
         expected = scorer.score(reference, candidate)["rougeL"].fmeasure
         assert rouge_l(reference, candidate) == pytest.approx(expected)
+
+
+# --- the grader -----------------------------------------------------------------------------------
+
+HEADER = "import Mathlib\n\n"
+PROBLEMS = [
+    ("add_two", "(x : ℝ) (h₀ : x + 2 = 5) : x = 3 ", "\n  sorry"),  # accepted, not proved
+    ("mod_five", ": 13 % 5 = 3 ", "\n  norm_num"),  # accepted and proved
+    ("sq_four", "(x : ℕ) (h₀ : x ^ 2 = 16) : x = 4 ", "\n  exact BAD"),  # rejected
+]
+
+
+def answer_key(folder: Path, lean: dict[str, Any]) -> Path:
+    """An answer key of PROBLEMS (miniF2F's schema) and the given lean.json."""
+    folder.mkdir(parents=True)
+    rows = [
+        {"name": name, "split": "test", "informal_prefix": f"/-- Problem {name}. -/\n",
+         "formal_statement": f"theorem {name} {rest}:= by\n", "goal": "", "header": HEADER}
+        for name, rest, _ in PROBLEMS
+    ]  # fmt: skip
+    (folder / "problems.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "lean.json").write_text(json.dumps(lean))
+    return folder
+
+
+def test_real_data_without_lean_is_a_grader_error_naming_the_fix(tmp_path: Path) -> None:
+    answers = answer_key(tmp_path / "answers", {"generated": False, "lean": None, "why": "unset"})
+    workspace = tmp_path / "ws"
+    (workspace / "output").mkdir(parents=True)
+    out = tmp_path / "out" / "out.json"
+    out.parent.mkdir()
+
+    done = subprocess.run(
+        [sys.executable, str(TASKS / TASK / "scripts" / "eval.py"), "--workspace",
+         str(workspace), "--answers", str(answers), "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode != 0
+    assert "compile_rate cannot be measured" in done.stderr
+    assert "MLAB_LEAN_PROJECT" in done.stderr  # the fix
+    assert not out.exists()  # no score at all, rather than one on ROUGE-L alone
+
+
+# A model that knows the answers: its generate() returns, after each prompt, the continuation
+# this test chose for the problem it names. It also checks, when it loads, that the answer key
+# is hidden from it (it would refuse to load otherwise, and the grade would be invalid).
+ECHO = """
+from pathlib import Path
+
+import torch
+from transformers import AutoTokenizer, LlamaForCausalLM
+
+CONTINUATIONS = {continuations!r}
+try:
+    KEY = Path({key!r}).read_text()
+except OSError:
+    KEY = ""
+if KEY.strip():
+    raise RuntimeError("the answer key is readable from the model's sandbox")
+
+
+class Echo(LlamaForCausalLM):
+    def generate(self, input_ids=None, attention_mask=None, **kwargs):
+        tokenizer = AutoTokenizer.from_pretrained(self.config._name_or_path)
+        rows = []
+        for ids in input_ids.tolist():
+            prompt = tokenizer.decode(ids, skip_special_tokens=True)
+            name = prompt.rsplit("theorem ", 1)[-1]
+            text = CONTINUATIONS[name] + "\\n\\n" if name in CONTINUATIONS else ""
+            extra = tokenizer.encode(text) if text else []
+            rows.append(ids + extra + [tokenizer.pad_token_id] * 32)
+        width = max(len(row) for row in rows)
+        return torch.tensor([row + [tokenizer.pad_token_id] * (width - len(row)) for row in rows])
+"""
+
+# A stand-in for the `lean` binary, which cannot be installed here: it follows Lean's command
+# line contract (a file argument; "error" lines and exit 1 on a rejected file, a "declaration
+# uses 'sorry'" warning on an accepted one with sorry) for the files this test writes, and
+# rejects everything if it can read the answer key. It tests the grader's plumbing (sandbox,
+# LEAN_PATH, verdict parsing), not Lean.
+STAND_IN_LEAN = """#!{python}
+import os
+import sys
+from pathlib import Path
+
+source = Path(sys.argv[1]).read_text()
+try:
+    leaked = Path({key!r}).read_text()
+except OSError:
+    leaked = ""
+if leaked.strip() or os.environ.get("LEAN_PATH") != "/opt/project/lib":
+    print("Problem.lean:1:0: error: the answer key is readable, or LEAN_PATH is wrong")
+    sys.exit(1)
+if "BAD" in source:
+    print("Problem.lean:7:8: error: unknown identifier 'BAD'")
+    sys.exit(1)
+if "sorry" in source:
+    print("Problem.lean:5:8: warning: declaration uses 'sorry'")
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mlab_hpc.grader_lib.mlab_model_eval_data import tiny_model as build
+
+    folder = tmp_path_factory.mktemp("model") / "base"
+    build(folder, [HEADER + f"theorem {name} {rest}:= by" for name, rest, _ in PROBLEMS])
+    return folder
+
+
+@pytest.mark.slow
+def test_a_model_echoing_the_references_scores_one_and_lean_judges_each_file(
+    tmp_path: Path, tiny_model: Path, bwrap: Any
+) -> None:
+    import shutil
+
+    lean = tmp_path / "bin" / "lean"
+    answers = answer_key(tmp_path / "answers", {"generated": True, "lean": str(lean),
+                         "lean_path": "/opt/project/lib", "project": str(tmp_path)})  # fmt: skip
+    key = str(answers / "problems.jsonl")
+    lean.parent.mkdir()
+    lean.write_text(STAND_IN_LEAN.format(python=sys.executable, key=key))
+    lean.chmod(0o755)
+    workspace = tmp_path / "ws"
+    output = workspace / "output"
+    shutil.copytree(tiny_model, output)
+    continuations = {name: f" {rest}:= by{proof}" for name, rest, proof in PROBLEMS}
+    (output / "echo.py").write_text(ECHO.format(continuations=continuations, key=key))
+    config = json.loads((output / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "echo.Echo"}
+    (output / "config.json").write_text(json.dumps(config))
+
+    result = run_grader(TASK, workspace, answers, timeout=600)
+
+    assert result["valid"], result["reason"]
+    metrics = result["metrics"]
+    assert metrics["answers_hidden"] == 1.0 and metrics["compile_hidden"] == 1.0
+    assert metrics["rouge_l"] == 1.0 and metrics["bleu"] == 1.0  # every statement echoed
+    assert metrics["compile_rate"] == pytest.approx(2 / 3)  # sorry accepted, BAD rejected
+    assert metrics["proved_rate"] == pytest.approx(1 / 3)  # only norm_num proves
+    assert metrics["compile_measured"] == 1.0 and result["reason"] == ""
+
+
+@pytest.mark.slow
+def test_generated_data_is_byte_identical(tmp_path: Path) -> None:
+    first = generated_twice(TASK, tmp_path)
+
+    rows = [json.loads(line) for line in (first / "private" / "problems.jsonl").open()]
+    assert rows and all(r["formal_statement"].startswith(f"theorem {r['name']} ") for r in rows)
+    assert json.loads((first / "private" / "lean.json").read_text())["lean"] is None
+
+
+@pytest.mark.slow
+def test_smoke_run_lands_its_scores_in_parquet_with_compile_rate_not_measured(
+    results: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLAB_LEAN_PROJECT", raising=False)
+    row = baseline_run(TASK, results, "--smoke")
+
+    assert (row["status"], row["final_valid"], row["data_mode"]) == ("completed", True, "generated")
+    assert row["final_score"] is None  # compile_rate: not measured, never made up
+    from mlab_hpc.analysis.db import connect
+
+    graded = (
+        connect(results, cache=False)
+        .execute(
+            "SELECT raw_score, reason, metrics FROM scores WHERE valid ORDER BY step DESC LIMIT 1"
+        )
+        .fetchone()
+    )
+    assert graded is not None
+    raw, reason, metrics = graded
+    assert raw is None and "NOT MEASURED" in reason
+    metrics = json.loads(metrics)
+    assert 0.0 <= metrics["rouge_l"] <= 1.0 and 0.0 <= metrics["bleu"] <= 1.0
+    assert metrics["compile_measured"] == 0.0 and "compile_rate" not in metrics

@@ -215,8 +215,7 @@ def grade(workspace: Path, answers: Path, out_dir: Path) -> dict[str, Any]:
     if settings.get("lean") is None:
         metrics["compile_measured"] = 0.0
         result["reason"] = (
-            "compile_rate NOT MEASURED (no Lean 4 toolchain; generated data): "
-            "rouge_l and bleu only"
+            "compile_rate NOT MEASURED (no Lean 4 toolchain; generated data): rouge_l and bleu only"
         )
         return result
     metrics.update(compile_all(docs, TASK.outputs, settings, answers, out_dir.resolve()))
