@@ -25,6 +25,7 @@ from .actions import append_to_research_log
 from .agents import AgentContext, make_agent
 from .baselines import BaselineCache
 from .data import PreparedData, resolve_data
+from .diskspace import DiskFull, SpaceReserve, is_disk_full
 from .environment import ActionCall, AgentTimedOut, Environment, StepRecord, read_steps
 from .errors import MlabError, PrerequisiteError
 from .grading import Grade, grade_folder, grade_snapshots
@@ -232,6 +233,7 @@ def drive_run(
     limits = Limits(**state["limits"])
     workspace = Workspace(paths.workspace, task.read_only)
     store = SnapshotStore(paths.snapshots, workspace, _exclude_read_only(workspace))
+    reserve = store.reserve = SpaceReserve(paths.dir / "trace" / ".space-reserve").hold()
     jsonl.repair(paths.steps_log)
     history = read_steps(paths.steps_log)
     if state["attempts"]:
@@ -272,6 +274,7 @@ def drive_run(
         # stopped from outside (a requeue, Slurm's time-limit warning): note when this attempt
         # ended and keep whatever the stopper recorded; the next attempt or `status` goes on
         env.close()
+        reserve.release()
         if llm is not None:
             llm.close()
         on_disk = read_state(paths)
@@ -279,6 +282,7 @@ def drive_run(
         write_state(paths, on_disk)
         raise
     env.close()
+    reserve.release()
     if llm is not None:
         llm.close()
     state["attempts"][-1].update(ended_at=time.time(), **_used_resources())
@@ -291,6 +295,8 @@ def drive_run(
         n_steps=env.steps_taken,
     )
     write_state(paths, state)
+    if exit_reason == "disk_full":  # not graded now: the disk has no room for it
+        raise PrerequisiteError(error or "the results disk is full")
 
 
 def _here() -> dict[str, Any]:
@@ -362,6 +368,8 @@ def _drive(
     except (AgentTimedOut, DeadlineReached) as exc:  # time ran out: the step in flight is cut
         env.record_cut(str(exc))
         return "max_time", str(exc)
+    except DiskFull as exc:  # the trace could not be written: recorded as far as it could be
+        return "disk_full", str(exc)
     except ReplayDiverged as exc:  # a replay that no longer follows its recording
         return "replay_diverged", str(exc)
     except BudgetExceeded as exc:  # a budget of --max-tokens / --max-cost is spent
@@ -394,6 +402,7 @@ STATUS_OF_EXIT = {
     "cancelled": "failed",
     "node_fail": "failed",
     "out_of_memory": "failed",
+    "disk_full": "failed",  # the results disk filled up (diskspace.py)
 }
 
 
@@ -406,6 +415,7 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
     state = read_state(paths)
     state.update(pid=os.getpid(), host=socket.gethostname())
     write_state(paths, state)  # this process now owns the run: nobody else recovers it
+    SpaceReserve(paths.dir / "trace" / ".space-reserve").release()  # left by a killed run
     config = RunConfig(**state["config"])
     task = get_task(config.task)
     results = ResultsRoot(paths.dir.parent.parent)
@@ -666,6 +676,8 @@ def recover_run(
             write_state(paths, state)
         return finalize_run(paths, progress)
     except Exception as exc:  # a run that cannot be graded must never block the others
+        if is_disk_full(exc):  # not the run's fault: it is recovered once there is room
+            raise DiskFull(paths.dir, exc, "grading") from exc  # type: ignore[arg-type]
         reason = f"{type(exc).__name__}: {exc}"[:2000]
         mark_unrecoverable(paths, reason)
         raise Unrecoverable(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import jsonl
+from .diskspace import DiskFull, SpaceReserve, is_disk_full
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -93,13 +94,28 @@ class SnapshotStore:
         for record in self._records():
             self._apply(record)
         self._index_log = jsonl.Appender(self.index)
+        # room kept for recording the step in flight on a full disk (set by a running run)
+        self.reserve: SpaceReserve | None = None
 
     # ------------------------------------------------------------------ taking snapshots
     def take(self, step: int, changed: Iterable[str] | None = None) -> str:
         """Record the workspace after ``step``; returns the snapshot id.
 
         ``changed``: workspace-relative paths the step may have touched; None scans everything.
+        A disk too full for the blobs or the index raises :class:`DiskFull` after removing any
+        partial blob and releasing the reserve: the snapshot is not taken (the latest one
+        stays current) and the caller can still record the step in the room freed.
         """
+        try:
+            return self._take(step, changed)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            if self.reserve is not None:
+                self.reserve.release()
+            raise DiskFull(self.dir.parent, exc, f"storing the snapshot of step {step}") from exc
+
+    def _take(self, step: int, changed: Iterable[str] | None) -> str:
         updates: dict[str, Entry] = {}
         deleted: list[str] = []
         if changed is None:
@@ -190,8 +206,11 @@ class SnapshotStore:
             if not target.exists():
                 target.parent.mkdir(exist_ok=True)
                 tmp = target.with_suffix(".tmp")
-                tmp.write_bytes(data)
-                tmp.replace(target)
+                try:
+                    tmp.write_bytes(data)
+                    tmp.replace(target)
+                finally:
+                    tmp.unlink(missing_ok=True)  # a partial blob (a full disk) never stays
             self._known_blobs.add(blob)
         return blob
 
@@ -201,10 +220,14 @@ class SnapshotStore:
         # large file: hash and copy in one pass
         tmp = self.blobs / f"incoming-{os.getpid()}.tmp"
         h = hashlib.sha256()
-        with path.open("rb") as src, tmp.open("wb") as dst:
-            while chunk := src.read(_CHUNK):
-                h.update(chunk)
-                dst.write(chunk)
+        try:
+            with path.open("rb") as src, tmp.open("wb") as dst:
+                while chunk := src.read(_CHUNK):
+                    h.update(chunk)
+                    dst.write(chunk)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a partial blob (a full disk) never stays
+            raise
         blob = h.hexdigest()
         target = self._blob_path(blob)
         if target.exists():

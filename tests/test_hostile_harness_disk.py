@@ -1,0 +1,119 @@
+"""Hostile agents and the results disk: a disk that fills up, files too big (or too sparse) to
+snapshot. Real filesystems: a small tmpfs mounted as the results root (the tests skip, saying
+why, where mounting is not permitted), real sparse files, the real CLI, Parquet and DuckDB.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mlab_hpc.agents import AgentContext
+from mlab_hpc.cli import main
+from mlab_hpc.environment import ActionCall, StepRecord
+
+from .conftest import REPO, cli, query
+
+pytestmark = pytest.mark.usefixtures("data_root")
+
+HERE = "tests.test_hostile_harness_disk"
+
+
+@pytest.fixture(autouse=True)
+def _importable_agents(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO))
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def only_run(results: Path) -> Path:
+    (run,) = list((results / "runs").iterdir())
+    return run
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A 24 MiB tmpfs mounted as the results root (MLAB_RESULTS); unmounted afterwards."""
+    root = tmp_path / "small-disk"
+    root.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(root)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    monkeypatch.setenv("MLAB_RESULTS", str(root))
+    try:
+        yield root
+    finally:
+        subprocess.run(["umount", "-l", str(root)], check=False)
+
+
+class Scripted:
+    script: list[ActionCall] = []
+
+    def begin(self, ctx: AgentContext, history: list[StepRecord]) -> None:
+        self._queue = list(self.script[len(history) :])
+
+    def act(self, last: StepRecord | None) -> ActionCall:
+        return self._queue.pop(0) if self._queue else ActionCall("Final Answer", {})
+
+
+FILL = """\
+import os
+fd = os.open("big.bin", os.O_WRONLY | os.O_CREAT)
+block = b"x" * (1 << 20)
+try:
+    while True:
+        os.write(fd, block)
+except OSError as exc:
+    print("stopped:", exc.strerror)
+"""
+
+
+class DiskFillingAgent(Scripted):
+    """Writes a note, then runs a script that writes until the disk is full."""
+
+    script = [
+        ActionCall("Write File", {"file_name": "notes.txt", "content": "one"}),
+        ActionCall("Write File", {"file_name": "fill.py", "content": FILL}),
+        ActionCall("Execute Script", {"script_name": "fill.py"}),
+        ActionCall("List Files", {"dir_path": "."}),
+    ]
+
+
+# ------------------------------------------------------------------ a full disk
+def test_full_results_disk_ends_the_run_in_one_line_and_keeps_its_steps(
+    small_disk: Path,
+) -> None:
+    code, out = run_cli("run", "--task", "cartpole", "--sandbox", "process", "--agent",
+                        f"{HERE}:DiskFillingAgent")
+    assert code == 1, out
+    assert "Traceback" not in out
+    (line,) = [x for x in out.splitlines() if x.startswith("Error:")]
+    assert str(small_disk) in line and "free" in line and "recover" in line, line
+    run = only_run(small_disk)
+    state = json.loads((run / "run.json").read_text())
+    assert (state["status"], state["exit_reason"]) == ("ended", "disk_full")
+    steps = [json.loads(x) for x in (run / "trace" / "steps.jsonl").read_text().splitlines()]
+    assert [s["action"] for s in steps] == ["Write File", "Write File", "Execute Script"]
+    assert steps[2]["error_kind"] == "disk_full", steps[2]
+    assert "fill.py" in steps[2]["observation"]  # its own output had no room either
+    assert "could not be stored" in steps[2]["observation"]
+    assert not list((run / "snapshots").rglob("*.tmp")), "no partial blob is left behind"
+
+    (run / "workspace" / "big.bin").unlink()  # the fix the error names: free space, recover
+    cli("recover", run.name)
+    (row,) = query(small_disk, "SELECT status, exit_reason, n_steps, final_valid FROM runs")
+    assert row == ("failed", "disk_full", 3, True)
+    assert len(query(small_disk, "SELECT step FROM steps")) == 3
+    assert not (run / "trace" / ".space-reserve").exists()
