@@ -6,6 +6,7 @@ why, where mounting is not permitted), real sparse files, the real CLI, Parquet 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,3 +118,44 @@ def test_full_results_disk_ends_the_run_in_one_line_and_keeps_its_steps(
     assert row == ("failed", "disk_full", 3, True)
     assert len(query(small_disk, "SELECT step FROM steps")) == 3
     assert not (run / "trace" / ".space-reserve").exists()
+
+
+def _fill(folder: Path) -> None:
+    """Write into ``folder`` until its filesystem has no room left."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\x5a" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("with_reserve", [True, False])
+def test_a_step_line_on_a_full_disk_uses_the_reserve_once(
+    small_disk: Path, with_reserve: bool
+) -> None:
+    from mlab_hpc import jsonl
+    from mlab_hpc.diskspace import DiskFull, SpaceReserve, append_record
+
+    run_dir = small_disk / "runs" / "r1"
+    (run_dir / "trace").mkdir(parents=True)
+    reserve = SpaceReserve(run_dir / "trace" / ".space-reserve", size=1 << 20).hold()
+    assert reserve.held
+    if not with_reserve:
+        reserve.release()
+    log = jsonl.Appender(run_dir / "trace" / "steps.jsonl")
+    log.append({"step": 1, "observation": "small"})
+    _fill(small_disk)
+    row = {"step": 2, "observation": "y" * 300_000}  # larger than any page left over
+    if with_reserve:
+        log = append_record(log, row, reserve, run_dir, "recording step 2")
+        log.close()
+        assert not reserve.path.exists()
+        assert [r["step"] for r in jsonl.read(log.path)] == [1, 2]
+    else:
+        with pytest.raises(DiskFull, match=str(small_disk)):
+            append_record(log, row, reserve, run_dir, "recording step 2")
+        assert [r["step"] for r in jsonl.read(log.path)] == [1]
+        assert log.path.read_bytes().endswith(b"\n"), "no torn line is left"
