@@ -11,6 +11,8 @@
       pkgs = import nixpkgs {
         inherit system;
         config.allowUnfree = true; # CUDA builds of torch and jaxlib
+        # python3Packages.lm-eval at the version the MLRB graders pin (containers/lm-eval.nix)
+        overlays = [ (import ./containers/overlay.nix) ];
       };
       lib = nixpkgs.lib;
       containers = import ./containers/lib.nix { inherit pkgs; };
