@@ -195,10 +195,10 @@ def campaign_status(paths: CampaignPaths) -> list[RunStatus]:
             "not submitted" if job_id is None else "pending",
             job_id,
         )
-        if state is not None and state.get("status") == "graded":
-            _fill_from_table(results, spec.run_id, spec.campaign, spec.task, row)
-        elif job_state in ACTIVE:
+        if job_state in ACTIVE:  # also a graded run that a resubmission relaunched
             row.status = "running" if job_state == "RUNNING" and state else job_state.lower()
+        elif state is not None and state.get("status") == "graded":
+            _fill_from_table(results, spec.run_id, spec.campaign, spec.task, row)
         elif (job_state in ENDINGS or job_state == "UNKNOWN_ENDED") and (
             state is None or state.get("status") == "unrecoverable"
         ):
