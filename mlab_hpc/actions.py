@@ -12,7 +12,6 @@ from __future__ import annotations
 import inspect
 import json
 import re
-import shutil
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from .llm.chunks import summarise_long
 from .llm.parsing import excerpt, extract_code
 from .sandbox import Mount, Sandbox
 from .snapshots import EditHistory
+from .snapshots import copy_file as copy_keeping_holes
 from .workspace import Workspace, WorkspaceError
 
 MAX_INSPECT_LINES = 100
@@ -306,7 +306,7 @@ def copy_file(
     _refuse_special(src, source)
     dst = ctx.writable(destination)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dst)
+    copy_keeping_holes(src, dst)  # a sparse file stays sparse
     _backup(ctx, dst)
     return Outcome(f"File {source} copied to {destination}.", changed=[ctx.rel(dst)])
 

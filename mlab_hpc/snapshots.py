@@ -7,10 +7,17 @@ can be rebuilt with :meth:`SnapshotStore.materialize`.
 
 Change detection is by ``(size, mtime_ns, inode)``; files are hashed only when those differ.
 When the caller knows which files an action touched it passes them, and nothing else is looked at.
+
+Sparse files (fewer bytes allocated than half their size, over 1 MiB) are read, hashed and
+stored by their data segments only (``SEEK_DATA`` / ``SEEK_HOLE``): a 5 GiB file of holes costs
+what it holds, in time and in blob bytes, and is written back with its holes. Its blob id is the
+SHA-256 of its size and of its data segments with their offsets (another namespace than the
+plain SHA-256 of dense files: the same content stored both ways is merely stored twice).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -20,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import jsonl
 from .diskspace import DiskFull, SpaceReserve, is_disk_full
@@ -28,6 +36,92 @@ from .workspace import Workspace
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+
+
+def is_sparse(st: os.stat_result) -> bool:
+    """Whether a regular file is stored and copied by its data segments (see the module doc)."""
+    return st.st_size > _CHUNK and st.st_blocks * 512 < st.st_size // 2
+
+
+def data_segments(fd: int, size: int) -> list[tuple[int, int]]:
+    """``(offset, length)`` of the data of an open file, holes left out (the whole file where
+    the filesystem cannot tell holes apart)."""
+    segments: list[tuple[int, int]] = []
+    pos = 0
+    while pos < size:
+        try:
+            start = os.lseek(fd, pos, os.SEEK_DATA)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # only a hole is left
+                break
+            return [(0, size)]  # no SEEK_DATA here: every byte is data
+        end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+        if end > start:
+            segments.append((start, end - start))
+        pos = max(end, start + 1)
+    return segments
+
+
+def _copy_segments(
+    src: int, dst: int | None, segments: list[tuple[int, int]], h: Any | None
+) -> None:
+    """Read each data segment of ``src`` (hashing it into ``h``, writing it at the same offset
+    of ``dst``)."""
+    for offset, length in segments:
+        if h is not None:
+            h.update(f"{offset}:{length}\0".encode())
+        done = 0
+        while done < length:
+            chunk = os.pread(src, min(_CHUNK, length - done), offset + done)
+            if not chunk:  # the file shrank while read
+                break
+            if h is not None:
+                h.update(chunk)
+            if dst is not None:
+                os.pwrite(dst, chunk, offset + done)
+            done += len(chunk)
+
+
+def sparse_digest(path: Path | str, size: int, dest: Path | None = None) -> str:
+    """The blob id of a sparse file; with ``dest``, also a copy of it there, holes kept."""
+    h = hashlib.sha256(f"mlab-sparse-v1\0{size}\0".encode())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        segments = data_segments(fd, size)
+        if dest is None:
+            _copy_segments(fd, None, segments, h)
+        else:
+            out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                _copy_segments(fd, out, segments, h)
+                os.ftruncate(out, size)
+            finally:
+                os.close(out)
+    finally:
+        os.close(fd)
+    return h.hexdigest()
+
+
+def copy_file(src: Path | str, dst: Path | str) -> None:
+    """``shutil.copyfile``, but a sparse source gives a sparse copy (its holes not written)."""
+    st = os.stat(src)
+    if not is_sparse(st):
+        shutil.copyfile(src, dst)
+        return
+    if os.path.lexists(dst):
+        os.unlink(dst)  # never write through a link the agent left there
+    sparse_digest(src, st.st_size, Path(dst))
+
+
+def content_id(path: Path, st: os.stat_result) -> str:
+    """The blob id a regular file's content would be stored under."""
+    if is_sparse(st):
+        return sparse_digest(path, st.st_size)
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -188,7 +282,7 @@ class SnapshotStore:
         if stat.S_ISLNK(st.st_mode):
             blob, mode = self._store_bytes(os.fsencode(os.readlink(path))), 0
         elif stat.S_ISREG(st.st_mode):
-            blob, mode = self._store_file(Path(path), st.st_size), stat.S_IMODE(st.st_mode)
+            blob, mode = self._store_file(Path(path), st), stat.S_IMODE(st.st_mode)
         else:
             return  # folders, sockets, fifos, devices: not workspace content
         if old is None or old.blob != blob or old.mode != mode:
@@ -214,21 +308,24 @@ class SnapshotStore:
             self._known_blobs.add(blob)
         return blob
 
-    def _store_file(self, path: Path, size: int) -> str:
-        if size <= _CHUNK:
+    def _store_file(self, path: Path, st: os.stat_result) -> str:
+        if st.st_size <= _CHUNK:
             return self._store_bytes(path.read_bytes())
-        # large file: hash and copy in one pass
+        # large file: hash and copy in one pass (a sparse one by its data segments)
         tmp = self.blobs / f"incoming-{os.getpid()}.tmp"
-        h = hashlib.sha256()
         try:
-            with path.open("rb") as src, tmp.open("wb") as dst:
-                while chunk := src.read(_CHUNK):
-                    h.update(chunk)
-                    dst.write(chunk)
+            if is_sparse(st):
+                blob = sparse_digest(path, st.st_size, tmp)
+            else:
+                h = hashlib.sha256()
+                with path.open("rb") as src, tmp.open("wb") as dst:
+                    while chunk := src.read(_CHUNK):
+                        h.update(chunk)
+                        dst.write(chunk)
+                blob = h.hexdigest()
         except BaseException:
             tmp.unlink(missing_ok=True)  # a partial blob (a full disk) never stays
             raise
-        blob = h.hexdigest()
         target = self._blob_path(blob)
         if target.exists():
             tmp.unlink()
@@ -261,7 +358,7 @@ class SnapshotStore:
             if want.sig == _signature(st) and want.mode == mode:
                 continue
             same_kind = mode == want.mode and mode != 0 and stat.S_ISREG(st.st_mode)
-            if same_kind and hashlib.sha256(path.read_bytes()).hexdigest() == want.blob:
+            if same_kind and content_id(path, st) == want.blob:
                 continue  # touched, content unchanged
             path.unlink()
             self._write(rel, want)
@@ -284,7 +381,7 @@ class SnapshotStore:
         if entry.mode == 0:
             os.symlink(self.blob_bytes(entry.blob).decode(), target)
         else:
-            shutil.copyfile(self._blob_path(entry.blob), target)
+            copy_file(self._blob_path(entry.blob), target)
             target.chmod(entry.mode)
 
     # ------------------------------------------------------------------ reading snapshots
@@ -355,7 +452,7 @@ class SnapshotStore:
             if mode == 0:
                 os.symlink(self._blob_path(blob).read_bytes().decode(), target)
             else:
-                shutil.copyfile(self._blob_path(blob), target)
+                copy_file(self._blob_path(blob), target)
                 target.chmod(mode)
         return sorted(skipped)
 

@@ -18,7 +18,8 @@ from mlab_hpc.agents import AgentContext
 from mlab_hpc.cli import main
 from mlab_hpc.environment import ActionCall, StepRecord
 
-from .conftest import REPO, cli, query
+from .agents_for_tests import GoodCartpoleAgent
+from .conftest import REPO, cli, query, require_bwrap
 
 pytestmark = pytest.mark.usefixtures("data_root")
 
@@ -118,6 +119,64 @@ def test_full_results_disk_ends_the_run_in_one_line_and_keeps_its_steps(
     assert row == ("failed", "disk_full", 3, True)
     assert len(query(small_disk, "SELECT step FROM steps")) == 3
     assert not (run / "trace" / ".space-reserve").exists()
+
+
+SPARSE = """\
+import os
+with open("sparse.bin", "wb") as fh:
+    fh.write(b"head")
+os.truncate("sparse.bin", 5 << 30)
+with open("sparse.bin", "r+b") as fh:
+    fh.seek(3 << 30)
+    fh.write(b"middle")
+print(os.stat("sparse.bin").st_size)
+"""
+
+
+class SparseFileAgent(Scripted):
+    """Makes a 5 GiB sparse file, copies it, writes a good policy, and deletes nothing."""
+
+    script = [
+        ActionCall("Write File", {"file_name": "sparse.py", "content": SPARSE}),
+        ActionCall("Execute Script", {"script_name": "sparse.py"}),
+        ActionCall("Copy File", {"source": "sparse.bin", "destination": "copy.bin"}),
+        *GoodCartpoleAgent.script,
+    ]
+
+
+def allocated(folder: Path) -> int:
+    """Bytes of disk the files under ``folder`` use (blocks, not apparent sizes)."""
+    return sum(p.lstat().st_blocks * 512 for p in folder.rglob("*"))
+
+
+# ------------------------------------------------------------------ sparse and huge files
+def test_a_5gib_sparse_file_is_snapshotted_and_restored_sparsely(small_disk: Path) -> None:
+    """On a 24 MiB results disk: storing the file at its apparent size could never fit."""
+    require_bwrap()
+    cli("run", "--task", "cartpole", "--sandbox", "bwrap", "--agent", f"{HERE}:SparseFileAgent")
+    (row,) = query(small_disk, "SELECT status, n_steps, final_valid, final_score FROM runs")
+    assert row[:3] == ("completed", 5, True)
+    assert row[3] > 150, "the grader saw the good policy"
+    run = only_run(small_disk)
+    assert allocated(run / "snapshots") < 4 << 20
+    assert (run / "workspace" / "copy.bin").stat().st_size == 5 << 30
+    assert allocated(run / "workspace") < 4 << 20, "Copy File keeps the holes"
+
+    from mlab_hpc.snapshots import SnapshotStore
+    from mlab_hpc.workspace import Workspace
+
+    store = SnapshotStore(run / "snapshots", Workspace(run / "workspace", []))
+    out = small_disk / "materialized"
+    store.materialize(store.current_id, out)
+    store.close()
+    data = out / "sparse.bin"
+    assert data.stat().st_size == 5 << 30 and allocated(out) < 4 << 20
+    with data.open("rb") as fh:
+        assert fh.read(4) == b"head"
+        fh.seek(3 << 30)
+        assert fh.read(6) == b"middle"
+        fh.seek((3 << 30) - 4)
+        assert fh.read(4) == b"\0\0\0\0"
 
 
 def _fill(folder: Path) -> None:
