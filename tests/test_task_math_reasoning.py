@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +20,10 @@ from typing import Any
 import pytest
 
 from mlab_hpc.grader_lib.mlab_text_metrics import corpus_bleu, lcs_length, rouge_l, tokens
-from tests.task_helpers import TASKS, baseline_run, generated_twice, run_grader
+from mlab_hpc.taskspec import get_task
+from tests.task_helpers import baseline_run, generated_twice, run_grader
 
-TASK = "mini-math-reasoning"
+TASK = "mini-math-reasoning"  # the mini form of tasks/math-reasoning
 
 # --- the text metrics, by hand ------------------------------------------------------------------
 
@@ -129,10 +131,11 @@ def test_real_data_without_lean_is_a_grader_error_naming_the_fix(tmp_path: Path)
     out = tmp_path / "out" / "out.json"
     out.parent.mkdir()
 
+    task = get_task(TASK)
     done = subprocess.run(
-        [sys.executable, str(TASKS / TASK / "scripts" / "eval.py"), "--workspace",
-         str(workspace), "--answers", str(answers), "--out", str(out)],
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, str(task.eval_script), "--workspace", str(workspace), "--answers",
+         str(answers), "--out", str(out)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **task.script_env()},
     )  # fmt: skip
 
     assert done.returncode != 0

@@ -1,4 +1,5 @@
-"""Grader for the mini-math-reasoning task (Lean 4 autoformalisation).
+"""Grader for the math-reasoning task (Lean 4 autoformalisation; both forms: full and
+mini-math-reasoning).
 
     python scripts/eval.py --workspace WS --answers ANS --out OUT.json
 
@@ -9,14 +10,14 @@ ANS/problems.jsonl, for a greedy continuation of
     {header}{informal_prefix}theorem {name}
 
 (the Lean file's imports, the problem in words as a doc comment, the theorem's name), cut at
-the first blank line or after MAX_NEW_TOKENS tokens: the rest of the statement and its proof.
+the first blank line or after max_new_tokens tokens: the rest of the statement and its proof.
 
 Scores:
 - ``compile_rate`` (the task's metric): the share of problems whose file (header, problem,
   "theorem name", continuation) Lean 4 with Mathlib accepts without an error, `sorry`
   allowed (a well-formed statement); ``proved_rate``: the share accepted without `sorry`.
   Lean runs in the same kind of nested sandbox as the model (the answer key hidden), one
-  process per problem, at most COMPILE_TIMEOUT_S seconds each.
+  process per problem, at most compile_timeout_s seconds each.
 - ``rouge_l`` (mean ROUGE-L F1 per problem) and ``bleu`` (corpus BLEU-4) of the generated
   statement against the reference formal statement, both cut before their first ":=" (the
   proof is not compared: the references have none); tokens as mlab_text_metrics splits them.
@@ -26,6 +27,10 @@ Lean: ANS/lean.json (written by prepare.py) names the toolchain. Without one, co
 proved_rate are NOT MEASURED: on generated data the result is valid without them (its reason
 says so, ``compile_measured`` = 0); on real data the grader stops with an error naming the
 fix, rather than rank models on ROUGE-L alone.
+
+The caps (max_parameters, max_bytes, budget_s) and settings (max_new_tokens,
+compile_timeout_s) are the task form's [params] in task.toml, which the harness passes in
+$MLAB_TASK_PARAMS.
 """
 
 from __future__ import annotations
@@ -42,24 +47,27 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from mlab_model_eval import LocalTask, ModelRules, grade_model
+    from mlab_model_eval import LocalTask, grade_model, model_rules, task_params
     from mlab_text_metrics import corpus_bleu, rouge_l
     from mlab_untrusted import untrusted_command
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
-    from mlab_hpc.grader_lib.mlab_model_eval import LocalTask, ModelRules, grade_model
+    from mlab_hpc.grader_lib.mlab_model_eval import (
+        LocalTask,
+        grade_model,
+        model_rules,
+        task_params,
+    )
     from mlab_hpc.grader_lib.mlab_text_metrics import corpus_bleu, rouge_l
     from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
 
-MAX_PARAMETERS = 600_000_000  # the mini form's base (Qwen2.5-Coder-0.5B, 494 M) with room
-MAX_BYTES = 3 * 1024**3
-MAX_NEW_TOKENS = 256  # a miniF2F statement is at most ~250 tokens of Qwen's tokenizer
+PARAMS = ("max_parameters", "max_bytes", "max_new_tokens", "compile_timeout_s")
 STOP = "\n\n"
-COMPILE_TIMEOUT_S = 120
 COMPILE_WORKERS = max(1, min(8, os.cpu_count() or 1))
 PROMPT = "{{header}}{{informal_prefix}}theorem {{name}}"
 LEAN_FIX = (
     "build a Lake project with Mathlib under /opt (README, 'Lean'), then run `mlab-hpc "
-    "prepare --task mini-math-reasoning` again with MLAB_LEAN_PROJECT=<that project>"
+    f"prepare --tasks {os.environ.get('MLAB_TASK_ID', 'math-reasoning')}` again with "
+    "MLAB_LEAN_PROJECT=<that project>"
 )
 
 
@@ -79,7 +87,7 @@ class Autoformalisation(LocalTask):
     """An lm-eval generate_until task over miniF2F-schema problems; keeps every generation
     (problem name -> continuation) in ``outputs`` for the compile step."""
 
-    max_new_tokens: int = MAX_NEW_TOKENS
+    max_new_tokens: int = 256
     outputs: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def config(self, answers: Path) -> dict[str, Any]:
@@ -114,13 +122,7 @@ class Autoformalisation(LocalTask):
         }
 
 
-TASK = Autoformalisation("minif2f", "generate_until", "problems.jsonl")
-RULES = ModelRules(
-    tasks=(TASK,),
-    primary=("rouge_l", "minif2f_rouge_l"),  # copied under its plain name; not the task metric
-    max_parameters=MAX_PARAMETERS,
-    max_bytes=MAX_BYTES,
-)
+PRIMARY = ("rouge_l", "minif2f_rouge_l")  # copied under its plain name; not the task metric
 
 
 # --- Lean ----------------------------------------------------------------------------------------
@@ -175,7 +177,7 @@ def compile_one(
 
 def compile_all(
     docs: list[dict[str, Any]], outputs: dict[str, str], settings: dict[str, Any],
-    answers: Path, out_dir: Path,
+    answers: Path, out_dir: Path, timeout_s: float,
 ) -> dict[str, float]:  # fmt: skip
     """compile_rate, proved_rate, compile_s and compile_hidden over every problem."""
     scratch = out_dir / "lean-scratch"
@@ -185,7 +187,7 @@ def compile_all(
             verdicts = list(pool.map(
                 lambda item: compile_one(
                     lean_source(item[1], outputs.get(item[1]["name"], "")), settings,
-                    scratch / str(item[0]), [answers, out_dir], COMPILE_TIMEOUT_S,
+                    scratch / str(item[0]), [answers, out_dir], timeout_s,
                 ),
                 enumerate(docs),
             ))  # fmt: skip
@@ -204,21 +206,25 @@ def compile_all(
 def grade(workspace: Path, answers: Path, out_dir: Path) -> dict[str, Any]:
     """The grader's JSON document (see the module's docstring)."""
     answers = answers.resolve()
+    params = task_params(PARAMS)
     settings = lean_settings(answers)
-    TASK.outputs.clear()
-    result = grade_model(workspace, answers, out_dir, RULES)
+    task = Autoformalisation(
+        "minif2f", "generate_until", "problems.jsonl", int(params["max_new_tokens"])
+    )
+    result = grade_model(workspace, answers, out_dir, model_rules((task,), PRIMARY, params))
     if not result["valid"]:
         return result
     metrics = result["metrics"]
     metrics["bleu"] = metrics["minif2f_bleu"]
-    docs = [json.loads(line) for line in (answers / TASK.data).read_text().splitlines() if line]
+    docs = [json.loads(line) for line in (answers / task.data).read_text().splitlines() if line]
     if settings.get("lean") is None:
         metrics["compile_measured"] = 0.0
         result["reason"] = (
             "compile_rate NOT MEASURED (no Lean 4 toolchain; generated data): rouge_l and bleu only"
         )
         return result
-    metrics.update(compile_all(docs, TASK.outputs, settings, answers, out_dir.resolve()))
+    timeout_s = float(params["compile_timeout_s"])
+    metrics.update(compile_all(docs, task.outputs, settings, answers, out_dir.resolve(), timeout_s))
     return result
 
 

@@ -1,4 +1,4 @@
-"""Data preparation for the mini-math-reasoning task (Lean 4 autoformalisation).
+"""Data preparation for the math-reasoning task, both forms (Lean 4 autoformalisation).
 
     python scripts/prepare.py --raw RAW --out DIR      # RAW holds the [[data.files]] downloads
     python scripts/prepare.py --generated --out DIR    # a tiny model and tiny sets, offline
@@ -16,8 +16,8 @@ Real mode: the base model's files are copied from RAW/base_model/; the problems 
 Lean 4 port as DeepSeek-Prover-V1.5 publishes it (datasets/minif2f.jsonl, pinned by commit
 and sha256 in task.toml): its 244 "valid" problems are the public training set, its 244
 "test" problems the graded set. --generated writes a random-initialised 2-layer Llama with a
-byte-level BPE tokenizer trained on toy Lean statements, and problems of the same schema;
-the output is byte-identical on every run.
+byte-level BPE tokenizer trained on toy Lean statements, and problems of the same schema
+(the same for both forms); the output is byte-identical on every run.
 
 lean.json: compiling needs a Lean 4 toolchain and a Lake project with Mathlib built, which
 cannot be installed from PyPI or Debian. Give it with MLAB_LEAN_PROJECT=/path/to/project
