@@ -501,9 +501,21 @@ def tasks_show(task_id: str) -> None:
 )
 @click.option("--verify", is_flag=True, help="Only check prepared data against its manifest.")
 @click.option("--force", is_flag=True, help="Prepare again even when the data verifies.")
+@click.option(
+    "--record-checksums",
+    is_flag=True,
+    help="After preparing real data, write the sha256 of every downloaded file into the "
+    "task's checksums.toml (pins for later downloads; docs/task-format.md).",
+)
 @pass_ctx
 def prepare(
-    obj: Ctx, task_list: str, mode: str, from_dir: Path | None, verify: bool, force: bool
+    obj: Ctx,
+    task_list: str,
+    mode: str,
+    from_dir: Path | None,
+    verify: bool,
+    force: bool,
+    record_checksums: bool,
 ) -> None:
     """Download and split task data once (on a login node), with a checksummed manifest."""
     from .data import dataset_dir
@@ -511,6 +523,10 @@ def prepare(
     from .data import verify as do_verify
     from .taskspec import select_tasks
 
+    if record_checksums and (mode != "real" or verify):
+        raise click.UsageError(
+            "--record-checksums records a real download: not with --verify or --data generated"
+        )
     chosen = select_tasks(task_list)
     logging.getLogger("mlab_hpc.data").setLevel(logging.INFO)  # download progress
     failed = 0
@@ -528,6 +544,13 @@ def prepare(
             source = from_dir / task.id
         prepared = do_prepare(task, mode, obj.data_root, from_dir=source, force=force)
         click.echo(f"{task.id}: {mode} data ready in {prepared.root}")
+        if record_checksums:
+            from .checksums import record
+
+            path, added = record(task, obj.data_root)
+            click.echo(f"{task.id}: {len(added)} new sha256 in {path}")
+            for line in added:
+                click.echo(f"  {line}")
     if failed:
         sys.exit(1)
 

@@ -345,8 +345,42 @@ def _anchor(reader: _Reader, key: str, word: str) -> float | str:
 _HEX = {"sha256": 64, "md5": 32}
 
 
-def _data_files(d: _Reader, source: str) -> tuple[DataFile, ...]:
-    """The ``[[data.files]]`` of a source that is a list of files, validated."""
+CHECKSUMS_FILE = "checksums.toml"  # beside task.toml: sha256 of downloads, keyed by URL
+
+
+def read_checksums(folder: Path) -> dict[str, str]:
+    """URL -> sha256 recorded in ``folder/checksums.toml`` (its ``[sha256]`` table), validated;
+    {} when there is no such file. Both forms of a task share it (it is keyed by URL).
+
+    The file is written by ``mlab-hpc prepare --record-checksums`` from a first download
+    (mlab_hpc/checksums.py); a site may also write it by hand.
+    """
+    path = folder / CHECKSUMS_FILE
+    if not path.is_file():
+        return {}
+    raw = _read_toml(path)
+    top = _Reader(path, raw)
+    top.reject_unknown({"sha256"})
+    table = top.section("sha256", required=False)
+    out = {}
+    for url, digest in table.table.items():
+        if not (isinstance(digest, str) and len(digest) == 64 and _is_hex(digest)):
+            raise table.fail(url, f"must be 64 hex digits, got {digest!r}")
+        out[url] = digest.lower()
+    return out
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text.lower())
+
+
+def _data_files(
+    d: _Reader, source: str, recorded: dict[str, str] | None = None
+) -> tuple[DataFile, ...]:
+    """The ``[[data.files]]`` of a source that is a list of files, validated. A file that pins
+    no sha256 takes the one ``recorded`` (checksums.toml) for its URL; a pin that disagrees
+    with the recorded one is an error."""
+    recorded = recorded or {}
     readers = d.tables("files")
     if source not in FILE_SOURCES:
         if readers:
@@ -375,6 +409,14 @@ def _data_files(d: _Reader, source: str) -> tuple[DataFile, ...]:
             ):
                 raise f.fail(kind, f"must be {length} hex digits, got {value!r}")
             sums[kind] = value.lower() if value else None
+        known = recorded.get(url)
+        if known and sums["sha256"] and known != sums["sha256"]:
+            raise f.fail(
+                "sha256",
+                f"pins {sums['sha256']} but {CHECKSUMS_FILE} records {known} for {url}: "
+                "remove the wrong one",
+            )
+        sums["sha256"] = sums["sha256"] or known
         files.append(DataFile(url, rel, **sums))
     paths = [f.path for f in files]
     for rel in paths:
@@ -607,7 +649,7 @@ def _build(path: Path, raw: dict[str, Any], form: str) -> TaskSpec:
     data = DataSpec(
         source,
         {k: v for k, v in d.table.items() if k not in ("source", "files")},
-        _data_files(d, source),
+        _data_files(d, source, read_checksums(path.parent)),
     )
 
     g = top.section("grader", required=False)
@@ -733,8 +775,14 @@ def task_ids(root: Path | None = None) -> list[str]:
 
 
 @cache
-def _load_cached(path: Path, mtime_ns: int, form: str) -> TaskSpec:
+def _load_cached(path: Path, stamp: tuple[int, int], form: str) -> TaskSpec:
     return load_task(path, form)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """The modification times of a task.toml and of its checksums.toml (0 when absent)."""
+    lock = path.parent / CHECKSUMS_FILE
+    return path.stat().st_mtime_ns, lock.stat().st_mtime_ns if lock.is_file() else 0
 
 
 def get_task(task_id: str, root: Path | None = None) -> TaskSpec:
@@ -743,12 +791,12 @@ def get_task(task_id: str, root: Path | None = None) -> TaskSpec:
     root = root or tasks_root()
     path = root / task_id / "task.toml"
     if path.is_file():
-        return _load_cached(path, path.stat().st_mtime_ns, "full")
+        return _load_cached(path, _stamp(path), "full")
     for form in FORMS:
         if task_id.startswith(f"{form}-"):
             base = root / task_id.removeprefix(f"{form}-") / "task.toml"
             if base.is_file() and form in _forms_of(base):
-                return _load_cached(base, base.stat().st_mtime_ns, form)
+                return _load_cached(base, _stamp(base), form)
     raise UnknownNameError("task", task_id, task_ids(root))
 
 
