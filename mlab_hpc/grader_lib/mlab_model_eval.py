@@ -186,8 +186,8 @@ def task_params(required: Sequence[str] = ()) -> dict[str, Any]:
     overrides), which the harness passes as JSON in $MLAB_TASK_PARAMS.
 
     Exits with a message naming the fix when the variable is missing or not a JSON object, or
-    lacks one of ``required``: a script run by hand needs it set, e.g. from
-    ``mlab-hpc tasks show ID --json``.
+    lacks one of ``required``: a script run by hand needs it set, as
+    ``mlab_hpc.taskspec.get_task(ID).script_env()`` gives it.
     """
     text = os.environ.get(PARAMS_ENV)
     if text is None:
