@@ -235,11 +235,14 @@ WHERE mlab_keep(campaign);
 -- mlab-hpc regenerates this macro from the tasks' [human_relative] normalize on load
 CREATE OR REPLACE MACRO mlab_normalize(task, s) AS CASE task
     WHEN 'ant' THEN ((least(greatest((s)::DOUBLE, (-3000.0::DOUBLE)), 10000.0::DOUBLE) + 3000.0::DOUBLE) / nullif(13000.0::DOUBLE, 0.0))
+    WHEN 'baby-lm' THEN (s)::DOUBLE
     WHEN 'babylm' THEN (0.0::DOUBLE - (s)::DOUBLE)
     WHEN 'bipedal-walker' THEN (((s)::DOUBLE + 279.3::DOUBLE) / nullif((330.0::DOUBLE + 279.3::DOUBLE), 0.0))
     WHEN 'cartpole' THEN ((s)::DOUBLE / nullif(500.0::DOUBLE, 0.0))
     WHEN 'cifar10' THEN ((s)::DOUBLE / nullif(100.0::DOUBLE, 0.0))
     WHEN 'clrs' THEN (s)::DOUBLE
+    WHEN 'edge-llm-compression' THEN (s)::DOUBLE
+    WHEN 'edge-llm-training' THEN (s)::DOUBLE
     WHEN 'fathomnet' THEN (s)::DOUBLE
     WHEN 'feedback' THEN (1.0::DOUBLE / nullif((1.0::DOUBLE + (s)::DOUBLE), 0.0))
     WHEN 'house-price' THEN (1.0::DOUBLE / nullif((1.0::DOUBLE + (s)::DOUBLE), 0.0))
@@ -248,12 +251,17 @@ CREATE OR REPLACE MACRO mlab_normalize(task, s) AS CASE task
     WHEN 'imdb' THEN ((s)::DOUBLE / nullif(100.0::DOUBLE, 0.0))
     WHEN 'inverted-pendulum' THEN ((s)::DOUBLE / nullif(1000.0::DOUBLE, 0.0))
     WHEN 'llama-inference' THEN (s)::DOUBLE
+    WHEN 'llm-efficiency' THEN (s)::DOUBLE
+    WHEN 'llm-merging' THEN (s)::DOUBLE
+    WHEN 'math-reasoning' THEN (s)::DOUBLE
     WHEN 'mini-baby-lm' THEN (s)::DOUBLE
     WHEN 'mini-edge-llm-compression' THEN (s)::DOUBLE
     WHEN 'mini-edge-llm-training' THEN (s)::DOUBLE
     WHEN 'mini-llm-efficiency' THEN (s)::DOUBLE
     WHEN 'mini-llm-merging' THEN (s)::DOUBLE
+    WHEN 'mini-math-reasoning' THEN (s)::DOUBLE
     WHEN 'mini-minipile' THEN (s)::DOUBLE
+    WHEN 'minipile' THEN (s)::DOUBLE
     WHEN 'ogbn-arxiv' THEN ((s)::DOUBLE / nullif(100.0::DOUBLE, 0.0))
     WHEN 'parkinsons-disease' THEN ((100.0::DOUBLE - (s)::DOUBLE) / nullif(100.0::DOUBLE, 0.0))
     WHEN 'pong' THEN (((s)::DOUBLE + 21.0::DOUBLE) / nullif(42.0::DOUBLE, 0.0))
