@@ -261,6 +261,9 @@ class Environment:
                 "(the results disk is full); the run ends here."
             )
             outcome.error_kind = "disk_full"
+        note = self.snapshots.skipped_note()  # files too large to snapshot (snapshots.py)
+        if note:
+            outcome.observation = f"{outcome.observation}\n\nNote: {note}"
         record = StepRecord(
             step=step,
             action=name,

@@ -13,6 +13,12 @@ stored by their data segments only (``SEEK_DATA`` / ``SEEK_HOLE``): a 5 GiB file
 what it holds, in time and in blob bytes, and is written back with its holes. Its blob id is the
 SHA-256 of its size and of its data segments with their offsets (another namespace than the
 plain SHA-256 of dense files: the same content stored both ways is merely stored twice).
+
+A file holding more than :func:`max_file_bytes` (``MLAB_SNAPSHOT_MAX_FILE_GB``, default 10 GiB;
+counted in data bytes, so holes are free) is never read nor stored: the snapshot records it
+under ``skip`` (path: apparent size) and leaves it out (a version stored earlier is dropped, as
+stale), :attr:`SnapshotStore.skipped_now` lists it for the step's observation, graders do not
+see it, and a resumed run leaves it in the workspace as it is.
 """
 
 from __future__ import annotations
@@ -36,6 +42,26 @@ from .workspace import Workspace
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+
+
+DEFAULT_MAX_FILE_GB = 10.0
+
+
+def max_file_bytes() -> int:
+    """The largest file a snapshot stores, from MLAB_SNAPSHOT_MAX_FILE_GB (default 10 GiB)."""
+    raw = os.environ.get("MLAB_SNAPSHOT_MAX_FILE_GB", "")
+    try:
+        gb = float(raw) if raw.strip() else DEFAULT_MAX_FILE_GB
+    except ValueError:
+        gb = DEFAULT_MAX_FILE_GB
+    if not (gb > 0 and gb != float("inf")):  # NaN, 0, negative: the default, never "no cap"
+        gb = DEFAULT_MAX_FILE_GB
+    return int(gb * 2**30)
+
+
+def data_bytes(st: os.stat_result) -> int:
+    """What storing a regular file costs: its allocated bytes if sparse, else its size."""
+    return st.st_blocks * 512 if is_sparse(st) else st.st_size
 
 
 def is_sparse(st: os.stat_result) -> bool:
@@ -181,6 +207,7 @@ class SnapshotStore:
         self._excluded: dict[str, bool] = {}
         self.current_id = ""
         self._files: dict[str, Entry] = {}
+        self._skipped: dict[str, int] = {}  # too large to store: apparent size when seen
         self._known_blobs: set[str] = set()
         self.blobs.mkdir(parents=True, exist_ok=True)
         self._racy_ns = racy_window_ns(self.blobs) if racy_ns is None else racy_ns
@@ -190,6 +217,9 @@ class SnapshotStore:
         self._index_log = jsonl.Appender(self.index)
         # room kept for recording the step in flight on a full disk (set by a running run)
         self.reserve: SpaceReserve | None = None
+        self.max_file_bytes = max_file_bytes()
+        # files too large to store, newly found by the last take(): (path, apparent size)
+        self.skipped_now: list[tuple[str, int]] = []
 
     # ------------------------------------------------------------------ taking snapshots
     def take(self, step: int, changed: Iterable[str] | None = None) -> str:
@@ -200,6 +230,7 @@ class SnapshotStore:
         partial blob and releasing the reserve: the snapshot is not taken (the latest one
         stays current) and the caller can still record the step in the room freed.
         """
+        self.skipped_now = []
         try:
             return self._take(step, changed)
         except OSError as exc:
@@ -212,14 +243,18 @@ class SnapshotStore:
     def _take(self, step: int, changed: Iterable[str] | None) -> str:
         updates: dict[str, Entry] = {}
         deleted: list[str] = []
+        skipped: dict[str, int] = {}
         if changed is None:
             seen: set[str] = set()
             for rel, entry in self._scan():
                 if self.excluded(rel):
                     continue
                 seen.add(rel)
-                self._consider(rel, entry.path, entry.stat(follow_symlinks=False), updates)
+                st = entry.stat(follow_symlinks=False)
+                self._consider(rel, entry.path, st, updates, skipped)
             deleted.extend(rel for rel in self._files if rel not in seen)
+            for rel in [r for r in self._skipped if r not in seen]:
+                del self._skipped[rel]
         else:
             for rel in changed:
                 path = self.workspace.root / rel
@@ -228,10 +263,14 @@ class SnapshotStore:
                 except FileNotFoundError:
                     if rel in self._files:
                         deleted.append(rel)
+                    self._skipped.pop(rel, None)
                     continue
                 if not self.excluded(rel):
-                    self._consider(rel, str(path), st, updates)
-        if not updates and not deleted:
+                    self._consider(rel, str(path), st, updates, skipped)
+        deleted.extend(rel for rel in skipped if rel in self._files)  # its stored copy is stale
+        new_skips = {r: n for r, n in skipped.items() if self._skipped.get(r) != n}
+        self.skipped_now = sorted(new_skips.items())
+        if not updates and not deleted and not new_skips:
             return self.current_id
         digest = hashlib.sha256(self.current_id.encode())
         for rel in sorted(updates):
@@ -239,6 +278,8 @@ class SnapshotStore:
             digest.update(os.fsencode(f"\0{rel}\0{entry.blob}\0{entry.mode}"))
         for rel in sorted(deleted):
             digest.update(os.fsencode(f"\0-{rel}"))
+        for rel in sorted(new_skips):
+            digest.update(os.fsencode(f"\0!{rel}\0{new_skips[rel]}"))
         snapshot_id = digest.hexdigest()[:16]
         record = {
             "step": step,
@@ -247,9 +288,23 @@ class SnapshotStore:
             "set": {rel: [e.blob, e.mode, *e.sig] for rel, e in updates.items()},
             "del": sorted(deleted),
         }
+        if new_skips:
+            record["skip"] = new_skips
         self._index_log.append(record)
         self._apply(record)
         return snapshot_id
+
+    def skipped_note(self) -> str | None:
+        """For the step's observation: the files the last take() found too large to store."""
+        if not self.skipped_now:
+            return None
+        names = ", ".join(f"{rel} ({size / 2**30:.2f} GiB)" for rel, size in self.skipped_now[:5])
+        more = f" and {len(self.skipped_now) - 5} more" if len(self.skipped_now) > 5 else ""
+        return (
+            f"{names}{more} holds more than {self.max_file_bytes / 2**30:g} GiB of data, too "
+            "much to snapshot: it stays in the workspace, but graders will not see it and a "
+            "resumed run keeps it as it is. Make it smaller, or delete it."
+        )
 
     def excluded(self, rel: str) -> bool:
         """Whether a workspace-relative path is left out of snapshots (memoised: names recur)."""
@@ -271,7 +326,18 @@ class SnapshotStore:
                     else:
                         yield rel, entry
 
-    def _consider(self, rel: str, path: str, st: os.stat_result, updates: dict[str, Entry]) -> None:
+    def _consider(
+        self,
+        rel: str,
+        path: str,
+        st: os.stat_result,
+        updates: dict[str, Entry],
+        skipped: dict[str, int],
+    ) -> None:
+        if stat.S_ISREG(st.st_mode) and data_bytes(st) > self.max_file_bytes:
+            skipped[rel] = st.st_size  # never read: too large to store
+            return
+        self._skipped.pop(rel, None)
         old = self._files.get(rel)
         sig = _signature(st)
         now_mode = 0 if stat.S_ISLNK(st.st_mode) else stat.S_IMODE(st.st_mode)
@@ -349,6 +415,8 @@ class SnapshotStore:
             present.add(rel)
             want = self._files.get(rel)
             path = Path(entry.path)
+            if want is None and rel in self._skipped:
+                continue  # too large to snapshot: left as it is
             if want is None:
                 path.unlink()
                 changed.append(rel)
@@ -399,6 +467,11 @@ class SnapshotStore:
             self._known_blobs.add(blob)
         for rel in record["del"]:
             self._files.pop(rel, None)
+        skip = record.get("skip")
+        if isinstance(skip, dict):
+            self._skipped.update(skip)
+        for rel in record["set"]:
+            self._skipped.pop(rel, None)
         self.current_id = record["id"]
 
     def _records(self) -> Iterable[dict]:

@@ -179,6 +179,50 @@ def test_a_5gib_sparse_file_is_snapshotted_and_restored_sparsely(small_disk: Pat
         assert fh.read(4) == b"\0\0\0\0"
 
 
+GROW = """\
+import sys
+with open("model.bin", "wb") as fh:
+    fh.write(b"w" * int(sys.argv[1]))
+"""
+
+
+class HugeFileAgent(Scripted):
+    """Writes a 0.5 MiB file (stored), grows it to 3 MiB (over a 1 MiB cap), then lists files."""
+
+    script = [
+        ActionCall("Write File", {"file_name": "grow.py", "content": GROW}),
+        ActionCall("Execute Script", {"script_name": "grow.py", "arguments": "524288"}),
+        ActionCall("Execute Script", {"script_name": "grow.py", "arguments": "3145728"}),
+        *GoodCartpoleAgent.script,
+    ]
+
+
+def test_a_file_over_the_snapshot_cap_is_skipped_and_the_agent_told(
+    results: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLAB_SNAPSHOT_MAX_FILE_GB", str(1 / 1024))  # 1 MiB
+    cli("run", "--task", "cartpole", "--sandbox", "process", "--agent", f"{HERE}:HugeFileAgent")
+    (row,) = query(results, "SELECT status, n_steps, final_valid, final_score FROM runs")
+    assert row[:3] == ("completed", 5, True) and row[3] > 150
+    observations = [o for (o,) in query(results, "SELECT observation FROM steps ORDER BY step")]
+    assert "too much to snapshot" not in observations[1]
+    assert "model.bin (0.00 GiB) holds more than" in observations[2], observations[2]
+    assert "too much to snapshot" not in observations[3], "said once, not every step"
+    run = only_run(results)
+    records = [json.loads(x) for x in (run / "snapshots" / "index.jsonl").read_text().splitlines()]
+    assert [r["skip"] for r in records if "skip" in r] == [{"model.bin": 3 << 20}]
+    assert allocated(run / "snapshots") < 2 << 20, "the 3 MiB version was never stored"
+
+    from mlab_hpc.snapshots import SnapshotStore
+    from mlab_hpc.workspace import Workspace
+
+    store = SnapshotStore(run / "snapshots", Workspace(run / "workspace", []))
+    assert "model.bin" not in store.manifest(store.current_id), "the stale version is dropped"
+    assert "model.bin" not in store.restore(), "a resume leaves it as it is"
+    assert (run / "workspace" / "model.bin").stat().st_size == 3 << 20
+    store.close()
+
+
 def _fill(folder: Path) -> None:
     """Write into ``folder`` until its filesystem has no room left."""
     fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
