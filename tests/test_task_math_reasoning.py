@@ -254,11 +254,12 @@ def test_generated_data_is_byte_identical(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("task_id", [TASK, "math-reasoning"])
 def test_smoke_run_lands_its_scores_in_parquet_with_compile_rate_not_measured(
-    results: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
+    task_id: str, results: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MLAB_LEAN_PROJECT", raising=False)
-    row = baseline_run(TASK, results, "--smoke")
+    row = baseline_run(task_id, results, "--smoke")
 
     assert (row["status"], row["final_valid"], row["data_mode"]) == ("completed", True, "generated")
     assert row["final_score"] is None  # compile_rate: not measured, never made up
