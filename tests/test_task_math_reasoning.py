@@ -278,3 +278,37 @@ def test_smoke_run_lands_its_scores_in_parquet_with_compile_rate_not_measured(
     metrics = json.loads(metrics)
     assert 0.0 <= metrics["rouge_l"] <= 1.0 and 0.0 <= metrics["bleu"] <= 1.0
     assert metrics["compile_measured"] == 0.0 and "compile_rate" not in metrics
+
+
+def test_prepare_raw_splits_minif2f_valid_for_training_and_test_for_grading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = tmp_path / "raw"
+    (raw / "base_model").mkdir(parents=True)
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        (raw / "base_model" / name).write_text("{}")
+    rows = [
+        {"name": name, "split": split, "informal_prefix": f"/-- {name} -/\n",
+         "formal_statement": f"theorem {name} : 1 + 1 = 2 := by\n", "goal": "⊢ 1 + 1 = 2",
+         "header": HEADER, "extra": "dropped"}
+        for name, split in (("a", "valid"), ("b", "test"), ("c", "valid"))
+    ]  # fmt: skip
+    (raw / "minif2f.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.delenv("MLAB_LEAN_PROJECT", raising=False)
+    task = get_task(TASK)
+
+    done = subprocess.run(
+        [sys.executable, str(task.prepare_script), "--raw", str(raw), "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **task.script_env()},
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "o"
+    train = [json.loads(x) for x in (out / "public" / "data" / "train.jsonl").open()]
+    graded = [json.loads(x) for x in (out / "private" / "problems.jsonl").open()]
+    assert [r["name"] for r in train] == ["a", "c"] and [r["name"] for r in graded] == ["b"]
+    assert "extra" not in graded[0]
+    assert (out / "public" / "base_model" / "model.safetensors").is_file()
+    lean = json.loads((out / "private" / "lean.json").read_text())
+    assert lean["lean"] is None and lean["generated"] is False
+    assert "no Lean toolchain" in done.stderr  # warned at prepare time, not only when grading
