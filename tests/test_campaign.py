@@ -228,6 +228,12 @@ def test_hard_time_limit_is_a_timeout(
     while (row := campaign_status(paths)[0]).status != "to grade":  # Slurm killed the job
         assert time.monotonic() < deadline and row.status in ("pending", "running"), row
         time.sleep(2)
+    import mlab_hpc.runner
+
+    def graded_here(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a run was graded in the status process")
+
+    monkeypatch.setattr(mlab_hpc.runner, "finalize_run", graded_here)  # an attack on status
     # status --read-only only reads: the run stays ungraded, nothing is sent
     result = CliRunner().invoke(main, ["status", "--campaign", "c3", "--runs", "--read-only"])
     assert result.exit_code == 0 and "to grade" in result.output, result.output

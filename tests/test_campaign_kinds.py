@@ -62,3 +62,23 @@ def test_tasks_without_data_are_real_runs_whatever_data_mode_says() -> None:
         ("k.cartpole.baseline.s0", None),
         ("k.house-price.baseline.s0.gen", "generated"),
     ]
+
+
+def test_a_preempted_run_never_graded_is_resumed_by_a_resubmission(
+    results: Path, data_root: Path
+) -> None:
+    """The rule holds before grading too: a run its job's checkpoint ended as preempted
+    (max_attempts), whose grading job never ran, is resumed as one more attempt, not graded."""
+    import json
+
+    common = ("--tasks", "cartpole", "--campaign", "pre", "--executor", "debug")
+    _submit(*common)
+    state_file = results / "runs" / "pre.cartpole.baseline.s0" / "run.json"
+    state = json.loads(state_file.read_text())
+    assert (state["status"], len(state["attempts"])) == ("graded", 1)
+    state.update(status="ended", exit_reason="max_attempts", error="stopped by Slurm")
+    state_file.write_text(json.dumps(state))  # what CampaignRun.checkpoint leaves behind
+    out = _submit(*common)
+    assert "1 to launch" in out and "completed (final_answer)" in out, out
+    state = json.loads(state_file.read_text())
+    assert (state["exit_reason"], len(state["attempts"])) == ("final_answer", 2)
