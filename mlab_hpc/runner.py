@@ -132,6 +132,9 @@ def sandbox_limits(task: TaskSpec) -> SandboxLimits:
     gb = max(2 * task.resources.mem_gb, task.resources.mem_gb + 4)
     return SandboxLimits(
         mem_bytes=int(gb * 2**30),
+        # MLAB_SANDBOX_CGROUP=1: the same cap on all of a command's processes together, where
+        # a memory cgroup can be made here (sandbox/cgroup.py)
+        whole_mem_bytes=int(gb * 2**30) if os.environ.get("MLAB_SANDBOX_CGROUP") == "1" else None,
         max_procs=1024,
         gpus=task.resources.gpus,
         forbidden_modules=task.forbidden_modules,

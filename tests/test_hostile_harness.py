@@ -331,3 +331,49 @@ def test_agent_model_call_hanging_past_max_time_is_cut(
     assert row == ("timeout", "max_time", 1)
     (step,) = query(results, "SELECT action, error_kind FROM steps")
     assert step == ("(agent)", "cut")
+
+
+# ------------------------------------------------------------------ 8. a whole-sandbox memory cap
+CHILDREN = """\
+import subprocess, sys
+child = "b = b'x' * (256 << 20); import time; time.sleep(1); print('child held 256 MiB')"
+kids = [subprocess.Popen([sys.executable, "-c", child]) for _ in range(3)]
+codes = [k.wait() for k in kids]
+print("exit codes", codes)
+"""
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "process"])
+def test_three_children_together_over_the_whole_sandbox_cap_are_killed(
+    tmp_path: Path, backend: str
+) -> None:
+    """Each child is under the per-process cap (RLIMIT_AS); the three together are not."""
+    from mlab_hpc.sandbox import Mount, SandboxLimits, make_sandbox
+    from mlab_hpc.sandbox.cgroup import MemoryCgroup
+
+    from .conftest import require_bwrap
+
+    probe = MemoryCgroup.create(1 << 30)
+    if probe is None:
+        pytest.skip("no writable memory cgroup here (cgroup v1 as root, or delegated v2)")
+    probe.remove()
+    if backend == "bwrap":
+        require_bwrap()
+    (tmp_path / "kids.py").write_text(CHILDREN)
+    outputs = {}
+    for cap in (None, 600 << 20):
+        limits = SandboxLimits(mem_bytes=2 << 30, whole_mem_bytes=cap)
+        sandbox, _ = make_sandbox(backend, limits)
+        result = sandbox.run(
+            ["python3", "kids.py"],
+            cwd=tmp_path,
+            mounts=[Mount(tmp_path, writable=True)],
+            timeout_s=60,
+            output_file=tmp_path / f"out-{cap}.txt",
+        )
+        outputs[cap] = result.output
+    assert outputs[None].count("child held 256 MiB") == 3, outputs[None]
+    capped = outputs[600 << 20]
+    assert capped.count("child held 256 MiB") < 3, capped
+    assert "memory cap of 0.59 GiB" in capped, capped
+    assert not list(Path("/sys/fs/cgroup/memory").rglob("mlab-*")), "no cgroup is left behind"

@@ -111,6 +111,7 @@ class ApptainerSandbox(Sandbox):
             timeout_s=timeout_s,
             output_file=output_file,
             mem_bytes=self.limits.mem_bytes,
+            whole_mem_bytes=self.limits.whole_mem_bytes,
         )
 
 

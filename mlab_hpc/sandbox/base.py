@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -45,6 +45,9 @@ class SandboxLimits:
 
     mem_bytes: int | None = None
     max_procs: int | None = 512
+    # every process of one command together (a memory cgroup, cgroup.py), where the machine
+    # lets this process make one; None: the per-process cap only
+    whole_mem_bytes: int | None = None
     gpus: int = 0
     forbidden_modules: tuple[str, ...] = ()  # imports refused in every Python the sandbox runs
     environment: str = "base"  # the task family: which image a container backend runs in
@@ -184,15 +187,23 @@ def spawn_and_wait(
     output_file: Path,
     graceful_stop: bool = False,
     mem_bytes: int | None = None,
+    whole_mem_bytes: int | None = None,
 ) -> ExecResult:
     """Start ``argv`` in a new session with output to ``output_file``; wait at most ``timeout_s``.
 
     At the time-out the session is killed: with ``graceful_stop`` the leader first gets SIGTERM
     and 5 s to clean up its tree (the reaper supervisor does), then everything gets SIGKILL.
     ``mem_bytes`` caps the address space of the command (RLIMIT_AS, inherited by its children).
+    ``whole_mem_bytes`` caps the memory of all its processes together, in a memory cgroup made
+    for the command where this machine allows one (sandbox/cgroup.py); else it is ignored.
     """
     import resource
-    import time
+
+    from .cgroup import MemoryCgroup
+
+    group = MemoryCgroup.create(whole_mem_bytes) if whole_mem_bytes else None
+    if whole_mem_bytes and group is None:
+        MemoryCgroup.warn_unavailable()
 
     def limit() -> None:
         # Slurm's time-limit warning (submitit's USR2) is sent to every process of the job
@@ -203,6 +214,36 @@ def spawn_and_wait(
             signal.signal(signum, signal.SIG_IGN)
         if mem_bytes:
             resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
+        if group is not None:
+            group.enter()
+
+    killed = False
+    try:
+        result = _spawn(argv, cwd, env, timeout_s, output_file, graceful_stop, limit)
+    finally:
+        if group is not None:
+            killed = group.oom_killed()
+            group.remove()
+    if group is not None and killed:
+        gib = group.limit_bytes / 2**30
+        result.output += (
+            f"\n[killed: the command's processes together went over the sandbox's memory cap "
+            f"of {gib:.2f} GiB]"
+        )
+    return result
+
+
+def _spawn(
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout_s: float,
+    output_file: Path,
+    graceful_stop: bool,
+    limit: Callable[[], None],
+) -> ExecResult:
+    """The body of :func:`spawn_and_wait`: ``limit`` runs in the child before exec."""
+    import time
 
     output_file.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()

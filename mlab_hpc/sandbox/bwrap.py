@@ -9,10 +9,13 @@ What bwrap can and cannot cap:
 
 - Memory: bwrap itself has no memory limit. The harness sets RLIMIT_AS (address space) on the
   command, which every child inherits, but it is *per process*: a script that starts three
-  children may use three times the limit (measured: 3 x 5 GiB succeed). A whole-sandbox cap
-  needs a cgroup: on clusters Slurm's cgroup (the job's --mem) caps every process of the run
-  together; on a workstation, run mlab-hpc itself under ``systemd-run --user --scope -p
-  MemoryMax=...`` for the same effect. The per-process cap stays as a first guard.
+  children may use three times the limit (measured: 3 x 5 GiB succeed). With
+  ``MLAB_SANDBOX_CGROUP=1`` every command also gets a memory cgroup of its own capping all its
+  processes together (sandbox/cgroup.py; tested: 3 children x 256 MiB under a 600 MiB cap are
+  OOM-killed), where this process may make one: cgroup v1 as root (this kind of VM), or a
+  delegated cgroup v2 subtree (``systemd-run --user --scope -p Delegate=yes``). Elsewhere, on
+  clusters Slurm's cgroup (the job's --mem) caps every process of the run together; on a
+  workstation, run mlab-hpc under ``systemd-run --user --scope -p MemoryMax=...``.
 - Processes: RLIMIT_NPROC is per user, not per sandbox; the PID namespace ends every process
   when the command ends or times out.
 - Disk: no cap from bwrap; the workspace quota (workspace.py, MLAB_WORKSPACE_QUOTA_GB) is
@@ -119,6 +122,7 @@ class BwrapSandbox(Sandbox):
             timeout_s=timeout_s,
             output_file=output_file,
             mem_bytes=self.limits.mem_bytes,
+            whole_mem_bytes=self.limits.whole_mem_bytes,
         )
 
 

@@ -69,4 +69,5 @@ class ProcessSandbox(Sandbox):
             timeout_s=timeout_s,
             output_file=output_file,
             graceful_stop=True,
+            whole_mem_bytes=self.limits.whole_mem_bytes,
         )
