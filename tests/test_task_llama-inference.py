@@ -26,6 +26,7 @@ import pytest
 import torch
 
 from mlab_hpc.data import MANIFEST, prepare, verify
+from mlab_hpc.grader_lib.mlab_timing import controlled_speedup, median_interval, rotation
 from mlab_hpc.taskspec import load_task
 from tests.task_helpers import COMPLETED, baseline_run, generated_twice, run_grader
 
@@ -238,28 +239,72 @@ def generate(model, prompt_ids, max_new_tokens):
 
 
 def test_median_interval_uses_order_statistics() -> None:
-    assert EVAL.median_interval([float(v) for v in range(10)]) == (1.0, 8.0)
-    assert EVAL.median_interval([2.0, 0.5, 1.0]) == (0.5, 2.0)
+    assert median_interval([float(v) for v in range(10)]) == (1.0, 8.0)
+    assert median_interval([2.0, 0.5, 1.0]) == (0.5, 2.0)
 
 
-@pytest.mark.slow  # 20 gradings, each timing the starter against itself
-@pytest.mark.xfail(
-    strict=False,
-    reason="known: on the tiny generated model, two processes running the same code differ by "
-    "up to ~30% for a whole grading (speedup_low 0.70-1.28 over 20 tries in a full-suite run), "
-    "more than the within-job interval covers; the fix (a second starter process measuring "
-    "that bias in the same job) is open in the issue on timed tasks",
-)
+def test_rotation_gives_every_process_every_place() -> None:
+    orders = [rotation(index, ("agent", "starter", "control")) for index in range(6)]
+
+    assert len(set(orders)) == 6
+    for name in ("agent", "starter", "control"):
+        assert sorted(order.index(name) for order in orders) == [0, 0, 1, 1, 2, 2]
+
+
+def test_the_control_widens_the_interval_by_the_drift_it_measures() -> None:
+    # The control starter's process is 30% slower for the whole job than the starter's
+    # process, which runs exactly as fast as the candidate's: the candidate, scored against
+    # the control alone, would look 1.3 times faster.
+    candidate, starter, control = [1.0] * 11, [1.0] * 11, [1.3] * 11
+
+    metrics = controlled_speedup(candidate, starter, control)
+
+    assert metrics["speedup"] == 1.0
+    assert metrics["speedup_raw_low"] == 1.0  # the smaller of the two lower ends
+    assert metrics["timing_noise"] == pytest.approx(1.3)  # starter / control: 1 / 1.3
+    assert metrics["speedup_low"] == pytest.approx(1 / 1.3)
+    # a slow starter (rather than control) is caught the same way
+    swapped = controlled_speedup(candidate, control, starter)
+    assert swapped["speedup_low"] == pytest.approx(1 / 1.3)
+
+
+def test_a_clear_speedup_survives_the_control() -> None:
+    starter = [1.0, 1.1, 0.9, 1.05, 0.95, 1.0, 1.02, 0.98, 1.0, 1.1, 0.9]
+    control = [s * 1.05 for s in starter]  # 5% drift between the two starter processes
+    candidate = [s / 2 for s in starter]
+
+    metrics = controlled_speedup(candidate, starter, control)
+
+    assert metrics["speedup"] == pytest.approx(2.0)
+    assert metrics["timing_noise"] == pytest.approx(1.05)
+    assert metrics["speedup_low"] == pytest.approx(2.0 / 1.05)
+    assert metrics["timing_pairs"] == 11.0
+    without = controlled_speedup(candidate, starter, None)
+    assert (without["timing_noise"], without["speedup_low"]) == (1.0, pytest.approx(2.0))
+    with pytest.raises(ValueError, match="same batches"):
+        controlled_speedup(candidate, starter, control[:-1])
+
+
+@pytest.mark.slow  # 20 gradings, each timing the starter against two starters
 def test_an_unchanged_starter_never_succeeds_in_20_tries(
     tmp_path: Path, answers: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Paired timing of the starter against itself: speedup_low stays below 1.10, 20 of 20."""
-    workspace = workspace_with(tmp_path, STARTER)
-    lows = [
-        grade_here(workspace, answers, monkeypatch)["metrics"]["speedup_low"] for _ in range(20)
-    ]
+    """Paired timing of the starter against itself: speedup_low stays below 1.10, 20 of 20.
 
-    assert all(low < EVAL.SUCCESS_SPEEDUP for low in lows), lows
+    Without the control starter this failed: two processes running the same code differ by
+    up to ~50% for a whole grading on a shared machine (speedup_low up to 1.28 in 20 tries).
+    The figures are printed (`pytest -s`) for the README.
+    """
+    workspace = workspace_with(tmp_path, STARTER)
+    figures = []
+    for _ in range(20):
+        metrics = grade_here(workspace, answers, monkeypatch)["metrics"]
+        figures.append(
+            tuple(round(metrics[k], 3) for k in ("speedup_low", "speedup_raw_low", "timing_noise"))
+        )
+    print("\nspeedup_low, speedup_raw_low, timing_noise:", figures)
+
+    assert all(low < EVAL.SUCCESS_SPEEDUP for low, _, _ in figures), figures
 
 
 def test_the_starter_is_valid_and_unchanged(tmp_path: Path, answers: Path) -> None:
@@ -274,7 +319,10 @@ def test_the_starter_is_valid_and_unchanged(tmp_path: Path, answers: Path) -> No
     assert metrics["answers_hidden"] == 1.0  # bwrap works here: the prompts were hidden
     # timed against the starter in the same job: no improvement beyond the noise
     assert metrics["timing_pairs"] == 11.0  # 3 rounds of the 4 generated batches, less warm-up
-    assert metrics["speedup_low"] <= metrics["speedup"] <= metrics["speedup_high"]
+    assert metrics["timing_control"] == 1.0  # a second starter process measured the drift
+    assert metrics["timing_noise"] >= 1.0
+    assert metrics["speedup_low"] <= metrics["speedup_raw_low"] <= metrics["speedup"]
+    assert metrics["speedup"] <= metrics["speedup_high"]
 
 
 def test_throughput_of_a_slowed_starter(tmp_path: Path, answers: Path) -> None:
@@ -288,12 +336,17 @@ def test_throughput_of_a_slowed_starter(tmp_path: Path, answers: Path) -> None:
     assert result["metrics"]["speedup"] < 1.0  # slower than the starter timed alongside
 
 
-def test_a_kv_cache_keeps_the_output(tmp_path: Path, answers: Path) -> None:
+def test_a_kv_cache_keeps_the_output_and_is_scored_a_success(tmp_path: Path, answers: Path) -> None:
     result = grade(workspace_with(tmp_path, KV_CACHE), answers)
 
     assert result["valid"], result["reason"]
-    assert result["metrics"]["exact_token_fraction"] == 1.0
-    assert result["metrics"]["max_logit_gap"] < 1e-3
+    metrics = result["metrics"]
+    assert metrics["exact_token_fraction"] == 1.0
+    assert metrics["max_logit_gap"] < 1e-3
+    # a genuine speedup (several times on CPU, measured 3-6x) is still detected once the
+    # interval is widened by the drift between the two starter processes
+    assert metrics["timing_control"] == 1.0
+    assert metrics["speedup_low"] >= EVAL.SUCCESS_SPEEDUP, metrics
 
 
 def wrapped(body: str) -> str:

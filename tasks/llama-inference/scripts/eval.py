@@ -11,14 +11,29 @@ has never seen):
 
 The grader sends one batch of BATCH_SIZE prompts at a time and times, from its own process,
 the round trip until the new tokens are back: one untimed warm-up batch, then the timed ones.
-Timing is paired and interleaved: a second child runs the unchanged starter (a pristine copy,
-scripts/reference_inference.py) and gets every batch too, right before or right after the
-agent's process (the order alternates from batch to batch), so each timed batch gives one
-paired ratio, starter seconds / agent seconds, measured under the same machine conditions.
-When the prompts make fewer than MIN_TIMED_PAIRS timed batches (the generated data: 3), the
-grader sends them again in further rounds, each with its own fresh tokens (see below), until
-there are enough pairs to bound the median ratio.
-The agent's code thus never shares a process with the clock, the grader's state or the reference
+Timing is paired and interleaved, with a control: two more children each run the unchanged
+starter (a pristine copy, scripts/reference_inference.py), "starter" and "control", and get
+every batch too; the order of the three processes cycles through all six permutations from
+batch to batch, so none is favoured by its place. When the prompts make fewer than
+MIN_TIMED_PAIRS timed batches (the generated data: 3), the grader sends them again in further
+rounds, each with its own fresh tokens (see below), until there are enough batches to bound
+the median ratio.
+
+Why a control. The paired ratios (starter seconds / agent seconds, batch by batch) cancel the
+noise that comes and goes during a grading, and their order-statistic interval covers it. They
+cannot see a difference that lasts as long as a process: on a shared 2-core machine, two
+processes running the identical starter differed by 10-50% for a whole grading (where their
+memory landed, which core the scheduler kept each on, what else ran there), every ratio on the
+same side, so an unchanged submission "succeeded" in 2 of 20 gradings. The control measures
+that drift in this very job: speedup_low is the smaller of the candidate's lower ends (against
+the starter, against the control) divided by max(high, 1 / low) of the starter/control
+interval (mlab_timing.controlled_speedup). A candidate process that merely landed well must
+beat both starter processes by more than they differ from each other, and by 10% besides;
+an unchanged submission is a third draw from the same distribution of processes. Where the
+control cannot load (a GPU too small for a third model), timing goes on without it
+(timing_control 0, timing_noise 1).
+
+The agent's code never shares a process with the clock, the grader's state or the reference
 model. Before a batch is sent, the token after BOS of each prompt is replaced by a token drawn
 from the operating system's randomness at grading time, and the child runs through
 mlab_untrusted, which masks prompts.npy and the output folder: the agent's code cannot compute
@@ -31,13 +46,19 @@ answers before it sees the batch. Metrics:
     load_s                seconds load_model took
     starter_tokens_per_s  the starter's throughput, measured alongside
     speedup               median over the timed batches of starter seconds / agent seconds
-    speedup_low           lower end of a distribution-free 95% interval of that median (an order
-                          statistic of the paired ratios; the extremes below 6 batches)
-    speedup_high          upper end of the same interval
-    timing_pairs          number of paired batches
+    speedup_raw_low       lower end of a distribution-free 95% interval of that median (an
+                          order statistic of the paired ratios; the extremes below 6
+                          batches), the smaller of the two against starter and control
+    timing_noise          the drift between the two starter processes, a factor >= 1:
+                          max(high, 1 / low) of the interval of starter / control seconds
+    speedup_low           speedup_raw_low / timing_noise (success is judged on it)
+    speedup_high          upper end of the interval against the starter (not widened)
+    timing_pairs          number of timed batches
+    timing_control        1 when the control starter ran, 0 when it could not load
 
-A timed task succeeds only when speedup_low >= 1.10: the improvement must exceed 10% and the
-noise measured in this very job. An unchanged submission has speedup near 1.
+A timed task succeeds only when speedup_low >= 1.10: the improvement must exceed 10%, the
+noise between batches and the drift between processes, both measured in this very job. An
+unchanged submission has speedup near 1 and speedup_low below 1.
 
 The output must stay the same. After the child has exited, the reference model
 (scripts/reference_inference.py, a pristine copy of the starter, in float32 with TF32 off)
@@ -76,8 +97,10 @@ import numpy as np
 import torch
 
 try:
+    from mlab_timing import controlled_speedup, rotation
     from mlab_untrusted import untrusted_command
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
+    from mlab_hpc.grader_lib.mlab_timing import controlled_speedup, rotation
     from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
 
 SCRIPT_NAME = "inference.py"
@@ -315,21 +338,17 @@ def fresh_prompts(prompts: np.ndarray, vocab_size: int) -> np.ndarray:
     return fresh
 
 
-def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
-    """A distribution-free interval for the median of `values` (order statistics).
-
-    With n sorted values, the k-th smallest and k-th largest bound the median with
-    probability 1 - 2 P(Binomial(n, 1/2) < k); k is the largest for which that is at least
-    `confidence`. Below 6 values no k qualifies and the extremes are returned.
-    """
-    ordered = sorted(values)
-    n = len(ordered)
-    k = 1
-    for candidate in range(1, n // 2 + 1):
-        tail = sum(math.comb(n, i) for i in range(candidate)) / 2**n  # P(B <= candidate - 1)
-        if 2 * tail <= 1 - confidence:
-            k = candidate
-    return ordered[k - 1], ordered[n - k]
+def start_starter(
+    starter_dir: Path, model_dir: Path, device: str, hide: list[Path], scratch: Path
+) -> AgentProcess:
+    """A process running the pristine starter from `starter_dir`, its model loaded."""
+    starter = AgentProcess(starter_dir, model_dir, device, hide, scratch)
+    try:
+        starter.wait_ready()
+    except InvalidSubmission:
+        starter.close(kill=True)
+        raise
+    return starter
 
 
 def run_agent(
@@ -340,45 +359,56 @@ def run_agent(
     device: str,
     hide: list[Path],
     scratch: Path,
-) -> tuple[list[np.ndarray], list[tuple[float, float]], float, bool]:
-    """Generate for every batch in the agent's process and in a starter's process, interleaved.
+) -> tuple[list[np.ndarray], dict[str, list[float]], float, bool]:
+    """Generate every batch in the agent's process and in two starter processes, in rotation.
 
-    Returns (the agent's outputs, (agent seconds, starter seconds) per timed batch, the agent's
-    load seconds, whether `hide` was hidden from it).
+    The processes: "agent" (the workspace's inference.py), "starter" and "control" (two
+    independent processes running the pristine starter). Each batch goes to every process,
+    in an order that cycles through all permutations (`rotation`). When the control cannot
+    load (say, the GPU cannot hold a third model), timing goes on without it. Returns (the
+    agent's outputs, seconds per timed batch for each process name, the agent's load
+    seconds, whether `hide` was hidden from it).
     """
     vocab_size = json.loads((model_dir / "config.json").read_text())["vocab_size"]
     batch_size, new_tokens = settings.BATCH_SIZE, settings.GENERATION_LENGTH
     with tempfile.TemporaryDirectory(prefix="llama-starter-") as starter_dir:
         shutil.copyfile(REFERENCE, Path(starter_dir) / SCRIPT_NAME)
         agent = AgentProcess(workspace, model_dir, device, hide, scratch)
-        starter: AgentProcess | None = None
+        processes: dict[str, AgentProcess] = {"agent": agent}
         try:
             load_s = agent.wait_ready()
-            starter = AgentProcess(Path(starter_dir), model_dir, device, hide, scratch)
-            starter.wait_ready()
+            processes["starter"] = start_starter(
+                Path(starter_dir), model_dir, device, hide, scratch
+            )
+            try:
+                processes["control"] = start_starter(
+                    Path(starter_dir), model_dir, device, hide, scratch
+                )
+            except InvalidSubmission:
+                pass  # no control: the drift between processes goes unmeasured
             outputs: list[np.ndarray] = []
-            pairs: list[tuple[float, float]] = []
+            times: dict[str, list[float]] = {name: [] for name in processes}
             for index in range(len(prompts) // batch_size):
                 batch = prompts[index * batch_size : (index + 1) * batch_size]
-                left = GENERATION_BUDGET_S - sum(agent_s for agent_s, _ in pairs)
-                if index % 2 == 0:
-                    tokens, seconds = agent.generate(batch, new_tokens, left)
-                    _, starter_s = starter.generate(batch, new_tokens, GENERATION_BUDGET_S)
-                else:
-                    _, starter_s = starter.generate(batch, new_tokens, GENERATION_BUDGET_S)
-                    tokens, seconds = agent.generate(batch, new_tokens, left)
-                outputs.append(as_token_array(tokens, (len(batch), new_tokens), vocab_size))
+                seconds: dict[str, float] = {}
+                for name in rotation(index, tuple(processes)):
+                    left = GENERATION_BUDGET_S
+                    if name == "agent":
+                        left -= sum(times["agent"])
+                    tokens, seconds[name] = processes[name].generate(batch, new_tokens, left)
+                    if name == "agent":
+                        shape = (len(batch), new_tokens)
+                        outputs.append(as_token_array(tokens, shape, vocab_size))
                 if index >= WARMUP_BATCHES:
-                    pairs.append((seconds, starter_s))
+                    for name, value in seconds.items():
+                        times[name].append(value)
         except InvalidSubmission:
-            agent.close(kill=True)  # it may be stuck in its own code
-            if starter is not None:
-                starter.close(kill=True)
+            for process in processes.values():
+                process.close(kill=True)  # the agent's may be stuck in its own code
             raise
-        agent.close()
-        if starter is not None:
-            starter.close()
-    return outputs, pairs, load_s, agent.answers_hidden
+        for process in processes.values():
+            process.close()
+    return outputs, times, load_s, agent.answers_hidden
 
 
 def logit_gaps(logits: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -451,7 +481,7 @@ def grade(workspace: Path, answers: Path, out_dir: Path) -> dict[str, Any]:
     prompts = np.concatenate([fresh_prompts(published, vocab_size) for _ in range(rounds)])
     device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        outputs, pairs, load_s, hidden = run_agent(
+        outputs, times, load_s, hidden = run_agent(
             workspace,
             model_dir,
             prompts,
@@ -464,9 +494,7 @@ def grade(workspace: Path, answers: Path, out_dir: Path) -> dict[str, Any]:
     except InvalidSubmission as invalid:
         return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
     n_tokens = sum(tokens.size for tokens in outputs[WARMUP_BATCHES:])
-    timed_s = sum(agent_s for agent_s, _ in pairs)
-    ratios = [starter_s / agent_s for agent_s, starter_s in pairs]
-    low, high = median_interval(ratios)
+    timed_s = sum(times["agent"])
     metrics = {
         "tokens_per_s": n_tokens / timed_s,
         "ms_per_token": 1000.0 * timed_s / n_tokens,
@@ -474,11 +502,9 @@ def grade(workspace: Path, answers: Path, out_dir: Path) -> dict[str, Any]:
         "max_logit_gap": worst,
         "load_s": load_s,
         "answers_hidden": float(hidden),
-        "starter_tokens_per_s": n_tokens / sum(starter_s for _, starter_s in pairs),
-        "speedup": float(np.median(ratios)),
-        "speedup_low": low,
-        "speedup_high": high,
-        "timing_pairs": float(len(ratios)),
+        "starter_tokens_per_s": n_tokens / sum(times["starter"]),
+        "timing_control": float("control" in times),
+        **controlled_speedup(times["agent"], times["starter"], times.get("control")),
     }
     return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
 
