@@ -82,3 +82,15 @@ def test_a_preempted_run_never_graded_is_resumed_by_a_resubmission(
     assert "1 to launch" in out and "completed (final_answer)" in out, out
     state = json.loads(state_file.read_text())
     assert (state["exit_reason"], len(state["attempts"])) == ("final_answer", 2)
+
+
+def test_status_of_a_campaign_run_here_asks_slurm_nothing(results: Path, data_root: Path) -> None:
+    """Local and debug jobs' ids are not Slurm's: status shows them as recorded, sends no
+    grading job, and writes nothing."""
+    _submit("--tasks", "cartpole", "--campaign", "here", "--executor", "debug")
+    log = results / "campaigns" / "here" / "submissions.jsonl"
+    before = log.read_text()
+    result = CliRunner().invoke(main, ["status", "--campaign", "here", "--runs"])
+    assert result.exit_code == 0, result.output
+    assert "completed" in result.output and "debug-0" in result.output, result.output
+    assert log.read_text() == before

@@ -178,14 +178,15 @@ def campaign_status(paths: CampaignPaths) -> list[RunStatus]:
     ended without grading it (its log says why; ``submit`` again resumes or grades it).
     """
     results: ResultsRoot = paths.results
-    jobs = submitted_jobs(paths, executor="slurm")
+    jobs = submitted_jobs(paths)
+    on_slurm = submitted_jobs(paths, executor="slurm")  # local jobs' ids are not Slurm's
     grading = grading_jobs(paths)
-    slurm = _slurm_job_states(list(jobs.values()) + [g.job_id for g in grading.values()])
+    slurm = _slurm_job_states(list(on_slurm.values()) + [g.job_id for g in grading.values()])
     rows = []
     for spec in read_manifest(paths):
         state = run_state(results, spec.run_id)
         job_id = jobs.get(spec.run_id)
-        job_state = slurm.get(job_id or "", "")
+        job_state = slurm.get(on_slurm.get(spec.run_id, ""), "")
         row = RunStatus(
             spec.run_id,
             spec.task,
@@ -246,6 +247,11 @@ def campaign_profile(paths: CampaignPaths, override: ClusterProfile | None) -> C
     if override is not None:
         return override
     path = manifest_profile(paths)
+    if path is not None and not path.is_file():
+        raise PrerequisiteError(
+            f"the campaign's profile {path} is gone: pass the cluster profile with "
+            f"mlab-hpc status --campaign {paths.name} --profile PATH"
+        )
     return load_profile(path) if path is not None else default_profile()
 
 
@@ -309,8 +315,8 @@ def cancel(paths: CampaignPaths) -> list[str]:
     """scancel every live job of the campaign; returns the job ids cancelled.
 
     A running run's job stops at Slurm's SIGTERM without recording the step in flight
-    (jobs.CampaignRun); it stays as it was on disk, ``status`` reconciles it as ``cancelled``
-    and a resubmission resumes it.
+    (jobs.CampaignRun); it stays as it was on disk, ``status`` sends its grading job (it is
+    graded as ``cancelled``) and a resubmission resumes it. Grading jobs are cancelled too.
     """
     mine = set(submitted_jobs(paths, executor="slurm").values())
     mine |= {g.job_id for g in grading_jobs(paths).values()}
