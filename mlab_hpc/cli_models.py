@@ -98,7 +98,10 @@ def eval_model(
     if not grade.valid:
         click.echo(f"invalid   {grade.reason}")
         raise SystemExit(1)
-    click.echo(f"score     {task.metric.name} = {document['score']}")
+    if document["score"] is None and grade.reason:  # valid, the metric not measured: say why
+        click.echo(f"score     {task.metric.name}: {grade.reason}")
+    else:
+        click.echo(f"score     {task.metric.name} = {document['score']}")
     for name, value in sorted(grade.metrics.items()):
         click.echo(f"  {name:<28} {value:.6g}")
     click.echo(f"graded in {grade.grade_s:.1f} s")

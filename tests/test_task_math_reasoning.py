@@ -312,3 +312,22 @@ def test_prepare_raw_splits_minif2f_valid_for_training_and_test_for_grading(
     lean = json.loads((out / "private" / "lean.json").read_text())
     assert lean["lean"] is None and lean["generated"] is False
     assert "no Lean toolchain" in done.stderr  # warned at prepare time, not only when grading
+
+
+@pytest.mark.slow
+def test_eval_model_says_why_compile_rate_has_no_value(
+    tmp_path: Path, tiny_model: Path, results: Path, data_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from click.testing import CliRunner
+
+    from mlab_hpc.cli import main
+
+    monkeypatch.delenv("MLAB_LEAN_PROJECT", raising=False)
+    args = ["eval-model", "--task", TASK, "--data", "generated", str(tiny_model)]
+
+    done = CliRunner().invoke(main, args)
+
+    assert done.exit_code == 0, done.output
+    assert "compile_rate: compile_rate NOT MEASURED (no Lean 4 toolchain" in done.output
+    assert "rouge_l" in done.output
