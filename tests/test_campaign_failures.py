@@ -21,7 +21,14 @@ from mlab_hpc.paths import ResultsRoot
 
 from .agents_for_tests import ScriptedAgent
 from .conftest import REPO
-from .test_campaign import DEV_PROFILE, arrays_sent, grading_records, runs_rows, wait_for
+from .test_campaign import (  # noqa: F401  (gpu_tasks: a fixture)
+    DEV_PROFILE,
+    arrays_sent,
+    gpu_tasks,
+    grading_records,
+    runs_rows,
+    wait_for,
+)
 
 ME = "tests.test_campaign_failures"
 
@@ -221,3 +228,40 @@ def test_out_of_memory_ends_the_run_as_out_of_memory_and_a_resubmission_resumes_
     (table,) = runs_rows(results)
     assert table["attempts"] == 2 and table["n_steps"] == 3
     assert [a["from_step"] for a in json.loads(table["attempts_json"])] == [0, 1]
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("dev_cluster", "data_root", "gpu_tasks")
+def test_a_cancelled_gpu_run_is_graded_on_a_gpu_node(
+    results: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.setenv("MLAB_TEST_SLEEP_S", "600")
+    submit(
+        "--tasks",
+        "cartpole-gpu",
+        "--agent",
+        "tests.agents_for_tests:ResumableAgent",
+        "--campaign",
+        "gpugrade",
+        "--profile",
+        str(DEV_PROFILE),
+    )
+    (array,) = arrays_sent(results, "gpugrade")
+    run_id = array["run_ids"][0]
+    deadline = time.monotonic() + 120
+    while not (results / "runs" / run_id / "workspace" / "partial.txt").exists():
+        assert time.monotonic() < deadline, "the run never reached its sleeping step"
+        time.sleep(0.5)
+    result = CliRunner().invoke(main, ["cancel", "--campaign", "gpugrade"])
+    assert result.exit_code == 0 and "cancelled 1 job(s)" in result.output, result.output
+    (row,) = wait_for(results, "gpugrade", timeout=180)
+    assert (row.status, row.exit_reason) == ("cancelled", "cancelled"), row
+    (grade,) = grading_records(results, "gpugrade")
+    assert grade["resource_class"] == "gpu" and grade["envelope"]["requested_gpus"] == 1
+    check_graded_by_its_grading_job(results, "gpugrade", run_id)
+    state = json.loads((results / "runs" / run_id / "run.json").read_text())
+    assert (state["grading_job"]["partition"], state["grading_job"]["gpus_visible"]) == (
+        "gpu",
+        "0",
+    )
