@@ -8,6 +8,8 @@ grader process after the predictor's process has ended.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ import pytest
 
 from mlab_hpc.grader_lib import mlab_vision_eval as vision
 from mlab_hpc.grader_lib.mlab_vision_eval import VisionRules
+from mlab_hpc.taskspec import get_task
+from tests.task_helpers import COMPLETED, TASKS, baseline_run, generated_twice, run_grader
 
 # Ten test labels: 4 of class 0, 3 of class 1, 2 of class 2, 1 of class 3. A predictor that
 # always answers 0 is right on 4 of 10; one that always answers 1, on 3.
@@ -203,3 +207,64 @@ def test_time_capped_accuracy_on_hand_checked_figures() -> None:
     assert vision.time_capped_accuracy(0.8, 40.0, 20.0) == 0.4  # twice the cap: half
     rule = rules(score="time_capped_accuracy", time_cap_s_per_image=0.5)
     assert rule.primary_value(0.6, 15.0, 10) == pytest.approx(0.2)  # cap 5 s, 3 times over
+
+
+# --- the two tasks ------------------------------------------------------------------------------
+
+BUDGET_TASKS = ["mini-budget-model-training", "mini-budget-model-inference"]
+
+
+def prepare_generated(task_id: str, tmp_path: Path) -> Path:
+    """The task's generated data, prepared once into tmp_path/prepared."""
+    out = tmp_path / "prepared"
+    script = TASKS / task_id / "scripts" / "prepare.py"
+    subprocess.run([sys.executable, str(script), "--generated", "--out", str(out)], check=True)
+    return out
+
+
+@pytest.mark.parametrize("task_id", BUDGET_TASKS)
+def test_generated_data_is_byte_identical_and_has_the_real_schema(
+    task_id: str, tmp_path: Path
+) -> None:
+    prepared = generated_twice(task_id, tmp_path)
+    train = np.load(prepared / "public" / "data" / "train_images.npy")
+    test = np.load(prepared / "private" / "test_images.npy")
+    labels = np.load(prepared / "private" / "test_labels.npy")
+    grading = vision.load_rules(prepared / "private")
+
+    assert train.dtype == test.dtype == np.uint8 and train.shape[1:] == test.shape[1:]
+    assert train.ndim == (4 if task_id.endswith("training") else 3)
+    assert len(labels) == len(test) and labels.dtype == np.int64
+    assert not (prepared / "public" / "data" / "test_labels.npy").exists()
+    assert grading.primary == get_task(task_id).metric.name
+
+
+@pytest.mark.parametrize(
+    ("task_id", "answer", "share"),
+    [("mini-budget-model-training", 7, 5 / 500), ("mini-budget-model-inference", 22, None)],
+)
+def test_the_task_grader_scores_a_constant_predictor(
+    task_id: str, answer: int, share: float | None, tmp_path: Path
+) -> None:
+    answers = prepare_generated(task_id, tmp_path) / "private"
+    expected = float(np.mean(np.load(answers / "test_labels.npy") == answer))
+    constant = f"def load(d):\n    return {answer}\ndef predict(s, x):\n    return [s] * len(x)\n"
+    workspace = workspace_with(tmp_path, constant)
+
+    result = run_grader(task_id, workspace, answers)
+
+    assert result["valid"], result["reason"]
+    assert result["metrics"]["accuracy"] == expected
+    if share is not None:  # 5 test images of each of the 100 classes
+        assert expected == share
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task_id", BUDGET_TASKS)
+def test_smoke_run_lands_its_scores_in_parquet(
+    task_id: str, results: Path, data_root: Path
+) -> None:
+    row = baseline_run(task_id, results, "--smoke")
+
+    assert (row["status"], row["final_valid"], row["data_mode"]) == COMPLETED
+    assert row["final_score"] > 0

@@ -150,7 +150,8 @@ def receive_array(fd: int, message: dict[str, Any]) -> Any:
     size = int.from_bytes(_read_exactly(fd, 8, math.inf), "little")
     if size != math.prod(shape) * dtype.itemsize:
         raise ValueError("array size does not match its header")
-    return np.frombuffer(_read_exactly(fd, size, math.inf), dtype=dtype).reshape(shape)
+    data = bytearray(_read_exactly(fd, size, math.inf))  # writable, unlike bytes
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
 # --- the child: the agent's predictor -----------------------------------------------------------

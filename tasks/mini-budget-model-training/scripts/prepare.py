@@ -1,0 +1,176 @@
+"""Data preparation for the budget-model-training task (ImageNet-100).
+
+    python scripts/prepare.py --raw RAW --out DIR      # RAW holds the [[data.files]] parquet shards
+    python scripts/prepare.py --generated --out DIR    # small class-coloured textures, offline
+
+Layout written (both modes):
+
+    DIR/public/data/train_images.npy   uint8 (N, S, S, 3), RGB, channels last
+    DIR/public/data/train_labels.npy   int64 (N,), classes 0..99
+    DIR/private/test_images.npy        uint8 (M, S, S, 3): the hidden test images
+    DIR/private/test_labels.npy        int64 (M,)
+    DIR/private/grading.json           the grader's rules (mlab_vision_eval.VisionRules)
+
+Real mode: the shards of clane9/imagenet-100 (columns image = {bytes, path} JPEG, label =
+0..99); train_per_class training images per class are drawn with a fixed seed from the train
+split, test_per_class test images per class from the validation split (50 per class there),
+both shuffled (the test order must say nothing of the classes).
+Each image's shorter side is resized to image_size pixels (bilinear), then centre-cropped.
+The sizes and caps come from the task's parameters: the [data] table of the task.toml beside
+this folder, with $MLAB_TASK_PARAMS (JSON, set by the harness) laid over it.
+
+--generated: 100 classes of class-coloured stripe textures under noise (10 hues x 10 stripe
+directions and frequencies), 32x32 pixels, 20 training and 5 test images per class, so that
+a small CNN learns something in seconds. The output is byte-identical on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SEED = 100
+CLASSES = 100
+GENERATED = {"image_size": 32, "train_per_class": 20, "test_per_class": 5, "batch_size": 100}
+GRADING_KEYS = ("batch_size", "max_bytes", "max_parameters", "max_gpu_memory_gb",
+                "time_floor_s", "budget_s")  # fmt: skip
+
+
+def params() -> dict[str, Any]:
+    """The task's parameters: task.toml's [data] table, with $MLAB_TASK_PARAMS (the JSON the
+    harness passes) laid over it."""
+    toml = Path(__file__).resolve().parents[1] / "task.toml"
+    settings = dict(tomllib.loads(toml.read_text()).get("data", {}))
+    settings.update(json.loads(os.environ.get("MLAB_TASK_PARAMS") or "{}"))
+    return settings
+
+
+def write_split(out: Path, train: tuple[np.ndarray, np.ndarray],
+                test: tuple[np.ndarray, np.ndarray], settings: dict[str, Any]) -> None:  # fmt: skip
+    """The public training arrays, the private test arrays and grading.json."""
+    public, private = out / "public" / "data", out / "private"
+    public.mkdir(parents=True, exist_ok=True)
+    private.mkdir(parents=True, exist_ok=True)
+    np.save(public / "train_images.npy", train[0])
+    np.save(public / "train_labels.npy", train[1].astype(np.int64))
+    np.save(private / "test_images.npy", test[0])
+    np.save(private / "test_labels.npy", test[1].astype(np.int64))
+    rules = {"primary": "score", "score": "accuracy_squared_per_minute"}
+    rules.update({key: settings[key] for key in GRADING_KEYS if key in settings})
+    (private / "grading.json").write_text(json.dumps(rules, indent=1, sort_keys=True) + "\n")
+
+
+# --- generated ----------------------------------------------------------------------------------
+
+
+def texture(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """One image of class ``label``: its hue (label // 10) in stripes of its direction and
+    frequency (label % 10), a random phase, under noise."""
+    hue = (label // 10) / 10
+    colour = 255 * (0.5 + 0.45 * np.cos(2 * np.pi * (hue + np.array([0.0, 1 / 3, 2 / 3]))))
+    pattern = label % 10
+    angle = np.pi * (pattern % 5) / 5
+    frequency = 2 + 3 * (pattern // 5)
+    y, x = np.mgrid[0:size, 0:size] / size
+    phase = rng.uniform(0, 2 * np.pi)
+    wave = 0.5 + 0.5 * np.sin(2 * np.pi * frequency * (x * np.cos(angle) + y * np.sin(angle))
+                              + phase)  # fmt: skip
+    image = wave[..., None] * colour + rng.normal(0, 25, (size, size, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def generated_set(per_class: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    labels = np.repeat(np.arange(CLASSES), per_class)
+    rng.shuffle(labels)
+    return np.stack([texture(int(c), size, rng) for c in labels]), labels
+
+
+def prepare_generated(out: Path) -> None:
+    settings = {**params(), **GENERATED}
+    rng = np.random.default_rng(SEED)
+    size = int(settings["image_size"])
+    train = generated_set(int(settings["train_per_class"]), size, rng)
+    test = generated_set(int(settings["test_per_class"]), size, rng)
+    write_split(out, train, test, settings)
+
+
+# --- real ---------------------------------------------------------------------------------------
+
+
+def resize_crop(jpeg: bytes, size: int) -> np.ndarray:
+    """A JPEG as uint8 (size, size, 3): shorter side resized to ``size``, centre-cropped."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(jpeg)) as image:
+        image = image.convert("RGB")
+        scale = size / min(image.size)
+        width, height = (
+            max(size, round(image.width * scale)),
+            max(size, round(image.height * scale)),
+        )
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+        left, top = (width - size) // 2, (height - size) // 2
+        return np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
+
+
+def sample(shards: list[Path], per_class: int, size: int, seed: int) -> tuple[np.ndarray, ...]:
+    """``per_class`` images of each class drawn with ``seed`` from the shards, decoded."""
+    import pyarrow.parquet as pq
+
+    labels = [pq.read_table(s, columns=["label"]).column("label").to_numpy() for s in shards]
+    every = np.concatenate(labels)
+    rng = np.random.default_rng(seed)
+    chosen: set[int] = set()
+    for label in range(CLASSES):
+        rows = np.flatnonzero(every == label)
+        if len(rows) < per_class:
+            sys.exit(f"prepare.py: class {label} has {len(rows)} images, fewer than {per_class}")
+        chosen.update(int(r) for r in rng.choice(rows, per_class, replace=False))
+    images, kept, offset = [], [], 0
+    for shard, shard_labels in zip(shards, labels, strict=True):
+        wanted = [r - offset for r in range(offset, offset + len(shard_labels)) if r in chosen]
+        if wanted:
+            column = pq.read_table(shard, columns=["image"]).column("image")
+            for row in wanted:
+                images.append(resize_crop(column[row].as_py()["bytes"], size))
+                kept.append(int(shard_labels[row]))
+        offset += len(shard_labels)
+    order = rng.permutation(len(kept))  # shuffled: the order says nothing of the classes
+    return np.stack(images)[order], np.array(kept, dtype=np.int64)[order]
+
+
+def prepare_raw(raw: Path, out: Path) -> None:
+    settings = params()
+    size = int(settings["image_size"])
+    train_shards = sorted(raw.glob("train-*.parquet"))
+    test_shards = sorted(raw.glob("validation-*.parquet"))
+    if len(train_shards) != 17 or not test_shards:
+        sys.exit(f"prepare.py: {raw} lacks shards of clane9/imagenet-100; run prepare again")
+    train = sample(train_shards, int(settings["train_per_class"]), size, SEED)
+    test = sample(test_shards, int(settings["test_per_class"]), size, SEED + 1)
+    write_split(out, train, test, settings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--raw", type=Path)
+    group.add_argument("--generated", action="store_true")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    if args.generated:
+        prepare_generated(args.out)
+    else:
+        prepare_raw(args.raw, args.out)
+
+
+if __name__ == "__main__":
+    main()
