@@ -255,6 +255,8 @@ CREATE OR REPLACE MACRO mlab_normalize(task, s) AS CASE task
     WHEN 'llm-merging' THEN (s)::DOUBLE
     WHEN 'math-reasoning' THEN (s)::DOUBLE
     WHEN 'mini-baby-lm' THEN (s)::DOUBLE
+    WHEN 'mini-budget-model-inference' THEN (s)::DOUBLE
+    WHEN 'mini-budget-model-training' THEN (s)::DOUBLE
     WHEN 'mini-edge-llm-compression' THEN (s)::DOUBLE
     WHEN 'mini-edge-llm-training' THEN (s)::DOUBLE
     WHEN 'mini-llm-efficiency' THEN (s)::DOUBLE
