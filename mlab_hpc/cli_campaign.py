@@ -357,7 +357,8 @@ def status(
     failure, out of memory) are graded by a grading job on a compute node of their resource
     class, which it submits once per ending and announces on stderr (docs/slurm.md).
     """
-    from .console import console
+    # no rich console here: mlab_hpc.console loads the harness, and status loads no grader
+    # (the table goes to stdout, grading notices to stderr)
     from .launch.campaign import CampaignPaths
     from .launch.profiles import load_profile
     from .launch.status import LIVE, reconcile
@@ -383,10 +384,10 @@ def status(
             )
             if not rows:
                 raise PrerequisiteError(f"no campaign '{name}' in {root}")
-            console.print(f"[bold]campaign {name}[/]: {len(rows)} runs")
+            click.echo(f"campaign {name}: {len(rows)} runs")
             if show_runs:
                 for r in rows:
-                    console.print(
+                    click.echo(
                         f"  {r.run_id:<50} {r.status:<12} job {r.job_id or '-':<12} "
                         f"{r.exit_reason or ''} {'' if r.final_score is None else r.final_score}"
                     )
@@ -401,7 +402,7 @@ def status(
                 for task, counts in sorted(by_task.items()):
                     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
                     job_list = ",".join(sorted(jobs.get(task, set()))) or "-"
-                    console.print(f"  {task:<20} {parts}   jobs {job_list}")
+                    click.echo(f"  {task:<20} {parts}   jobs {job_list}")
             live += sum(r.status in LIVE for r in rows)
         if not watch or live == 0:
             return

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -200,6 +201,19 @@ def test_requeued_run_resumes_without_losing_or_repeating_steps(
     assert "woke up" in steps[2]["observation"]
 
 
+# `mlab-hpc ARGS...`, then fails if the process loaded the harness or a grading module
+STATUS_LOADS_NO_GRADER = """
+import sys
+from mlab_hpc.cli import main
+try:
+    main(sys.argv[1:], standalone_mode=False)
+finally:
+    loaded = [m for m in sys.modules if m.split(".")[:2] in (
+        ["mlab_hpc", "runner"], ["mlab_hpc", "grading"], ["mlab_hpc", "grader_lib"])]
+    assert not loaded, f"status loaded {loaded}"
+"""
+
+
 @pytest.mark.usefixtures("dev_cluster", "data_root")
 def test_hard_time_limit_is_a_timeout(
     results: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -238,12 +252,18 @@ def test_hard_time_limit_is_a_timeout(
     result = CliRunner().invoke(main, ["status", "--campaign", "c3", "--runs", "--read-only"])
     assert result.exit_code == 0 and "to grade" in result.output, result.output
     assert not grading_records(results, "c3") and not runs_rows(results)
-    # status sends a grading job and says so on stderr; it grades nothing itself
-    result = CliRunner().invoke(main, ["status", "--campaign", "c3", "--runs"])
-    assert result.exit_code == 0, result.output
+    # status sends a grading job and says so on stderr; it grades nothing itself: in its own
+    # process, no harness or grading module is even loaded
+    proc = subprocess.run(
+        [sys.executable, "-c", STATUS_LOADS_NO_GRADER, "status", "--campaign", "c3", "--runs"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     (grade,) = grading_records(results, "c3")
     (grade_job,) = grade["job_ids"]
-    assert f"submitted grading job {grade_job.split('_')[0]} for 1 run" in result.stderr
+    assert f"submitted grading job {grade_job.split('_')[0]} for 1 run" in proc.stderr
     assert grade["endings"] == ["slurm_timeout"] and grade["envelope"]["requested_time_min"] == 1
     notes: list[str] = []
     (row,) = wait_for(results, "c3", timeout=200, notes=notes)

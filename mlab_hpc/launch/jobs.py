@@ -14,22 +14,18 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import submitit
 
 from ..paths import TABLES, ResultsRoot
-from ..runner import (
-    Progress,
-    RunConfig,
-    create_run,
-    drive_run,
-    finalize_run,
-    read_state,
-    recover_run,
-    write_state,
-)
 from .campaign import RunSpec, relaunch, run_state
+
+if TYPE_CHECKING:
+    from ..runner import Progress
+
+# The harness (runner: agents, sandboxes, graders) is imported inside the jobs only: the login
+# node's `submit` and `status`, which pickle these callables, never load a grader.
 
 
 @dataclass
@@ -66,6 +62,8 @@ def reopen_run(results: ResultsRoot, spec: RunSpec, state: dict[str, Any]) -> No
     Its steps, snapshots and attempts stay; its ending and its table rows go, so the next
     attempt resumes after the last completed step and grades the run again at its end.
     """
+    from ..runner import write_state
+
     for key in ("exit_reason", "error", "ended_at", "elapsed_s", "n_steps"):
         state.pop(key, None)
     state["status"] = "running"
@@ -78,6 +76,8 @@ def execute(
     spec: RunSpec, settings: JobSettings, envelope: dict[str, Any], progress: Progress | None = None
 ) -> dict[str, Any]:
     """Run (or resume, or just grade) one run to its graded end; returns its summary."""
+    from ..runner import RunConfig, create_run, drive_run, finalize_run, read_state
+
     results = ResultsRoot(Path(settings.results))
     state = run_state(results, spec.run_id)
     action = relaunch(state, settings.max_attempts, settings.retry_failed)
@@ -168,6 +168,8 @@ class GradeRun:
         self.error = error
 
     def __call__(self) -> dict[str, Any]:
+        from ..runner import read_state, recover_run, write_state
+
         paths = ResultsRoot(Path(self.results)).run(self.run_id)
         state = read_state(paths)
         if state.get("status") in ("graded", "unrecoverable") or (
@@ -215,6 +217,8 @@ class CampaignRun(submitit.helpers.Checkpointable):
         as 'max_attempts' (preempted too often); it is graded by the grading job that the next
         ``mlab-hpc status`` sends.
         """
+        from ..runner import write_state
+
         results = ResultsRoot(Path(self.settings.results))
         state = run_state(results, self.spec.run_id)
         if state is None or len(state.get("attempts", [])) < self.settings.max_attempts:
