@@ -238,6 +238,8 @@ CREATE OR REPLACE MACRO mlab_normalize(task, s) AS CASE task
     WHEN 'baby-lm' THEN (s)::DOUBLE
     WHEN 'babylm' THEN (0.0::DOUBLE - (s)::DOUBLE)
     WHEN 'bipedal-walker' THEN (((s)::DOUBLE + 279.3::DOUBLE) / nullif((330.0::DOUBLE + 279.3::DOUBLE), 0.0))
+    WHEN 'budget-model-inference' THEN (s)::DOUBLE
+    WHEN 'budget-model-training' THEN (s)::DOUBLE
     WHEN 'cartpole' THEN ((s)::DOUBLE / nullif(500.0::DOUBLE, 0.0))
     WHEN 'cifar10' THEN ((s)::DOUBLE / nullif(100.0::DOUBLE, 0.0))
     WHEN 'clrs' THEN (s)::DOUBLE

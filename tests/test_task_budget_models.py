@@ -7,7 +7,6 @@ grader process after the predictor's process has ended.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -38,15 +37,13 @@ def rules(**changes: Any) -> VisionRules:
     return VisionRules(**{**fields, **changes})
 
 
-def answer_key(tmp_path: Path, **changes: Any) -> Path:
-    """answers/ with ten 4x4 RGB test images (image i filled with the value i), LABELS, and
-    grading.json from rules(**changes)."""
+def answer_key(tmp_path: Path) -> Path:
+    """answers/ with ten 4x4 RGB test images (image i filled with the value i) and LABELS."""
     answers = tmp_path / "answers"
     answers.mkdir()
     images = np.stack([np.full((4, 4, 3), i, dtype=np.uint8) for i in range(len(LABELS))])
     np.save(answers / "test_images.npy", images)
     np.save(answers / "test_labels.npy", np.array(LABELS, dtype=np.int64))
-    (answers / "grading.json").write_text(json.dumps(rules(**changes).__dict__))
     return answers
 
 
@@ -59,10 +56,12 @@ def workspace_with(tmp_path: Path, predict_py: str, extra: dict[str, bytes] | No
     return workspace
 
 
-def grade(workspace: Path, answers: Path, tmp_path: Path) -> dict[str, Any]:
+def grade(workspace: Path, answers: Path, tmp_path: Path, **changes: Any) -> dict[str, Any]:
+    """grade_predictor's document under rules(**changes), after checking that the scratch
+    folder is gone and that an invalid result has a one-line reason and no metrics."""
     out = tmp_path / "grader-out"
     out.mkdir(exist_ok=True)
-    result = vision.grade_predictor(workspace, answers, out)
+    result = vision.grade_predictor(workspace, answers, out, rules(**changes))
     assert sorted(p.name for p in out.iterdir()) == []  # the scratch folder is removed
     if not result["valid"]:
         assert result["metrics"] == {} and "\n" not in result["reason"]
@@ -145,8 +144,8 @@ def test_a_model_over_the_parameter_cap_is_refused(tmp_path: Path) -> None:
         def predict(state, images):
             return [0] * len(images)
     """
-    answers = answer_key(tmp_path, max_parameters=100)
-    result = grade(workspace_with(tmp_path, torch_model), answers, tmp_path)
+    answers = answer_key(tmp_path)
+    result = grade(workspace_with(tmp_path, torch_model), answers, tmp_path, max_parameters=100)
 
     assert not result["valid"]
     assert "110 parameters, over the task's cap of 100" in result["reason"]
@@ -191,7 +190,7 @@ def test_a_predictor_past_the_budget_is_stopped(tmp_path: Path) -> None:
         def predict(state, images):
             return [0] * len(images)
     """
-    result = grade(workspace_with(tmp_path, slow), answer_key(tmp_path, budget_s=3.0), tmp_path)
+    result = grade(workspace_with(tmp_path, slow), answer_key(tmp_path), tmp_path, budget_s=3.0)
 
     assert not result["valid"] and "budget of 3 s ran out" in result["reason"]
 
@@ -211,7 +210,8 @@ def test_time_capped_accuracy_on_hand_checked_figures() -> None:
 
 # --- the two tasks ------------------------------------------------------------------------------
 
-BUDGET_TASKS = ["mini-budget-model-training", "mini-budget-model-inference"]
+FOLDERS = ["budget-model-training", "budget-model-inference"]
+FORMS = [*FOLDERS, *(f"mini-{folder}" for folder in FOLDERS)]
 
 
 def prepare_generated(task_id: str, tmp_path: Path) -> Path:
@@ -222,21 +222,34 @@ def prepare_generated(task_id: str, tmp_path: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize("task_id", BUDGET_TASKS)
+@pytest.mark.parametrize("folder", FOLDERS)
 def test_generated_data_is_byte_identical_and_has_the_real_schema(
-    task_id: str, tmp_path: Path
+    folder: str, tmp_path: Path
 ) -> None:
-    prepared = generated_twice(task_id, tmp_path)
+    prepared = generated_twice(folder, tmp_path)
     train = np.load(prepared / "public" / "data" / "train_images.npy")
     test = np.load(prepared / "private" / "test_images.npy")
     labels = np.load(prepared / "private" / "test_labels.npy")
-    grading = vision.load_rules(prepared / "private")
 
     assert train.dtype == test.dtype == np.uint8 and train.shape[1:] == test.shape[1:]
-    assert train.ndim == (4 if task_id.endswith("training") else 3)
+    assert train.ndim == (4 if folder.endswith("training") else 3)
     assert len(labels) == len(test) and labels.dtype == np.int64
-    assert not (prepared / "public" / "data" / "test_labels.npy").exists()
-    assert grading.primary == get_task(task_id).metric.name
+    assert sorted(p.name for p in (prepared / "public" / "data").iterdir()) == [
+        "train_images.npy",
+        "train_labels.npy",
+    ]
+
+
+@pytest.mark.parametrize("task_id", FORMS)
+def test_each_form_states_the_caps_its_grader_enforces(task_id: str) -> None:
+    task = get_task(task_id)
+    score = "accuracy_squared_per_minute" if "training" in task_id else "time_capped_accuracy"
+    grading = vision.vision_rules(task.metric.name, score, task.params)
+
+    assert f"{task.params['batch_size']}" in task.research_problem
+    assert f"at most {task.params['max_bytes'] // 1_000_000} MB" in task.research_problem
+    assert grading.max_gpu_memory_gb == (6.0 if "training" in task_id else 16.0)
+    assert task.grader.timeout_s > grading.budget_s
 
 
 @pytest.mark.parametrize(
@@ -246,12 +259,13 @@ def test_generated_data_is_byte_identical_and_has_the_real_schema(
 def test_the_task_grader_scores_a_constant_predictor(
     task_id: str, answer: int, share: float | None, tmp_path: Path
 ) -> None:
-    answers = prepare_generated(task_id, tmp_path) / "private"
+    task = get_task(task_id)
+    answers = prepare_generated(task.folder_id, tmp_path) / "private"
     expected = float(np.mean(np.load(answers / "test_labels.npy") == answer))
     constant = f"def load(d):\n    return {answer}\ndef predict(s, x):\n    return [s] * len(x)\n"
     workspace = workspace_with(tmp_path, constant)
 
-    result = run_grader(task_id, workspace, answers)
+    result = run_grader(task.folder_id, workspace, answers, env=task.script_env())
 
     assert result["valid"], result["reason"]
     assert result["metrics"]["accuracy"] == expected
@@ -260,7 +274,7 @@ def test_the_task_grader_scores_a_constant_predictor(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task_id", BUDGET_TASKS)
+@pytest.mark.parametrize("task_id", FORMS)
 def test_smoke_run_lands_its_scores_in_parquet(
     task_id: str, results: Path, data_root: Path
 ) -> None:

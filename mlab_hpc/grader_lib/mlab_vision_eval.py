@@ -15,13 +15,13 @@ grader's output folder, has no network, and may write only a scratch folder. Thi
 the test images and sends them to the child in batches over a pipe; the labels are read from
 disk only after the child has been stopped, and the accuracy is computed here.
 
-Caps, from the answer key's ``grading.json`` (written by the task's prepare.py from its
-task.toml, so that every form-specific value lives in task.toml): ``max_bytes`` (the files of
-output/, checked before anything runs), ``max_parameters`` (counted by the child on the
-``torch.nn.Module`` objects the state holds; None: not capped), ``max_gpu_memory_gb`` (the
-child's ``torch.cuda.max_memory_allocated`` after the last batch: measured on a GPU node only,
-where the predictor's own code could also reset the counter, so it is a rule check, not a
-security boundary), ``budget_s`` (loading and all batches).
+Caps, from the task form's ``[params]`` in task.toml (``$MLAB_TASK_PARAMS``, read by
+``vision_rules``): ``max_bytes`` (the files of output/, checked before anything runs),
+``max_parameters`` (counted by the child on the ``torch.nn.Module`` objects the state holds;
+absent: not capped), ``max_gpu_memory_gb`` (the child's ``torch.cuda.max_memory_allocated``
+after the last batch: measured on a GPU node only, where the predictor's own code could also
+reset the counter, so it is a rule check, not a security boundary), ``budget_s`` (loading
+and all batches), ``batch_size``.
 
 Timing: ``inference_s`` is the wall time this process measures from sending each batch to
 receiving its labels, summed over the test set (the pipe's transfer included; loading
@@ -51,15 +51,20 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from mlab_model_eval import _read_exactly, one_line, receive, send
+    from mlab_model_eval import _read_exactly, one_line, receive, send, task_params
     from mlab_untrusted import untrusted_command
 except ModuleNotFoundError:  # imported as mlab_hpc.grader_lib.mlab_vision_eval
-    from mlab_hpc.grader_lib.mlab_model_eval import _read_exactly, one_line, receive, send
+    from mlab_hpc.grader_lib.mlab_model_eval import (
+        _read_exactly,
+        one_line,
+        receive,
+        send,
+        task_params,
+    )
     from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
 
 MODEL_DIR = Path("output")
 PREDICTOR = "predict.py"
-RULES_FILE = "grading.json"
 GIB = 1024**3
 
 
@@ -89,7 +94,7 @@ SCORES = ("accuracy_squared_per_minute", "time_capped_accuracy")
 
 @dataclass(frozen=True)
 class VisionRules:
-    """What a task's grader asks of the predictor and how it scores it (grading.json)."""
+    """What a task's grader asks of the predictor and how it scores it."""
 
     primary: str  # the [metric] name in task.toml
     score: str  # one of SCORES
@@ -114,19 +119,21 @@ class VisionRules:
         raise ValueError(f"unknown score {self.score!r}; use one of {', '.join(SCORES)}")
 
 
-def load_rules(answers: Path) -> VisionRules:
-    """The rules in ``answers/grading.json``; exits with the fix when it is missing or wrong."""
-    path = answers / RULES_FILE
-    try:
-        fields = json.loads(path.read_text())
-        rules = VisionRules(**fields)
-    except FileNotFoundError:
-        sys.exit(f"no {RULES_FILE} in the answer key {answers}; run prepare first")
-    except (ValueError, TypeError) as error:
-        sys.exit(f"{path}: {one_line(error)}; run prepare again")
-    if rules.score not in SCORES:
-        sys.exit(f"{path}: score {rules.score!r} is not one of {', '.join(SCORES)}")
-    return rules
+PARAM_KEYS = ("max_bytes", "max_parameters", "max_gpu_memory_gb", "batch_size", "budget_s",
+              "time_floor_s", "time_cap_s_per_image")  # fmt: skip
+
+
+def vision_rules(primary: str, score: str, params: dict[str, Any] | None = None) -> VisionRules:
+    """The rules of a task form: its ``[params]`` (``params``, else ``$MLAB_TASK_PARAMS``; see
+    PARAM_KEYS, ``max_bytes`` required), the [metric] name ``primary`` and one of ``SCORES``."""
+    if score not in SCORES:
+        raise ValueError(f"unknown score {score!r}; use one of {', '.join(SCORES)}")
+    if params is None:
+        params = task_params(("max_bytes",))
+    fields = {key: params[key] for key in PARAM_KEYS if key in params}
+    if score == "time_capped_accuracy" and "time_cap_s_per_image" not in fields:
+        sys.exit("the task's [params] lack time_cap_s_per_image, which its score needs")
+    return VisionRules(primary=primary, score=score, **fields)
 
 
 # --- arrays over the pipe -----------------------------------------------------------------------
@@ -351,11 +358,11 @@ class PredictorProcess:
 
 
 def grade_predictor(
-    workspace: Path, answers: Path, out_dir: Path, rules: VisionRules | None = None
+    workspace: Path, answers: Path, out_dir: Path, rules: VisionRules
 ) -> dict[str, Any]:
     """Grade the predictor in ``workspace/output``; the grader's JSON document.
 
-    ``rules`` default to the answer key's grading.json. The predictor's process sees neither
+    The predictor's process sees neither
     ``answers`` nor ``out_dir``; its scratch folder, out_dir/predictor-scratch, is removed
     afterwards. The labels are read only once that process has ended.
     """
@@ -365,7 +372,6 @@ def grade_predictor(
     for hidden in (answers, out_dir):
         if workspace == hidden or hidden in workspace.parents:
             sys.exit(f"the workspace must not be inside {hidden}, hidden from the predictor")
-    rules = rules or load_rules(answers)
     for name in (rules.images, rules.labels):
         if not (answers / name).is_file():
             sys.exit(f"no {name} in the answer key {answers}; run prepare first")
@@ -430,7 +436,7 @@ def grade_predictor(
     return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
 
 
-def main(doc: str | None = None, argv: Sequence[str] | None = None) -> None:
+def main(rules: VisionRules, doc: str | None = None, argv: Sequence[str] | None = None) -> None:
     """The command line of a task's grader: --workspace, --answers, --out."""
     import argparse
 
@@ -442,7 +448,7 @@ def main(doc: str | None = None, argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     out = args.out.resolve()
-    result = grade_predictor(args.workspace, args.answers, out.parent)
+    result = grade_predictor(args.workspace, args.answers, out.parent, rules)
     out.write_text(json.dumps(result, indent=2) + "\n")
 
 

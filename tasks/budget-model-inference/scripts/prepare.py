@@ -9,15 +9,13 @@ Layout written (both modes):
     DIR/public/data/train_labels.npy   int64 (N,), the digit sums (0..45)
     DIR/private/test_images.npy        uint8 (M, S, S): the hidden test images
     DIR/private/test_labels.npy        int64 (M,)
-    DIR/private/grading.json           the grader's rules (mlab_vision_eval.VisionRules)
 
 Real mode: the Kaggle competition "ultra-mnist" delivers train.csv (id, digit_sum) and the
 labelled 4000x4000 JPEG images train/<id>.jpeg (its test images carry no labels, so they are
 not used). test_images images are held out with a fixed seed as our hidden test set and
 train_images others drawn for training; each image is reduced to image_size pixels (box
-filter, which keeps thin strokes visible). Sizes and caps come from the task's parameters:
-the [data] table of the task.toml beside this folder, with $MLAB_TASK_PARAMS (JSON, set by
-the harness) laid over it.
+filter, which keeps thin strokes visible). image_size, train_images and test_images are the
+form's [params] in task.toml ($MLAB_TASK_PARAMS, set by mlab-hpc prepare).
 
 --generated: 128x128 canvases, each with 3 to 5 digits drawn from a 5x7 bitmap font, scaled
 to heights between 14 and 70 pixels, thickened and jittered, at random places (overlaps
@@ -29,19 +27,19 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import os
 import sys
-import tomllib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+try:
+    from mlab_hpc.grader_lib.mlab_model_eval import task_params
+except ModuleNotFoundError:
+    sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
+
 SEED = 45
-GENERATED = {"image_size": 128, "train_images": 600, "test_images": 100, "batch_size": 50}
-GRADING_KEYS = ("batch_size", "max_bytes", "max_parameters", "max_gpu_memory_gb",
-                "time_cap_s_per_image", "budget_s")  # fmt: skip
+REAL_KEYS = ("image_size", "train_images", "test_images")  # [params] the real mode reads
+GENERATED = {"image_size": 128, "train_images": 600, "test_images": 100}
 
 # A 5x7 bitmap font: seven rows of five pixels per digit ("#" = ink).
 FONT = {
@@ -63,18 +61,9 @@ def glyph(digit: int) -> np.ndarray:
     return np.array([[c == "#" for c in row] for row in FONT[digit]], dtype=float)
 
 
-def params() -> dict[str, Any]:
-    """The task's parameters: task.toml's [data] table, with $MLAB_TASK_PARAMS (the JSON the
-    harness passes) laid over it."""
-    toml = Path(__file__).resolve().parents[1] / "task.toml"
-    settings = dict(tomllib.loads(toml.read_text()).get("data", {}))
-    settings.update(json.loads(os.environ.get("MLAB_TASK_PARAMS") or "{}"))
-    return settings
-
-
 def write_split(out: Path, train: tuple[np.ndarray, np.ndarray],
-                test: tuple[np.ndarray, np.ndarray], settings: dict[str, Any]) -> None:  # fmt: skip
-    """The public training arrays, the private test arrays and grading.json."""
+                test: tuple[np.ndarray, np.ndarray]) -> None:  # fmt: skip
+    """The public training arrays and the private test arrays."""
     public, private = out / "public" / "data", out / "private"
     public.mkdir(parents=True, exist_ok=True)
     private.mkdir(parents=True, exist_ok=True)
@@ -82,9 +71,6 @@ def write_split(out: Path, train: tuple[np.ndarray, np.ndarray],
     np.save(public / "train_labels.npy", train[1].astype(np.int64))
     np.save(private / "test_images.npy", test[0])
     np.save(private / "test_labels.npy", test[1].astype(np.int64))
-    rules = {"primary": "score", "score": "time_capped_accuracy"}
-    rules.update({key: settings[key] for key in GRADING_KEYS if key in settings})
-    (private / "grading.json").write_text(json.dumps(rules, indent=1, sort_keys=True) + "\n")
 
 
 # --- generated ----------------------------------------------------------------------------------
@@ -134,12 +120,12 @@ def generated_set(count: int, size: int, rng: np.random.Generator) -> tuple[np.n
 
 
 def prepare_generated(out: Path) -> None:
-    settings = {**params(), **GENERATED}
+    settings = GENERATED
     rng = np.random.default_rng(SEED)
     size = int(settings["image_size"])
     train = generated_set(int(settings["train_images"]), size, rng)
     test = generated_set(int(settings["test_images"]), size, rng)
-    write_split(out, train, test, settings)
+    write_split(out, train, test)
 
 
 # --- real ---------------------------------------------------------------------------------------
@@ -157,7 +143,7 @@ def reduce(path: Path, size: int) -> np.ndarray:
 
 
 def prepare_raw(raw: Path, out: Path) -> None:
-    settings = params()
+    settings = task_params(REAL_KEYS)
     size = int(settings["image_size"])
     found = sorted(raw.rglob("train.csv"))
     if not found:
@@ -180,7 +166,7 @@ def prepare_raw(raw: Path, out: Path) -> None:
 
     test = split(order[:n_test])
     train = split(order[n_test : n_test + n_train])
-    write_split(out, train, test, settings)
+    write_split(out, train, test)
 
 
 def main() -> None:

@@ -9,15 +9,14 @@ Layout written (both modes):
     DIR/public/data/train_labels.npy   int64 (N,), classes 0..99
     DIR/private/test_images.npy        uint8 (M, S, S, 3): the hidden test images
     DIR/private/test_labels.npy        int64 (M,)
-    DIR/private/grading.json           the grader's rules (mlab_vision_eval.VisionRules)
 
 Real mode: the shards of clane9/imagenet-100 (columns image = {bytes, path} JPEG, label =
-0..99); train_per_class training images per class are drawn with a fixed seed from the train
-split, test_per_class test images per class from the validation split (50 per class there),
-both shuffled (the test order must say nothing of the classes).
-Each image's shorter side is resized to image_size pixels (bilinear), then centre-cropped.
-The sizes and caps come from the task's parameters: the [data] table of the task.toml beside
-this folder, with $MLAB_TASK_PARAMS (JSON, set by the harness) laid over it.
+0..99); train_per_class training images per class (every one of a class that has fewer) are
+drawn with a fixed seed from the train split, test_per_class test images per class from the
+validation split (50 per class there), both shuffled (the test order must say nothing of the
+classes). Each image's shorter side is resized to image_size pixels (bilinear), then
+centre-cropped. image_size, train_per_class and test_per_class are the form's [params] in
+task.toml ($MLAB_TASK_PARAMS, set by mlab-hpc prepare).
 
 --generated: 100 classes of class-coloured stripe textures under noise (10 hues x 10 stripe
 directions and frequencies), 32x32 pixels, 20 training and 5 test images per class, so that
@@ -28,34 +27,25 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import os
 import sys
-import tomllib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+try:
+    from mlab_hpc.grader_lib.mlab_model_eval import task_params
+except ModuleNotFoundError:
+    sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
+
 SEED = 100
 CLASSES = 100
-GENERATED = {"image_size": 32, "train_per_class": 20, "test_per_class": 5, "batch_size": 100}
-GRADING_KEYS = ("batch_size", "max_bytes", "max_parameters", "max_gpu_memory_gb",
-                "time_floor_s", "budget_s")  # fmt: skip
-
-
-def params() -> dict[str, Any]:
-    """The task's parameters: task.toml's [data] table, with $MLAB_TASK_PARAMS (the JSON the
-    harness passes) laid over it."""
-    toml = Path(__file__).resolve().parents[1] / "task.toml"
-    settings = dict(tomllib.loads(toml.read_text()).get("data", {}))
-    settings.update(json.loads(os.environ.get("MLAB_TASK_PARAMS") or "{}"))
-    return settings
+REAL_KEYS = ("image_size", "train_per_class", "test_per_class")  # [params] the real mode reads
+GENERATED = {"image_size": 32, "train_per_class": 20, "test_per_class": 5}
 
 
 def write_split(out: Path, train: tuple[np.ndarray, np.ndarray],
-                test: tuple[np.ndarray, np.ndarray], settings: dict[str, Any]) -> None:  # fmt: skip
-    """The public training arrays, the private test arrays and grading.json."""
+                test: tuple[np.ndarray, np.ndarray]) -> None:  # fmt: skip
+    """The public training arrays and the private test arrays."""
     public, private = out / "public" / "data", out / "private"
     public.mkdir(parents=True, exist_ok=True)
     private.mkdir(parents=True, exist_ok=True)
@@ -63,9 +53,6 @@ def write_split(out: Path, train: tuple[np.ndarray, np.ndarray],
     np.save(public / "train_labels.npy", train[1].astype(np.int64))
     np.save(private / "test_images.npy", test[0])
     np.save(private / "test_labels.npy", test[1].astype(np.int64))
-    rules = {"primary": "score", "score": "accuracy_squared_per_minute"}
-    rules.update({key: settings[key] for key in GRADING_KEYS if key in settings})
-    (private / "grading.json").write_text(json.dumps(rules, indent=1, sort_keys=True) + "\n")
 
 
 # --- generated ----------------------------------------------------------------------------------
@@ -94,12 +81,12 @@ def generated_set(per_class: int, size: int, rng: np.random.Generator) -> tuple[
 
 
 def prepare_generated(out: Path) -> None:
-    settings = {**params(), **GENERATED}
+    settings = GENERATED
     rng = np.random.default_rng(SEED)
     size = int(settings["image_size"])
     train = generated_set(int(settings["train_per_class"]), size, rng)
     test = generated_set(int(settings["test_per_class"]), size, rng)
-    write_split(out, train, test, settings)
+    write_split(out, train, test)
 
 
 # --- real ---------------------------------------------------------------------------------------
@@ -122,7 +109,8 @@ def resize_crop(jpeg: bytes, size: int) -> np.ndarray:
 
 
 def sample(shards: list[Path], per_class: int, size: int, seed: int) -> tuple[np.ndarray, ...]:
-    """``per_class`` images of each class drawn with ``seed`` from the shards, decoded."""
+    """``per_class`` images of each class (all of a smaller class) drawn with ``seed`` from the
+    shards, decoded, in a shuffled order."""
     import pyarrow.parquet as pq
 
     labels = [pq.read_table(s, columns=["label"]).column("label").to_numpy() for s in shards]
@@ -131,9 +119,9 @@ def sample(shards: list[Path], per_class: int, size: int, seed: int) -> tuple[np
     chosen: set[int] = set()
     for label in range(CLASSES):
         rows = np.flatnonzero(every == label)
-        if len(rows) < per_class:
-            sys.exit(f"prepare.py: class {label} has {len(rows)} images, fewer than {per_class}")
-        chosen.update(int(r) for r in rng.choice(rows, per_class, replace=False))
+        if len(rows) == 0:
+            sys.exit(f"prepare.py: class {label} has no image in {shards[0].name}...")
+        chosen.update(int(r) for r in rng.choice(rows, min(per_class, len(rows)), replace=False))
     images, kept, offset = [], [], 0
     for shard, shard_labels in zip(shards, labels, strict=True):
         wanted = [r - offset for r in range(offset, offset + len(shard_labels)) if r in chosen]
@@ -148,7 +136,7 @@ def sample(shards: list[Path], per_class: int, size: int, seed: int) -> tuple[np
 
 
 def prepare_raw(raw: Path, out: Path) -> None:
-    settings = params()
+    settings = task_params(REAL_KEYS)
     size = int(settings["image_size"])
     train_shards = sorted(raw.glob("train-*.parquet"))
     test_shards = sorted(raw.glob("validation-*.parquet"))
@@ -156,7 +144,7 @@ def prepare_raw(raw: Path, out: Path) -> None:
         sys.exit(f"prepare.py: {raw} lacks shards of clane9/imagenet-100; run prepare again")
     train = sample(train_shards, int(settings["train_per_class"]), size, SEED)
     test = sample(test_shards, int(settings["test_per_class"]), size, SEED + 1)
-    write_split(out, train, test, settings)
+    write_split(out, train, test)
 
 
 def main() -> None:
