@@ -47,7 +47,8 @@ def eval_model(
     sandbox: str | None,
     as_json: bool,
 ) -> None:
-    """Grade the model directory PATH (Hugging Face format) with TASK's grader."""
+    """Grade the model directory PATH (Hugging Face format, or a vision task's predict.py and
+    weights) with TASK's grader."""
     from .data import resolve_data
     from .errors import PrerequisiteError
     from .grading import run_grader
@@ -61,10 +62,10 @@ def eval_model(
             f"task {task_id!r} delivers a {task.deliverable}, not a model: eval-model grades "
             'the tasks whose task.toml says deliverable = "model"'
         )
-    if not (model_dir / "config.json").is_file():
+    if not any((model_dir / name).is_file() for name in ("config.json", "predict.py")):
         raise PrerequisiteError(
-            f"{model_dir} has no config.json: give a Hugging Face model directory "
-            "(save_pretrained's output)"
+            f"{model_dir} has no config.json nor predict.py: give a Hugging Face model "
+            "directory (save_pretrained's output) or a predictor folder (predict.py + weights)"
         )
     data = resolve_data(task, data_mode, obj.data_root)
     answers = data.private if data is not None else None

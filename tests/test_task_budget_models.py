@@ -7,6 +7,7 @@ grader process after the predictor's process has ended.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -282,3 +283,24 @@ def test_smoke_run_lands_its_scores_in_parquet(
 
     assert (row["status"], row["final_valid"], row["data_mode"]) == COMPLETED
     assert row["final_score"] > 0
+
+
+def test_eval_model_grades_a_predictor_folder_made_elsewhere(
+    tmp_path: Path, results: Path, data_root: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from mlab_hpc.cli import main
+
+    folder = tmp_path / "somewhere" / "my-predictor"
+    folder.mkdir(parents=True)
+    (folder / "predict.py").write_text(textwrap.dedent(CONSTANT))  # always class 1
+    args = ["eval-model", "--task", "mini-budget-model-inference", "--data", "generated"]
+
+    done = CliRunner().invoke(main, [*args, "--json", str(folder)])
+
+    assert done.exit_code == 0, done.output
+    document = json.loads(done.output[done.output.index("{") :])
+    assert document["valid"] and document["metric"] == "score"
+    assert document["metrics"]["images"] == 100.0  # the generated test set
+    assert document["metrics"]["answers_hidden"] == 1.0
