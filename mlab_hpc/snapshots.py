@@ -274,8 +274,8 @@ class SnapshotStore:
             return self.current_id
         digest = hashlib.sha256(self.current_id.encode())
         for rel in sorted(updates):
-            entry = updates[rel]
-            digest.update(os.fsencode(f"\0{rel}\0{entry.blob}\0{entry.mode}"))
+            new = updates[rel]
+            digest.update(os.fsencode(f"\0{rel}\0{new.blob}\0{new.mode}"))
         for rel in sorted(deleted):
             digest.update(os.fsencode(f"\0-{rel}"))
         for rel in sorted(new_skips):
