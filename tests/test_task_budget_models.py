@@ -304,3 +304,85 @@ def test_eval_model_grades_a_predictor_folder_made_elsewhere(
     assert document["valid"] and document["metric"] == "score"
     assert document["metrics"]["images"] == 100.0  # the generated test set
     assert document["metrics"]["answers_hidden"] == 1.0
+
+
+# --- real-mode preparation on miniatures of the sources -----------------------------------------
+
+
+def jpeg(array: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def run_prepare_raw(folder: str, raw: Path, out: Path, params: dict[str, Any]) -> None:
+    import os
+
+    script = TASKS / folder / "scripts" / "prepare.py"
+    env = {**os.environ, "MLAB_TASK_PARAMS": json.dumps(params)}
+    done = subprocess.run(
+        [sys.executable, str(script), "--raw", str(raw), "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_imagenet_shards_become_shuffled_resized_arrays(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+
+    # class c's images are 40x30 (landscape) and filled with the grey value 2c: resized to 8
+    # pixels high and centre-cropped they stay that grey, so each image shows its class
+    def shard(name: str, labels: list[int]) -> None:
+        images = [{"bytes": jpeg(np.full((30, 40, 3), 2 * c, np.uint8)), "path": f"{c}.jpg"}
+                  for c in labels]  # fmt: skip
+        pq.write_table(pa.table({"image": images, "label": labels}), raw / name)
+
+    for number in range(17):  # classes sorted over the shards, as uploaded: 3 images each
+        shard(f"train-{number:05d}-of-00017.parquet",
+              [c for c in range(100) if c % 17 == number for _ in range(3)])  # fmt: skip
+    shard("validation-00000-of-00001.parquet", [c for c in range(100) for _ in range(2)])
+    params = {"image_size": 8, "train_per_class": 2, "test_per_class": 1}
+
+    run_prepare_raw("budget-model-training", raw, tmp_path / "out", params)
+
+    out = tmp_path / "out"
+    train = np.load(out / "public" / "data" / "train_images.npy")
+    train_labels = np.load(out / "public" / "data" / "train_labels.npy")
+    test = np.load(out / "private" / "test_images.npy")
+    test_labels = np.load(out / "private" / "test_labels.npy")
+    assert train.shape == (200, 8, 8, 3) and test.shape == (100, 8, 8, 3)
+    assert sorted(np.bincount(train_labels)) == [2] * 100
+    assert sorted(test_labels) == list(range(100))
+    assert list(test_labels) != sorted(test_labels)  # shuffled: the order hides the classes
+    assert np.abs(train[:, 4, 4, 0].astype(int) - 2 * train_labels).max() <= 3  # JPEG rounding
+
+
+def test_ultramnist_images_become_a_held_out_split(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    (raw / "train").mkdir(parents=True)
+    rows = ["id,digit_sum"]
+    for number in range(12):  # image n is 64x64, filled with 10 n; its sum is n
+        (raw / "train" / f"img{number:02d}.jpeg").write_bytes(
+            jpeg(np.full((64, 64), 10 * number, np.uint8))
+        )
+        rows.append(f"img{number:02d},{number}")
+    (raw / "train.csv").write_text("\n".join(rows) + "\n")
+    params = {"image_size": 16, "train_images": 8, "test_images": 3}
+
+    run_prepare_raw("budget-model-inference", raw, tmp_path / "out", params)
+
+    out = tmp_path / "out"
+    train_labels = np.load(out / "public" / "data" / "train_labels.npy")
+    test = np.load(out / "private" / "test_images.npy")
+    test_labels = np.load(out / "private" / "test_labels.npy")
+    assert test.shape == (3, 16, 16) and len(train_labels) == 8
+    assert not set(train_labels) & set(test_labels)  # held out: no image in both
+    assert np.abs(test[:, 8, 8].astype(int) - 10 * test_labels).max() <= 3

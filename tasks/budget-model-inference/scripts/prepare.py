@@ -11,11 +11,12 @@ Layout written (both modes):
     DIR/private/test_labels.npy        int64 (M,)
 
 Real mode: the Kaggle competition "ultra-mnist" delivers train.csv (id, digit_sum) and the
-labelled 4000x4000 JPEG images train/<id>.jpeg (its test images carry no labels, so they are
-not used). test_images images are held out with a fixed seed as our hidden test set and
-train_images others drawn for training; each image is reduced to image_size pixels (box
-filter, which keeps thin strokes visible). image_size, train_images and test_images are the
-form's [params] in task.toml ($MLAB_TASK_PARAMS, set by mlab-hpc prepare).
+labelled 4000x4000 images train/<id>.jpeg (.jpg and .png are read too; its test images carry
+no labels, so they are not used). test_images images are held out with a fixed seed as our
+hidden test set and train_images others drawn for training; each image is reduced to
+image_size pixels (box filter, which keeps thin strokes visible). image_size, train_images
+and test_images are the form's [params] in task.toml ($MLAB_TASK_PARAMS, set by mlab-hpc
+prepare).
 
 --generated: 128x128 canvases, each with 3 to 5 digits drawn from a 5x7 bitmap font, scaled
 to heights between 14 and 70 pixels, thickened and jittered, at random places (overlaps
@@ -150,10 +151,14 @@ def prepare_raw(raw: Path, out: Path) -> None:
         sys.exit(f"prepare.py: no train.csv under {raw}: run prepare again")
     with found[0].open(newline="") as handle:
         rows = [(row["id"], int(row["digit_sum"])) for row in csv.DictReader(handle)]
-    images = {p.stem: p for p in raw.rglob("*.jpeg") if p.parent.name == "train"}
+    images = {
+        p.stem: p
+        for p in raw.rglob("*")
+        if p.parent.name == "train" and p.suffix.lower() in (".jpeg", ".jpg", ".png")
+    }
     missing = [ident for ident, _ in rows if ident not in images]
     if missing:
-        sys.exit(f"prepare.py: train/{missing[0]}.jpeg is missing under {raw}: run prepare again")
+        sys.exit(f"prepare.py: no image train/{missing[0]}.* under {raw}: run prepare again")
     n_test, n_train = int(settings["test_images"]), int(settings["train_images"])
     order = np.random.default_rng(SEED).permutation(len(rows))
     if n_test + n_train > len(rows):
