@@ -135,6 +135,22 @@ def test_an_oversize_model_is_refused_by_the_byte_cap(tmp_path: Path) -> None:
     assert "over the task's cap of 100000 bytes" in result["reason"]
 
 
+def test_a_torch_tensor_of_labels_is_accepted_and_the_parameters_counted(tmp_path: Path) -> None:
+    tensor_model = """
+        import torch
+
+        def load(model_dir):
+            return {"net": torch.nn.Linear(10, 10), "answer": 0}  # 110 parameters
+
+        def predict(state, images):
+            return torch.zeros(len(images), dtype=torch.long)
+    """
+    result = grade(workspace_with(tmp_path, tensor_model), answer_key(tmp_path), tmp_path)
+
+    assert result["valid"], result["reason"]
+    assert result["metrics"]["accuracy"] == 0.4 and result["metrics"]["parameters"] == 110.0
+
+
 def test_a_model_over_the_parameter_cap_is_refused(tmp_path: Path) -> None:
     torch_model = """
         import torch

@@ -18,10 +18,11 @@ disk only after the child has been stopped, and the accuracy is computed here.
 Caps, from the task form's ``[params]`` in task.toml (``$MLAB_TASK_PARAMS``, read by
 ``vision_rules``): ``max_bytes`` (the files of output/, checked before anything runs),
 ``max_parameters`` (counted by the child on the ``torch.nn.Module`` objects the state holds;
-absent: not capped), ``max_gpu_memory_gb`` (the child's ``torch.cuda.max_memory_allocated``
-after the last batch: measured on a GPU node only, where the predictor's own code could also
-reset the counter, so it is a rule check, not a security boundary), ``budget_s`` (loading
-and all batches), ``batch_size``.
+absent: not capped; weights kept outside modules escape that count, the byte cap does not),
+``max_gpu_memory_gb`` (the child's ``torch.cuda.max_memory_allocated`` after the last batch:
+measured on a GPU node only, where the predictor's own code could also reset the counter, so
+it is a rule check, not a security boundary), ``budget_s`` (loading and all batches),
+``batch_size``.
 
 Timing: ``inference_s`` is the wall time this process measures from sending each batch to
 receiving its labels, summed over the test set (the pipe's transfer included; loading
@@ -234,10 +235,10 @@ def serve(read_fd: int, write_fd: int, model_dir: Path) -> None:
             return
         images = receive_array(read_fd, request)
         try:
-            labels = np.asarray(module.predict(state, images))
-            if hasattr(labels, "cpu"):
-                labels = np.asarray(labels.cpu())
-            labels = labels.reshape(-1)
+            result = module.predict(state, images)
+            if hasattr(result, "detach"):  # a torch tensor, maybe on the GPU
+                result = result.detach().cpu().numpy()
+            labels = np.asarray(result).reshape(-1)
             if len(labels) != len(images):
                 raise ValueError(f"{len(labels)} labels for {len(images)} images")
             numbers = labels.astype(float)
