@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import math
 import re
 import sys
 from collections.abc import Callable
@@ -14,8 +14,9 @@ from typing import Any
 
 import click
 
-from .errors import MlabError, PrerequisiteError, UnknownNameError
+from .errors import MlabError, PrerequisiteError, TaskSpecError, UnknownNameError
 from .paths import ResultsRoot, default_data_root, default_results_root
+from .runrecord import DEFAULT_CAMPAIGN, RunConfig, RunOptions
 
 
 @dataclass
@@ -119,57 +120,44 @@ def main(ctx: click.Context, results: Path | None, data_root: Path | None, verbo
 
 
 # --------------------------------------------------------------------------- run
-def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The language-model options of a run: models by role, server, temperature, budgets.
+def campaign_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--campaign",
+        default=DEFAULT_CAMPAIGN,
+        show_default=True,
+        callback=lambda c, p, v: check_campaign(v),
+        help=help_text,
+    )
 
+
+def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Every field of RunOptions (runrecord.py) as an option; the command gets them as one
+    validated value, ``options``. ``run`` and ``submit`` both use it, so a new run option is
+    one field of that dataclass and nothing else.
+
+    A value RunOptions refuses (NaN limit, temperature out of range, ...) is a usage error.
     API keys are read from OPENAI_API_KEY / ANTHROPIC_API_KEY only, never from an option.
     """
-    options = [
-        click.option(
-            "--model",
-            "--llm",
-            "model",
-            default=None,
-            metavar="PROVIDER:NAME",
-            help="The agent's model: openai:NAME, anthropic:NAME or replay:FILE "
-            "(a bare gpt-*/claude-* name gets its provider).",
-        ),
-        click.option(
-            "--fast-llm",
-            default=None,
-            metavar="PROVIDER:NAME",
-            help="Model for summaries, Understand File and Reflection (default: --model).",
-        ),
-        click.option(
-            "--edit-llm",
-            default=None,
-            metavar="PROVIDER:NAME",
-            help="Model for Edit Script (AI) (default: --model).",
-        ),
-        click.option(
-            "--base-url",
-            envvar="OPENAI_BASE_URL",
-            default=None,
-            help="An OpenAI-compatible server (e.g. vLLM) for openai: models; env OPENAI_BASE_URL.",
-        ),
-        click.option("--temperature", type=float, default=None, help="Sampling temperature."),
-        click.option(
-            "--max-tokens",
-            type=click.IntRange(min=1),
-            default=None,
-            help="Token budget of the run (prompt + completion); when spent, the run ends "
-            "with status budget.",
-        ),
-        click.option(
-            "--max-cost",
-            type=click.FloatRange(min=0, min_open=True),
-            default=None,
-            help="Cost budget of the run in USD (prices: docs/agents.md).",
-        ),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    from dataclasses import fields
+
+    from .runrecord import OPTION_NAMES, RunOptions
+
+    @functools.wraps(fn)
+    def collect(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in OPTION_NAMES}
+        try:
+            options = RunOptions(**values)
+        except TaskSpecError as exc:  # a limit: named as the user wrote it
+            decl = next(f.metadata["cli"][0][0] for f in fields(RunOptions) if f.name == exc.field)
+            raise UsageError(f"{decl} {exc.problem}") from None
+        except PrerequisiteError as exc:
+            raise UsageError(str(exc)) from None
+        return fn(*args, options=options, **kwargs)
+
+    for f in reversed(fields(RunOptions)):
+        decls, click_kwargs = f.metadata["cli"]
+        collect = click.option(*decls, f.name, default=f.default, **click_kwargs)(collect)
+    return collect
 
 
 @main.command()
@@ -188,49 +176,17 @@ def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     default=None,
     help="Prepared real data (default), or the task's small generated dataset.",
 )
+@campaign_option("Campaign name, a partition of the result tables.")
 @click.option(
-    "--sandbox",
-    type=click.Choice(["bwrap", "process", "apptainer"]),
+    "--model",
+    "--llm",
+    "model",
     default=None,
-    help="Where the agent's commands run (default: bwrap if it works, else process).",
+    metavar="PROVIDER:NAME",
+    help="The agent's model: openai:NAME, anthropic:NAME or replay:FILE "
+    "(a bare gpt-*/claude-* name gets its provider).",
 )
-@click.option(
-    "--campaign",
-    default="adhoc",
-    show_default=True,
-    callback=lambda c, p, v: check_campaign(v),
-    help="Campaign name, a partition of the result tables.",
-)
-@click.option(
-    "--max-steps",
-    type=int,
-    default=None,
-    callback=lambda c, p, v: positive_limit(v),
-    help="Override the task's step limit.",
-)
-@click.option(
-    "--max-time",
-    "max_time_s",
-    type=float,
-    default=None,
-    callback=lambda c, p, v: positive_limit(v),
-    help="Override the task's total time limit (seconds of the agent's time).",
-)
-@click.option(
-    "--action-timeout",
-    "action_timeout_s",
-    type=float,
-    default=None,
-    callback=lambda c, p, v: positive_limit(v),
-    help="Override the task's per-action time limit (seconds).",
-)
-@click.option(
-    "--smoke",
-    is_flag=True,
-    help="Set MLAB_SMOKE=1 for the agent's commands (never the grader's): starter scripts "
-    "then train for one short epoch. For checking a task end to end, not for results.",
-)
-@llm_options
+@run_options
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the graded run's row as JSON (for scripts)."
 )
@@ -241,19 +197,9 @@ def run(
     agent: str,
     seed: int,
     data_mode: str | None,
-    sandbox: str | None,
     campaign: str,
-    max_steps: int | None,
-    max_time_s: float | None,
-    action_timeout_s: float | None,
-    smoke: bool,
     model: str | None,
-    fast_llm: str | None,
-    edit_llm: str | None,
-    base_url: str | None,
-    temperature: float | None,
-    max_tokens: int | None,
-    max_cost: float | None,
+    options: RunOptions,
     as_json: bool,
 ) -> None:
     """Run one agent on one task here, grade it, and write its rows to the result tables.
@@ -261,14 +207,7 @@ def run(
     Progress goes to stderr; the run's outcome (a summary, or one JSON object with --json)
     to stdout."""
     from .console import ConsoleProgress, console
-    from .runner import (
-        RunConfig,
-        Unrecoverable,
-        abandoned_runs,
-        finalize_run,
-        recover_run,
-        start_run,
-    )
+    from .runner import Unrecoverable, abandoned_runs, finalize_run, recover_run, start_run
 
     progress = ConsoleProgress()
     check_results_root(obj.results)
@@ -287,18 +226,8 @@ def run(
         results=str(obj.results),
         data_root=str(obj.data_root),
         data_mode=data_mode,
-        sandbox=sandbox,
-        max_steps=max_steps,
-        max_time_s=max_time_s,
-        action_timeout_s=action_timeout_s,
-        smoke=smoke,
         model=model,
-        fast_llm=fast_llm,
-        edit_llm=edit_llm,
-        base_url=base_url,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        max_cost=max_cost,
+        options=options,
     )
     paths = start_run(config, progress)
     console.print("[bold]grading[/] every snapshot ...")
@@ -336,16 +265,6 @@ def check_results_root(root: Path) -> None:
         raise PrerequisiteError(
             f"the results root {root} is not writable ({exc.strerror or exc}): {fix}"
         ) from None
-
-
-def positive_limit(value: float | None) -> float | None:
-    """A limit option's value when finite and positive (None: the task's own); else a usage error.
-
-    NaN or inf would remove the limit, and 0 would silently mean "the task's default".
-    """
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise click.BadParameter(f"must be a finite number above 0, got {value}")
-    return value
 
 
 def check_campaign(name: str) -> str:

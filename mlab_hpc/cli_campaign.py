@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from .cli import Ctx, main, pass_ctx
+from .cli import Ctx, campaign_option, main, pass_ctx, run_options
 from .errors import PrerequisiteError
+from .runrecord import RunOptions
 
 
 def _task_list(text: str) -> list[Any]:
@@ -38,12 +39,9 @@ def _task_list(text: str) -> list[Any]:
 @click.option(
     "--model", "models", multiple=True, help="PROVIDER:NAME for LLM agents (repeat for several)."
 )
-@click.option(
-    "--campaign",
-    default="main",
-    show_default=True,
-    help="Campaign name: its runs keep stable ids, so resubmitting adds only what is "
-    "missing or failed.",
+@campaign_option(
+    "Campaign name: its runs keep stable ids, so resubmitting adds only what is missing "
+    "or failed."
 )
 @click.option(
     "--data",
@@ -71,61 +69,7 @@ def _task_list(text: str) -> list[Any]:
     help="local executor: runs at the same time (default: this machine's CPUs divided by the "
     "most CPUs a planned task asks for).",
 )
-@click.option(
-    "--sandbox",
-    type=click.Choice(["bwrap", "process", "apptainer"]),
-    default=None,
-    help="Where agents' commands run (default: bwrap if it works, else process).",
-)
-@click.option("--max-steps", type=int, default=None, help="Override the tasks' step limits.")
-@click.option(
-    "--max-time",
-    "max_time_s",
-    type=float,
-    default=None,
-    help="Override the tasks' total agent time (s).",
-)
-@click.option(
-    "--action-timeout",
-    "action_timeout_s",
-    type=float,
-    default=None,
-    help="Override the tasks' time per action (s).",
-)
-@click.option(
-    "--fast-llm",
-    default=None,
-    metavar="PROVIDER:NAME",
-    help="Model for summaries, Understand File, Reflection (default: --model).",
-)
-@click.option(
-    "--edit-llm",
-    default=None,
-    metavar="PROVIDER:NAME",
-    help="Model for Edit Script (AI) (default: --model).",
-)
-@click.option(
-    "--base-url",
-    envvar="OPENAI_BASE_URL",
-    default=None,
-    help="An OpenAI-compatible server (e.g. vLLM) for openai: models.",
-)
-@click.option("--temperature", type=float, default=None)
-@click.option(
-    "--max-tokens", type=click.IntRange(min=1), default=None, help="Token budget of each run."
-)
-@click.option(
-    "--max-cost",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Cost budget of each run, USD.",
-)
-@click.option(
-    "--smoke",
-    is_flag=True,
-    help="Starter scripts train for one short epoch (MLAB_SMOKE=1 for the agents' commands): "
-    "with --data generated, a cheap end-to-end check of a campaign before GPU hours.",
-)
+@run_options
 @click.option(
     "--retry-failed",
     is_flag=True,
@@ -147,17 +91,7 @@ def submit(
     profile: Path | None,
     executor: str | None,
     parallel: int | None,
-    sandbox: str | None,
-    max_steps: int | None,
-    max_time_s: float | None,
-    action_timeout_s: float | None,
-    fast_llm: str | None,
-    edit_llm: str | None,
-    base_url: str | None,
-    temperature: float | None,
-    max_tokens: int | None,
-    max_cost: float | None,
-    smoke: bool,
+    options: RunOptions,
     retry_failed: bool,
     dry_run: bool,
 ) -> None:
@@ -177,7 +111,8 @@ def submit(
         submit_arrays,
     )
     from .paths import ResultsRoot
-    from .runner import RunConfig, validate_config
+    from .runner import validate_config
+    from .runrecord import RunConfig
     from .sandbox import BwrapSandbox
     from .taskspec import get_task
 
@@ -202,43 +137,22 @@ def submit(
         list(agents),
         list(models) or [None],
         data_mode,
-        smoke,
+        options.smoke,
     )
     # every task's data must be ready before anything is submitted: compute nodes never download
     _check_data(tasks, data_mode, obj.data_root.resolve(), dry_run)
-    if sandbox is None and executor != "slurm":
-        sandbox = None if BwrapSandbox.unavailable_reason() is None else "process"
+    if options.sandbox is None and executor != "slurm":
+        auto = None if BwrapSandbox.unavailable_reason() is None else "process"
+        options = options.updated(sandbox=auto)
     settings = JobSettings(
         results=str(results.root),
         data_root=str(obj.data_root.resolve()),
-        sandbox=sandbox,
+        options=options,
         max_attempts=prof.max_attempts,
-        max_steps=max_steps,
-        max_time_s=max_time_s,
-        action_timeout_s=action_timeout_s,
-        fast_llm=fast_llm,
-        edit_llm=edit_llm,
-        base_url=base_url,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        max_cost=max_cost,
-        smoke=smoke,
         retry_failed=retry_failed,
     )
     for agent, model in {(r.agent, r.model) for r in runs}:
-        validate_config(
-            RunConfig(
-                task=tasks[0].id,
-                agent=agent,
-                model=model,
-                fast_llm=fast_llm,
-                edit_llm=edit_llm,
-                base_url=base_url,
-                temperature=temperature,
-                max_tokens=max_tokens,
-                max_cost=max_cost,
-            )
-        )
+        validate_config(RunConfig(task=tasks[0].id, agent=agent, model=model, options=options))
     busy = active_run_ids(paths) if executor == "slurm" else set()
     todo = [
         r

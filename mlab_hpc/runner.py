@@ -16,7 +16,7 @@ import socket
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from .baselines import BaselineCache
 from .data import PreparedData, resolve_data
 from .diskspace import DiskFull, SpaceReserve, is_disk_full
 from .environment import ActionCall, AgentTimedOut, Environment, StepRecord, read_steps
-from .errors import MlabError, PrerequisiteError
+from .errors import DataError, MlabError, PrerequisiteError, SandboxUnavailable
 from .grading import Grade, grade_folder, grade_snapshots
 from .llm import (
     BudgetExceeded,
@@ -42,45 +42,20 @@ from .llm import (
 )
 from .llm.replay import check_replay_end, check_replay_start, check_replay_step
 from .paths import ResultsRoot, RunPaths
+from .runrecord import Attempt, ExitReason, RunConfig, RunState
 from .sandbox import Sandbox, SandboxLimits, make_sandbox
 from .scoring import Anchors, summarize
 from .snapshots import SnapshotStore
-from .taskspec import Limits, TaskSpec, check_limits, get_task
+from .taskspec import Limits, TaskSpec, get_task
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class RunConfig:
-    """Everything that defines a run. Stored in run.json, so a run can be finalised later."""
-
-    task: str
-    agent: str = "baseline"
-    seed: int = 0
-    campaign: str = "adhoc"
-    results: str = "results"
-    data_root: str = ""
-    data_mode: str | None = None  # real | generated (None: real for tasks with data)
-    sandbox: str | None = None  # None: bwrap where it works, else process
-    model: str | None = None  # PROVIDER:NAME of the agent's model (--model / --llm)
-    fast_llm: str | None = None  # summaries, Understand File, Reflection (default: model)
-    edit_llm: str | None = None  # Edit Script (AI) (default: model)
-    base_url: str | None = None  # an OpenAI-compatible server for openai: models
-    temperature: float | None = None
-    max_tokens: int | None = None  # budget of the whole run (prompt + completion tokens)
-    max_cost: float | None = None  # budget of the whole run, USD
-    max_steps: int | None = None
-    max_time_s: float | None = None
-    action_timeout_s: float | None = None
-    run_id: str | None = None
-    smoke: bool = False  # MLAB_SMOKE=1 for the agent's commands: starters train minimally
-
-
 def _agent_env(config: RunConfig) -> dict[str, str]:
     """Variables of the agent's commands (the grader never gets them)."""
     env = {"MLAB_SEED": str(config.seed)}
-    if config.smoke:
+    if config.options.smoke:
         env["MLAB_SMOKE"] = "1"
     return env
 
@@ -88,7 +63,7 @@ def _agent_env(config: RunConfig) -> dict[str, str]:
 def baseline_variant(config: RunConfig) -> str:
     """Which cache of baseline scores a run's anchors come from (see baselines.py)."""
     parts = ["generated"] if config.data_mode == "generated" else []
-    return ".".join([*parts, "smoke"] if config.smoke else parts)
+    return ".".join([*parts, "smoke"] if config.options.smoke else parts)
 
 
 class Progress:
@@ -117,13 +92,8 @@ def new_run_id(task: str, agent: str, seed: int) -> str:
 
 
 def effective_limits(task: TaskSpec, config: RunConfig) -> Limits:
-    """The task's limits with the command-line overrides applied (each finite and positive)."""
-    check_limits(config.max_steps, config.max_time_s, config.action_timeout_s, "run options")
-    return Limits(
-        max_steps=config.max_steps or task.limits.max_steps,
-        max_time_s=config.max_time_s or task.limits.max_time_s,
-        action_timeout_s=config.action_timeout_s or task.limits.action_timeout_s,
-    )
+    """The task's limits with the run's overrides applied (validated by RunOptions)."""
+    return config.options.limits(task.limits)
 
 
 def sandbox_limits(task: TaskSpec) -> SandboxLimits:
@@ -140,17 +110,6 @@ def sandbox_limits(task: TaskSpec) -> SandboxLimits:
         forbidden_modules=task.forbidden_modules,
         environment=task.environment,
     )
-
-
-def write_state(paths: RunPaths, state: dict[str, Any]) -> None:
-    """Rewrite run.json atomically."""
-    tmp = paths.state.with_name(".run.json.tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-    tmp.replace(paths.state)
-
-
-def read_state(paths: RunPaths) -> dict[str, Any]:
-    return json.loads(paths.state.read_text())
 
 
 def _exclude_read_only(ws: Workspace) -> Callable[[str], bool]:
@@ -177,7 +136,7 @@ def create_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
     agent = make_agent(config.agent)  # fail early on an unknown agent
     _check_models(config, agent)  # ... and on a model that cannot be used
     data = resolve_data(task, config.data_mode, Path(config.data_root))
-    sandbox, warning = make_sandbox(config.sandbox, sandbox_limits(task))
+    sandbox, warning = make_sandbox(config.options.sandbox, sandbox_limits(task))
     if warning:
         progress.notice(warning)
     limits = effective_limits(task, config)
@@ -185,21 +144,22 @@ def create_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
     paths = results.run(run_id)
     paths.dir.mkdir(parents=True, exist_ok=False)
     config = replace(
-        config, run_id=run_id, sandbox=sandbox.name, data_mode=data.mode if data else "none"
+        config,
+        options=config.options.updated(sandbox=sandbox.name),
+        run_id=run_id,
+        data_mode=data.mode if data else "none",
     )
-    state: dict[str, Any] = {
-        "config": asdict(config),
-        "status": "created",
-        "task_version": task.version,
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "started_at": time.time(),
-        "harness_version": __version__,
-        "image_digest": sandbox.image_digest(),  # sha256 of the .sif (apptainer), else None
-        "limits": asdict(limits),
-        "attempts": [],
-    }
-    write_state(paths, state)
+    state = RunState(
+        config=config,
+        task_version=task.version,
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        started_at=time.time(),
+        harness_version=__version__,
+        image_digest=sandbox.image_digest(),  # sha256 of the .sif (apptainer), else None
+        limits=limits,
+    )
+    state.save(paths)
     workspace = Workspace.create(
         paths.workspace,
         task.env_dir,
@@ -208,10 +168,10 @@ def create_run(config: RunConfig, progress: Progress | None = None) -> RunPaths:
         link_protected_data=sandbox.isolates,  # protected files are bound read-only there
     )
     store = SnapshotStore(paths.snapshots, workspace, _exclude_read_only(workspace))
-    state["initial_snapshot"] = store.take(0)
+    state.initial_snapshot = store.take(0)
     store.close()
-    state["status"] = "running"
-    write_state(paths, state)
+    state.status = "running"
+    state.save(paths)
     return paths
 
 
@@ -226,31 +186,33 @@ def drive_run(
     node, requested resources); it is appended to the run's list of attempts.
     """
     progress = progress or Progress()
-    state = read_state(paths)
-    config = RunConfig(**state["config"])
+    state = RunState.load(paths)
+    config = state.config
     task = get_task(config.task)
     agent = make_agent(config.agent)
-    sandbox, warning = make_sandbox(_usable_sandbox(config.sandbox), sandbox_limits(task))
+    sandbox, warning = make_sandbox(_usable_sandbox(config.options.sandbox), sandbox_limits(task))
     if warning:
         progress.notice(warning)
-    limits = Limits(**state["limits"])
+    limits = state.limits or effective_limits(task, config)
     workspace = Workspace(paths.workspace, task.read_only)
     store = SnapshotStore(paths.snapshots, workspace, _exclude_read_only(workspace))
     reserve = store.reserve = SpaceReserve(paths.dir / "trace" / ".space-reserve").hold()
     jsonl.repair(paths.steps_log)
     history = read_steps(paths.steps_log)
-    if state["attempts"]:
+    if state.attempts:
         restored = store.restore()
         if restored:
             progress.notice(
                 f"resuming after step {len(history)}: restored {len(restored)} "
                 "file(s) the interrupted step had changed"
             )
-    state["attempts"].append(
-        {**_here(), **(attempt or {}), "started_at": time.time(), "from_step": len(history)}
+    state.attempts.append(
+        Attempt.from_dict(
+            {**_here(), **(attempt or {}), "started_at": time.time(), "from_step": len(history)}
+        )
     )
-    state.update(status="running", pid=os.getpid(), host=socket.gethostname())
-    write_state(paths, state)
+    state.status, state.pid, state.host = "running", os.getpid(), socket.gethostname()
+    state.save(paths)
     llm, models = _open_models(config, paths, len(history))
     env = Environment(
         fast_model=models.fast if models else None,
@@ -280,24 +242,17 @@ def drive_run(
         reserve.release()
         if llm is not None:
             llm.close()
-        on_disk = read_state(paths)
-        on_disk["attempts"][-1].update(ended_at=time.time(), **_used_resources())
-        write_state(paths, on_disk)
+        on_disk = RunState.load(paths)
+        on_disk.attempts[-1].update(ended_at=time.time(), **_used_resources())
+        on_disk.save(paths)
         raise
     env.close()
     reserve.release()
     if llm is not None:
         llm.close()
-    state["attempts"][-1].update(ended_at=time.time(), **_used_resources())
-    state.update(
-        status="ended",
-        exit_reason=exit_reason,
-        error=error,
-        ended_at=time.time(),
-        elapsed_s=env.elapsed_s,
-        n_steps=env.steps_taken,
-    )
-    write_state(paths, state)
+    state.attempts[-1].update(ended_at=time.time(), **_used_resources())
+    state.end(exit_reason, error, elapsed_s=env.elapsed_s, n_steps=env.steps_taken)
+    state.save(paths)
     if exit_reason == "disk_full":  # not graded now: the disk has no room for it
         raise PrerequisiteError(error or "the results disk is full")
 
@@ -338,7 +293,7 @@ def _drive(
     history: list[StepRecord],
     progress: Progress,
     models: Models | None = None,
-) -> tuple[str, str | None]:
+) -> tuple[ExitReason, str | None]:
     """The agent loop; returns (exit reason, error text)."""
     ctx = AgentContext(
         task=task,
@@ -385,7 +340,7 @@ def _drive(
     except MlabError as exc:
         return "agent_error", str(exc)
     except Exception as exc:  # an agent's own bug must not lose the run: record it, grade
-        if read_state(env.paths).get("status") == "ended":
+        if RunState.load(env.paths).status == "ended":
             raise  # the run was ended from outside (Slurm's warning handler): not the agent's doing
         return "agent_error", "".join(traceback.format_exception(exc)).strip()[-4000:]
 
@@ -415,14 +370,14 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
     Returns the runs-table row.
     """
     progress = progress or Progress()
-    state = read_state(paths)
-    state.update(pid=os.getpid(), host=socket.gethostname())
-    write_state(paths, state)  # this process now owns the run: nobody else recovers it
+    state = RunState.load(paths)
+    state.pid, state.host = os.getpid(), socket.gethostname()
+    state.save(paths)  # this process now owns the run: nobody else recovers it
     SpaceReserve(paths.dir / "trace" / ".space-reserve").release()  # left by a killed run
-    config = RunConfig(**state["config"])
+    config = state.config
     task = get_task(config.task)
     results = ResultsRoot(paths.dir.parent.parent)
-    sandbox, _ = make_sandbox(_usable_sandbox(config.sandbox), sandbox_limits(task))
+    sandbox, _ = make_sandbox(_usable_sandbox(config.options.sandbox), sandbox_limits(task))
     data = resolve_data(
         task, config.data_mode if config.data_mode != "none" else None, Path(config.data_root)
     )
@@ -437,7 +392,7 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
             f"run {run_id}: skipped {len(bad)} unreadable line(s) of {paths.steps_log} "
             f"(line {', '.join(map(str, bad[:10]))})"
         )
-        state["bad_trace_lines"] = len(bad)
+        state.bad_trace_lines = len(bad)
     tables.write_from_log(
         results.table_file("steps", config.campaign, task.id, run_id),
         "steps",
@@ -456,7 +411,7 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
 
     workspace = Workspace(paths.workspace, task.read_only)
     store = SnapshotStore(paths.snapshots, workspace, _exclude_read_only(workspace))
-    step_snapshots = [(0, state.get("initial_snapshot", ""))]
+    step_snapshots = [(0, state.initial_snapshot)]
     step_snapshots += [(s.step, s.snapshot_id) for s in steps]
     grades = grade_snapshots(
         task,
@@ -480,7 +435,7 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
         constants,
     )
 
-    exit_reason = state.get("exit_reason", "crashed")
+    exit_reason = state.exit_reason or "crashed"
     row = {
         **constants,
         "task_version": task.version,
@@ -489,60 +444,60 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
         "seed": config.seed,
         "status": STATUS_OF_EXIT.get(exit_reason, "failed"),
         "exit_reason": exit_reason,
-        "error": state.get("error"),
-        "started_at": state.get("started_at"),
-        "ended_at": state.get("ended_at"),
-        "wall_s": state.get("elapsed_s"),
+        "error": state.error_text,
+        "started_at": state.started_at,
+        "ended_at": state.ended_at,
+        "wall_s": state.elapsed_s,
         "n_steps": len(steps),
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "cost_usd": usage.cost_usd,
         **_attempt_columns(state),
-        "sandbox": config.sandbox,
+        "sandbox": config.options.sandbox,
         "trusted": sandbox.isolates,  # process: no isolation, so its scores are not trusted
         "data_mode": config.data_mode,
-        "smoke": config.smoke,
+        "smoke": config.options.smoke,
         "env_id": task.rl.env_id if task.rl else None,
-        "image_digest": state.get("image_digest"),
-        "harness_version": state.get("harness_version"),
+        "image_digest": state.image_digest,
+        "harness_version": state.harness_version,
         "machine": machine,
         **summary,
     }
     tables.write_table(
         results.table_file("runs", config.campaign, task.id, run_id), "runs", [row], constants
     )
-    state["status"] = "graded"
-    write_state(paths, state)
+    state.status = "graded"
+    state.save(paths)
     return row
 
 
-def _attempt_columns(state: dict[str, Any]) -> dict[str, Any]:
+def _attempt_columns(state: RunState) -> dict[str, Any]:
     """Where the run ran: the last attempt's job and node, and every attempt's envelope."""
-    attempts = state.get("attempts", [])
-    last = attempts[-1] if attempts else {}
+    last = state.attempts[-1] if state.attempts else Attempt(started_at=0.0)
     return {
-        "slurm_job_id": last.get("slurm_job_id"),
-        "slurm_array_index": last.get("slurm_array_index"),
-        "node": last.get("node", state.get("host")),
-        "gpu": last.get("gpus_visible"),
-        "attempts": len(attempts),
-        "attempts_json": json.dumps(attempts, sort_keys=True),
-        "requested_cpus": last.get("requested_cpus"),
-        "requested_mem_gb": last.get("requested_mem_gb"),
-        "requested_gpus": last.get("requested_gpus"),
-        "requested_time_min": last.get("requested_time_min"),
+        "slurm_job_id": last.slurm_job_id,
+        "slurm_array_index": last.slurm_array_index,
+        "node": last.node or state.host,
+        "gpu": last.gpus_visible,
+        "attempts": len(state.attempts),
+        "attempts_json": json.dumps([a.to_dict() for a in state.attempts], sort_keys=True),
+        "requested_cpus": last.requested_cpus,
+        "requested_mem_gb": last.requested_mem_gb,
+        "requested_gpus": last.requested_gpus,
+        "requested_time_min": last.requested_time_min,
     }
 
 
 def _model_plan(config: RunConfig) -> ModelPlan | None:
+    options = config.options
     return plan_models(
         config.model,
-        fast=config.fast_llm,
-        edit=config.edit_llm,
-        base_url=config.base_url,
-        temperature=config.temperature,
-        max_tokens=config.max_tokens,
-        max_cost=config.max_cost,
+        fast=options.fast_llm,
+        edit=options.edit_llm,
+        base_url=options.base_url,
+        temperature=options.temperature,
+        max_tokens=options.max_tokens,
+        max_cost=options.max_cost,
     )
 
 
@@ -656,28 +611,33 @@ def machine_class() -> str:
 def recover_run(
     paths: RunPaths,
     progress: Progress | None = None,
-    exit_reason: str = "crashed",
+    exit_reason: ExitReason = "crashed",
     error: str = "the run's process ended without finishing; recovered",
 ) -> dict[str, Any]:
     """Finalise a run whose process died: its recorded steps are kept, graded, and tabled.
 
     ``exit_reason`` says why it ended when nothing recorded it (a kill: 'crashed'; Slurm's hard
     time limit: 'slurm_timeout'; a cancelled job: 'cancelled').
+
+    A run that cannot be finalised is marked unrecoverable (Unrecoverable), except when what
+    is missing is this machine's (the task's data, a sandbox): that error is raised as it is
+    and the run stays recoverable where those exist.
     """
     try:
-        state = read_state(paths)
-        if "exit_reason" not in state:
+        state = RunState.load(paths)
+        if state.exit_reason is None:
             steps = read_steps(paths.steps_log) if paths.steps_log.exists() else []
-            state.update(
-                status="ended",
-                exit_reason=exit_reason,
-                error=error,
+            state.end(
+                exit_reason,
+                error,
                 ended_at=paths.steps_log.stat().st_mtime if steps else time.time(),
                 elapsed_s=steps[-1].elapsed_s if steps else 0.0,
                 n_steps=len(steps),
             )
-            write_state(paths, state)
+            state.save(paths)
         return finalize_run(paths, progress)
+    except (DataError, SandboxUnavailable):
+        raise  # this machine lacks something the run needs: not the run's fault
     except Exception as exc:  # a run that cannot be graded must never block the others
         if is_disk_full(exc):  # not the run's fault: it is recovered once there is room
             raise DiskFull(paths.dir, exc, "grading") from exc  # type: ignore[arg-type]
@@ -694,29 +654,32 @@ class Unrecoverable(MlabError):
 
 
 def mark_unrecoverable(paths: RunPaths, reason: str) -> None:
-    """Mark a run as unrecoverable with its reason; a damaged run.json is kept beside it."""
+    """Mark a run as unrecoverable with its reason; a damaged run.json is kept beside it
+    (run.json.damaged) and replaced by one that names only the run."""
     try:
-        state = read_state(paths)
+        state = RunState.load(paths)
     except (OSError, ValueError):
         if paths.state.exists():
             paths.state.replace(paths.state.with_name("run.json.damaged"))
-        state = {}
-    state.update(status="unrecoverable", reason=reason, marked_at=time.time())
-    write_state(paths, state)
+        task = paths.run_id.split(".", 1)[0]
+        state = RunState(config=RunConfig(task=task, run_id=paths.run_id))
+    state.status = "unrecoverable"
+    state.unrecoverable_reason, state.marked_at = reason, time.time()
+    state.save(paths)
 
 
 def is_abandoned(paths: RunPaths) -> bool:
     """A run not yet graded whose process (on this host) is gone."""
     try:
-        state = read_state(paths)
+        state = RunState.load(paths)
     except (OSError, ValueError):
         return False
-    if state.get("status") in ("graded", "unrecoverable"):
+    if state.status in ("graded", "unrecoverable") or state.pid is None:
         return False
-    if state.get("host") != socket.gethostname():
+    if state.host != socket.gethostname():
         return False
     try:
-        os.kill(int(state["pid"]), 0)
+        os.kill(state.pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:

@@ -158,7 +158,8 @@ def test_unavailable_says_the_binary_is_missing(monkeypatch):
 
 def test_a_run_records_the_digest_of_its_image(tmp_path, monkeypatch, results, data_root):
     """create_run with the apptainer backend stores the .sif's digest for the runs row."""
-    from mlab_hpc.runner import RunConfig, create_run, read_state
+    from mlab_hpc.runner import create_run
+    from mlab_hpc.runrecord import RunConfig, RunOptions, RunState
     from mlab_hpc.sandbox import apptainer
 
     monkeypatch.setattr(apptainer, "_probe", lambda: None)  # pretend the binary is there
@@ -169,10 +170,10 @@ def test_a_run_records_the_digest_of_its_image(tmp_path, monkeypatch, results, d
     config = RunConfig(
         task="house-price",
         data_mode="generated",
-        sandbox="apptainer",
         results=str(results),
         data_root=str(data_root),
+        options=RunOptions(sandbox="apptainer"),
     )
-    state = read_state(create_run(config))
-    assert state["config"]["sandbox"] == "apptainer"
-    assert state["image_digest"] == images.file_digest(images_root / "base.sif")
+    state = RunState.load(create_run(config))
+    assert state.config.options.sandbox == "apptainer"
+    assert state.image_digest == images.file_digest(images_root / "base.sif")

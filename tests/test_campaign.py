@@ -21,6 +21,7 @@ from mlab_hpc.launch.profiles import load_profile
 from mlab_hpc.launch.status import LIVE, campaign_status, reconcile
 from mlab_hpc.launch.submit import group_arrays, sbatch_parameters
 from mlab_hpc.paths import ResultsRoot
+from mlab_hpc.runrecord import RunOptions
 from mlab_hpc.taskspec import get_task
 
 from .conftest import REPO
@@ -572,7 +573,7 @@ def test_arrays_split_at_the_array_size_and_smoke_asks_short_limits() -> None:
     settings = JobSettings(results="/r", data_root="/d")
     arrays = group_arrays(runs, profile, settings, max_array_size=2)
     assert [len(a.runs) for a in arrays] == [2, 2, 1]
-    smoke = JobSettings(results="/r", data_root="/d", smoke=True)
+    smoke = JobSettings(results="/r", data_root="/d", options=RunOptions(smoke=True))
     house = plan("s", [get_task("house-price")], [0], ["baseline"], [None], "generated", True)
     (array,) = group_arrays(house, profile, smoke)
     assert array.time_min == profile.smoke_time_min == 30

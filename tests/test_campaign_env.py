@@ -14,6 +14,7 @@ from mlab_hpc.launch.campaign import plan
 from mlab_hpc.launch.jobs import JobSettings
 from mlab_hpc.launch.profiles import load_profile
 from mlab_hpc.launch.submit import group_arrays, job_environment, sbatch_parameters
+from mlab_hpc.runrecord import RunOptions
 from mlab_hpc.taskspec import get_task
 
 from .conftest import REPO
@@ -52,7 +53,9 @@ def test_a_provider_key_goes_only_with_runs_of_that_provider() -> None:
     assert "OPENAI_API_KEY" in names and "ANTHROPIC_API_KEY" not in names
     assert not {"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "EDITOR"} & set(names)
     # the campaign's fast model counts too
-    mixed = JobSettings(results="/r", data_root="/d", fast_llm="anthropic:claude-x")
+    mixed = JobSettings(
+        results="/r", data_root="/d", options=RunOptions(fast_llm="anthropic:claude-x")
+    )
     (array,) = arrays_for(["openai:gpt-4o"], mixed)
     assert {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"} <= set(job_environment(array, mixed, SHELL))
 

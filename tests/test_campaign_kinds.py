@@ -37,18 +37,27 @@ def test_smoke_then_real_launches_the_real_run(results: Path, data_root: Path) -
 
 
 def test_resubmission_rule_reads_only_the_runs_own_record() -> None:
-    base = {"initial_snapshot": "x", "attempts": [{}]}
+    from mlab_hpc.runrecord import Attempt, RunConfig, RunState
+
+    def state(status: str, reason: str | None = None, attempts: int = 1) -> RunState:
+        return RunState(
+            config=RunConfig(task="cartpole"),
+            status=status,  # type: ignore[arg-type]
+            exit_reason=reason,  # type: ignore[arg-type]
+            initial_snapshot="x",
+            attempts=[Attempt(started_at=0.0) for _ in range(attempts)],
+        )
+
     assert relaunch(None) == "new"
-    assert relaunch({**base, "status": "running"}) == "resume"  # Slurm ended it, unreconciled
+    assert relaunch(state("running")) == "resume"  # Slurm ended it, unreconciled
     for reason in ("cancelled", "node_fail", "out_of_memory", "max_attempts"):
-        assert relaunch({**base, "status": "graded", "exit_reason": reason}) == "resume"
-    timeout = {**base, "status": "graded", "exit_reason": "slurm_timeout"}
-    assert relaunch(timeout, max_attempts=2) == "resume"
-    assert relaunch({**timeout, "attempts": [{}, {}]}, max_attempts=2) is None
-    failed = {**base, "status": "graded", "exit_reason": "agent_error"}
+        assert relaunch(state("graded", reason)) == "resume"
+    assert relaunch(state("graded", "slurm_timeout"), max_attempts=2) == "resume"
+    assert relaunch(state("graded", "slurm_timeout", attempts=2), max_attempts=2) is None
+    failed = state("graded", "agent_error")
     assert relaunch(failed) is None and relaunch(failed, retry_failed=True) == "restart"
-    assert relaunch({**base, "status": "graded", "exit_reason": "final_answer"}) is None
-    assert relaunch({**base, "status": "graded", "exit_reason": "crashed"}) == "restart"
+    assert relaunch(state("graded", "final_answer")) is None
+    assert relaunch(state("graded", "crashed")) == "restart"
 
 
 def test_tasks_without_data_are_real_runs_whatever_data_mode_says() -> None:

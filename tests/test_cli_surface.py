@@ -91,7 +91,7 @@ def test_usage_errors_exit_2_and_other_errors_exit_1(tmp_path: Path) -> None:
     code, _, err = cli("run", "--task", "house-prices", "--results", str(tmp_path))
     assert code == 2 and "Did you mean 'house-price'" in err
     code, _, err = cli("run", "--task", "cartpole", "--max-steps", "0")
-    assert code == 2 and "must be a finite number above 0" in err
+    assert code == 2 and "--max-steps must be a finite positive int, got 0" in err
     code, _, err = cli("status", "--results", str(tmp_path))  # a fact of the results, not usage
     assert code == 1 and "no campaign" in err
 

@@ -117,7 +117,7 @@ def test_deleted_blobs_mark_the_run_unrecoverable_and_later_runs_go_on(results: 
     code, out = run_cli("recover", run.name)
     assert code == 1 and "unrecoverable" in out and "Traceback" not in out
     state = json.loads((run / "run.json").read_text())
-    assert state["status"] == "unrecoverable" and state["reason"]
+    assert state["status"] == "unrecoverable" and state["unrecoverable_reason"]
     cli("run", "--task", "cartpole", "--sandbox", "process", "--agent", "baseline")
     assert len(query(results, "SELECT run_id FROM runs")) >= 1
 

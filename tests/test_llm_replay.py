@@ -134,7 +134,8 @@ def test_a_replay_that_ends_early_reports_its_unused_calls(
     with pytest.raises(ReplayDiverged, match="asked for call 4"):
         replay.generate(Request(prompt="x", purpose="agent"))
     replay = ReplayLLM(str(results / "runs" / run_id))
-    replay._state["exit_reason"] = "max_steps"  # a recording that a limit ended
+    assert replay._state is not None
+    replay._state.exit_reason = "max_steps"  # a recording that a limit ended
     replay.generate(Request(prompt=replay._calls[0]["prompt"], purpose="agent"))
     with pytest.raises(ReplayDiverged, match="2 of 3 recorded call"):
         replay.check_end("max_steps")

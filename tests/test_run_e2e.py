@@ -39,7 +39,7 @@ def test_cartpole_baseline_random_policy(results: Path) -> None:
         2,
         True,
         SCHEMA_VERSION,
-        "adhoc",
+        "main",  # the default campaign of run and submit alike
     )
     assert 10 < score < 60, "a random CartPole policy averages about 20, never 500"
     assert baseline == pytest.approx(score)  # the first baseline run is its own baseline

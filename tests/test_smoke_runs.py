@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from mlab_hpc.paths import ResultsRoot
+from mlab_hpc.runrecord import RunState
 from tests.conftest import cli
 from tests.conftest import query as query_views
 
@@ -89,8 +91,8 @@ def test_smoke_reaches_the_starter_and_never_the_grader(
     assert row["status"] == "completed" and row["final_valid"]
     assert row["final_score"] == (1.0 if smoke else 2.0)  # the starter saw MLAB_SMOKE=1
     (run_dir,) = (results / "runs").iterdir()
-    config = json.loads((run_dir / "run.json").read_text())["config"]
-    assert config["smoke"] is smoke and row["smoke"] is smoke
+    state = RunState.load(ResultsRoot(results).run(run_dir.name))
+    assert state.config.options.smoke is smoke and row["smoke"] is smoke
     # the grader's own environment never had it (its metrics are in the scores table)
     glob = results / "tables" / "scores" / "**" / "*.parquet"
     query = f"SELECT metrics FROM read_parquet('{glob}') WHERE valid"

@@ -10,7 +10,6 @@ over tasks (see stats.mean_of_means_interval). Rates carry Wilson intervals comp
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ import duckdb
 
 from .. import __version__
 from ..errors import PrerequisiteError
+from ..paths import RunPaths
+from ..runrecord import RunState
 from ..schema import SCHEMA_VERSION
 from . import stats
 from .db import analysis_dir
@@ -212,20 +213,19 @@ def _ungraded_runs(results: Path, graded: set[str], campaigns: list[str]) -> lis
     found = []
     for name in names:
         try:
-            state = json.loads((runs_dir / name / "run.json").read_text())
+            state = RunState.load(RunPaths(runs_dir / name))
         except (OSError, ValueError):
             continue
-        config = state.get("config") or {}
-        campaign = config.get("campaign")
-        if campaigns and campaign not in campaigns:
+        config = state.config
+        if campaigns and config.campaign not in campaigns:
             continue
         found.append(
             {
                 "run_id": name,
-                "campaign": campaign,
-                "task": config.get("task"),
-                "agent": config.get("agent"),
-                "state": state.get("status"),
+                "campaign": config.campaign,
+                "task": config.task,
+                "agent": config.agent,
+                "state": state.status,
             }
         )
     return found

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import jsonl
 from ..paths import ResultsRoot
+from ..runrecord import RunConfig, RunState
 from ..taskspec import TaskSpec
 
 
@@ -202,15 +203,20 @@ def manifest_profile(paths: CampaignPaths) -> Path | None:
     return Path(value) if value else None
 
 
-def run_state(results: ResultsRoot, run_id: str) -> dict[str, Any] | None:
-    """The run's run.json, or None when the run has not started."""
-    path = results.run(run_id).state
+def run_state(results: ResultsRoot, run_id: str) -> RunState | None:
+    """The run's state, or None when the run has not started. A run.json that cannot be read
+    reads as an unrecoverable run (with the reason), which a resubmission restarts."""
+    paths = results.run(run_id)
     try:
-        return json.loads(path.read_text())
+        return RunState.load(paths)
     except FileNotFoundError:
         return None
-    except ValueError:
-        return {"status": "unreadable"}
+    except (OSError, ValueError) as exc:
+        return RunState(
+            config=RunConfig(task=run_id.split(".", 1)[0], run_id=run_id),
+            status="unrecoverable",
+            unrecoverable_reason=f"{paths.state} unreadable: {exc}"[:500],
+        )
 
 
 # Endings that are Slurm's doing, not the agent's: a resubmission resumes the run after its last
@@ -221,7 +227,7 @@ AGENT_FAILURES = {"agent_error", "llm_error"}
 
 
 def relaunch(
-    state: dict[str, Any] | None, max_attempts: int = 3, retry_failed: bool = False
+    state: RunState | None, max_attempts: int = 3, retry_failed: bool = False
 ) -> str | None:
     """What a resubmission does with a run: None (keep it), 'new', 'resume' or 'restart'.
 
@@ -234,13 +240,12 @@ def relaunch(
     """
     if state is None:
         return "new"
-    status = state.get("status")
-    if status in ("created", "running", "ended"):
-        return "resume" if "initial_snapshot" in state else "restart"
-    if status != "graded":
+    if state.status in ("created", "running", "ended"):
+        return "resume" if state.initial_snapshot else "restart"
+    if state.status != "graded":
         return "restart"  # unreadable or unrecoverable
-    reason = state.get("exit_reason")
-    attempts = len(state.get("attempts", []))
+    reason = state.exit_reason
+    attempts = len(state.attempts)
     if reason in INFRASTRUCTURE_ENDINGS:
         return "resume"
     if reason == "slurm_timeout" and attempts < max_attempts:
@@ -250,8 +255,6 @@ def relaunch(
     return None
 
 
-def is_done(
-    state: dict[str, Any] | None, max_attempts: int = 3, retry_failed: bool = False
-) -> bool:
+def is_done(state: RunState | None, max_attempts: int = 3, retry_failed: bool = False) -> bool:
     """True when a resubmission keeps the run as it is (see :func:`relaunch`)."""
     return relaunch(state, max_attempts, retry_failed) is None

@@ -12,13 +12,14 @@ import shutil
 import signal
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import submitit
 
 from ..paths import TABLES, ResultsRoot
+from ..runrecord import RunConfig, RunOptions, RunState
 from .campaign import RunSpec, relaunch, run_state
 
 if TYPE_CHECKING:
@@ -28,25 +29,32 @@ if TYPE_CHECKING:
 # node's `submit` and `status`, which pickle these callables, never load a grader.
 
 
-@dataclass
+@dataclass(frozen=True)
 class JobSettings:
-    """What every run of one submission shares."""
+    """What every run of one submission shares: a template of its runs' configs (roots and
+    options) and the resubmission rule's settings."""
 
     results: str
     data_root: str
-    sandbox: str | None = None
+    options: RunOptions = RunOptions()
     max_attempts: int = 3
-    max_steps: int | None = None
-    max_time_s: float | None = None
-    action_timeout_s: float | None = None
-    fast_llm: str | None = None
-    edit_llm: str | None = None
-    base_url: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    max_cost: float | None = None
-    smoke: bool = False
     retry_failed: bool = False
+
+    def config_for(self, spec: RunSpec) -> RunConfig:
+        """The config of one planned run (a smoke plan makes a smoke run)."""
+        options = self.options.updated(smoke=True) if spec.smoke else self.options
+        return RunConfig(
+            task=spec.task,
+            agent=spec.agent,
+            seed=spec.seed,
+            campaign=spec.campaign,
+            results=self.results,
+            data_root=self.data_root,
+            data_mode=spec.data_mode,
+            model=spec.model,
+            run_id=spec.run_id,
+            options=options,
+        )
 
 
 def discard_run(results: ResultsRoot, spec: RunSpec) -> None:
@@ -56,18 +64,14 @@ def discard_run(results: ResultsRoot, spec: RunSpec) -> None:
         results.table_file(table, spec.campaign, spec.task, spec.run_id).unlink(missing_ok=True)
 
 
-def reopen_run(results: ResultsRoot, spec: RunSpec, state: dict[str, Any]) -> None:
+def reopen_run(results: ResultsRoot, spec: RunSpec, state: RunState) -> None:
     """Turn a run finalised after an infrastructure ending back into a running one.
 
     Its steps, snapshots and attempts stay; its ending and its table rows go, so the next
     attempt resumes after the last completed step and grades the run again at its end.
     """
-    from ..runner import write_state
-
-    for key in ("exit_reason", "error", "ended_at", "elapsed_s", "n_steps"):
-        state.pop(key, None)
-    state["status"] = "running"
-    write_state(results.run(spec.run_id), state)
+    state.reopen()
+    state.save(results.run(spec.run_id))
     for table in TABLES:
         results.table_file(table, spec.campaign, spec.task, spec.run_id).unlink(missing_ok=True)
 
@@ -76,7 +80,7 @@ def execute(
     spec: RunSpec, settings: JobSettings, envelope: dict[str, Any], progress: Progress | None = None
 ) -> dict[str, Any]:
     """Run (or resume, or just grade) one run to its graded end; returns its summary."""
-    from ..runner import RunConfig, create_run, drive_run, finalize_run, read_state
+    from ..runner import create_run, drive_run, finalize_run
 
     results = ResultsRoot(Path(settings.results))
     state = run_state(results, spec.run_id)
@@ -90,31 +94,9 @@ def execute(
     elif action == "resume" and state is not None and _resumable_ending(state, settings):
         reopen_run(results, spec, state)  # graded, or ended and never graded, by Slurm's doing
     if state is None:
-        config = RunConfig(
-            task=spec.task,
-            agent=spec.agent,
-            seed=spec.seed,
-            campaign=spec.campaign,
-            results=settings.results,
-            data_root=settings.data_root,
-            data_mode=spec.data_mode,
-            sandbox=settings.sandbox,
-            model=spec.model,
-            max_steps=settings.max_steps,
-            max_time_s=settings.max_time_s,
-            action_timeout_s=settings.action_timeout_s,
-            fast_llm=settings.fast_llm,
-            edit_llm=settings.edit_llm,
-            base_url=settings.base_url,
-            temperature=settings.temperature,
-            max_tokens=settings.max_tokens,
-            max_cost=settings.max_cost,
-            smoke=spec.smoke or settings.smoke,
-            run_id=spec.run_id,
-        )
-        create_run(config, progress)
-        state = read_state(paths)
-    if state["status"] in ("created", "running"):
+        create_run(settings.config_for(spec), progress)
+        state = RunState.load(paths)
+    if state.status in ("created", "running"):
         drive_run(paths, progress, attempt=envelope)
     row = finalize_run(paths, progress)
     return {
@@ -131,11 +113,11 @@ def execute(
     }
 
 
-def _resumable_ending(state: dict[str, Any], settings: JobSettings) -> bool:
+def _resumable_ending(state: RunState, settings: JobSettings) -> bool:
     """A run that ended (graded or not) for a reason the resubmission rule resumes."""
-    if state.get("status") not in ("graded", "ended"):
+    if state.status not in ("graded", "ended"):
         return False
-    as_graded = {**state, "status": "graded"}
+    as_graded = replace(state, status="graded")
     return relaunch(as_graded, settings.max_attempts, settings.retry_failed) == "resume"
 
 
@@ -168,17 +150,15 @@ class GradeRun:
         self.error = error
 
     def __call__(self) -> dict[str, Any]:
-        from ..runner import read_state, recover_run, write_state
+        from ..runner import recover_run
 
         paths = ResultsRoot(Path(self.results)).run(self.run_id)
-        state = read_state(paths)
-        if state.get("status") in ("graded", "unrecoverable") or (
-            len(state.get("attempts", [])) != self.attempts
-        ):
-            return {"run_id": self.run_id, "status": f"left alone ({state.get('status')})"}
+        state = RunState.load(paths)
+        if state.status in ("graded", "unrecoverable") or len(state.attempts) != self.attempts:
+            return {"run_id": self.run_id, "status": f"left alone ({state.status})"}
         # the mark that this run was graded here, in this Slurm job (run.json "grading_job")
-        state["grading_job"] = {**slurm_place(), "started_at": time.time()}
-        write_state(paths, state)
+        state.grading_job = {**slurm_place(), "started_at": time.time()}
+        state.save(paths)
         row = recover_run(paths, exit_reason=self.exit_reason, error=self.error)
         return {k: row.get(k) for k in ("run_id", "status", "exit_reason", "final_score")}
 
@@ -217,27 +197,21 @@ class CampaignRun(submitit.helpers.Checkpointable):
         as 'max_attempts' (preempted too often); it is graded by the grading job that the next
         ``mlab-hpc status`` sends.
         """
-        from ..runner import write_state
-
         results = ResultsRoot(Path(self.settings.results))
         state = run_state(results, self.spec.run_id)
-        if state is None or len(state.get("attempts", [])) < self.settings.max_attempts:
+        if state is None or len(state.attempts) < self.settings.max_attempts:
             return submitit.helpers.DelayedSubmission(self)
-        if state.get("status") in ("created", "running"):
-            attempt = state["attempts"][-1]
+        if state.status in ("created", "running"):
+            attempt = state.attempts[-1]
             limit_s = 60 * float(self.envelope.get("requested_time_min") or 0)
             warning_s = float(self.envelope.get("signal_delay_s") or 0) + 60
-            at_limit = limit_s > 0 and time.time() - attempt["started_at"] >= limit_s - warning_s
-            reason = "slurm_timeout" if at_limit else "max_attempts"
-            state.update(
-                status="ended",
-                exit_reason=reason,
-                ended_at=time.time(),
-                error=f"stopped by Slurm ({'time limit' if at_limit else 'preempted'}) "
-                f"on attempt {len(state['attempts'])} of "
-                f"{self.settings.max_attempts}",
+            at_limit = limit_s > 0 and time.time() - attempt.started_at >= limit_s - warning_s
+            state.end(
+                "slurm_timeout" if at_limit else "max_attempts",
+                f"stopped by Slurm ({'time limit' if at_limit else 'preempted'}) "
+                f"on attempt {len(state.attempts)} of {self.settings.max_attempts}",
             )
-            write_state(results.run(self.spec.run_id), state)
+            state.save(results.run(self.spec.run_id))
         return None
 
     def __repr__(self) -> str:

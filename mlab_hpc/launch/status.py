@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import PrerequisiteError
 from ..paths import ResultsRoot
+from ..runrecord import RunState
 from .campaign import (
     CampaignPaths,
     GradingJob,
@@ -198,10 +199,10 @@ def campaign_status(paths: CampaignPaths) -> list[RunStatus]:
         )
         if job_state in ACTIVE:  # also a graded run that a resubmission relaunched
             row.status = "running" if job_state == "RUNNING" and state else job_state.lower()
-        elif state is not None and state.get("status") == "graded":
+        elif state is not None and state.status == "graded":
             _fill_from_table(results, spec.run_id, spec.campaign, spec.task, row)
         elif (job_state in ENDINGS or job_state == "UNKNOWN_ENDED") and (
-            state is None or state.get("status") == "unrecoverable"
+            state is None or state.status == "unrecoverable"
         ):
             # never started (cancelled while pending), or beyond grading
             row.exit_reason = ENDINGS.get(job_state, "lost")
@@ -210,7 +211,7 @@ def campaign_status(paths: CampaignPaths) -> list[RunStatus]:
             assert state is not None
             _ended_ungraded(row, state, job_state, grading.get(spec.run_id), slurm)
         elif state is not None:
-            row.status = str(state.get("status"))
+            row.status = state.status
         if row.exit_reason in INFRASTRUCTURE and row.status == "failed":
             row.status = row.exit_reason  # said as what happened: cancelled, node_fail, ...
         rows.append(row)
@@ -219,15 +220,15 @@ def campaign_status(paths: CampaignPaths) -> list[RunStatus]:
 
 def _ended_ungraded(
     row: RunStatus,
-    state: dict[str, Any],
+    state: RunState,
     job_state: str,
     grading: GradingJob | None,
     slurm: dict[str, str],
 ) -> None:
     """A run whose job Slurm ended before the run was graded: to grade, grading, ungraded."""
-    attempts = len(state.get("attempts", []))
+    attempts = len(state.attempts)
     # what the run recorded itself (its job's checkpoint: slurm_timeout, max_attempts) wins
-    row.exit_reason = state.get("exit_reason") or ENDINGS.get(job_state, "lost")
+    row.exit_reason = state.exit_reason or ENDINGS.get(job_state, "lost")
     if grading is not None and grading.attempts == attempts:  # this ending already has one
         row.grading_job = grading.job_id
         grading_state = slurm.get(grading.job_id, "")

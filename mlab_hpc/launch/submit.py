@@ -75,9 +75,9 @@ def slurm_available() -> str | None:
 def run_time_min(task: TaskSpec, settings: JobSettings, profile: ClusterProfile) -> int:
     """A run's wall-clock request: the task's agent time plus the profile's margin (a smoke
     run: the profile's ``smoke_time_min``, unless the task's own time is shorter)."""
-    agent_s = settings.max_time_s or task.limits.max_time_s
+    agent_s = settings.options.max_time_s or task.limits.max_time_s
     minutes = math.ceil(agent_s / 60) + profile.time_margin_min
-    if settings.smoke:
+    if settings.options.smoke:
         minutes = min(minutes, profile.smoke_time_min)
     return minutes
 
@@ -264,7 +264,7 @@ def job_environment(
     """
     models = [r.model for r in array.runs]
     if settings is not None:
-        models += [settings.fast_llm, settings.edit_llm]
+        models += [settings.options.fast_llm, settings.options.edit_llm]
     providers = {m.split(":", 1)[0] for m in models if m}
     names = set(JOB_ENV_NAMES)
     for provider in providers:

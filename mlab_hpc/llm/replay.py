@@ -15,7 +15,6 @@ unused, a run asking for more calls than were recorded, and a replay under anoth
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import jsonl
 from ..errors import PrerequisiteError
+from ..paths import RunPaths
+from ..runrecord import RunState
 from .base import Completion, LLMError, ReplayDiverged, Request
 from .parsing import excerpt
 
@@ -58,14 +59,14 @@ class ReplayLLM:
         self.prompt_mismatches = 0
         run_dir = self.path.parent.parent if self.path.parent.name == "trace" else None
         self._steps: dict[int, dict[str, Any]] = {}
-        self._state: dict[str, Any] = {}
+        self._state: RunState | None = None  # the recorded run's ending and agent
         if run_dir is not None:
             for row in jsonl.read(run_dir / "trace" / "steps.jsonl"):
                 self._steps[int(row.get("step") or 0)] = row
             try:
-                self._state = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+                self._state = RunState.load(RunPaths(run_dir))
             except (OSError, ValueError):
-                self._state = {}
+                self._state = None
 
     @property
     def remaining(self) -> int:
@@ -78,8 +79,8 @@ class ReplayLLM:
     def generate(self, request: Request) -> Completion:
         """The next recorded completion; ReplayDiverged when the run left the recording."""
         if self._next >= len(self._calls):
-            if self._state.get("exit_reason") == "llm_error":  # the recording ended so too
-                raise LLMError(f"{self.name}: as recorded: {self._state.get('error')}")
+            if self._state and self._state.exit_reason == "llm_error":  # it ended so too
+                raise LLMError(f"{self.name}: as recorded: {self._state.error_text}")
             raise ReplayDiverged(
                 f"{self.name}: the run asked for call {self._next + 1} ({request.purpose}) "
                 f"but the recording holds {len(self._calls)} successful calls"
@@ -112,7 +113,7 @@ class ReplayLLM:
 
     def check_agent(self, agent: str) -> None:
         """ReplayDiverged when the recording was made by another agent."""
-        recorded = (self._state.get("config") or {}).get("agent")
+        recorded = self._state.config.agent if self._state else None
         if recorded and recorded != agent:
             raise ReplayDiverged(
                 f"{self.name} was recorded by the agent {recorded!r}, not {agent!r}: replay it "
@@ -139,7 +140,7 @@ class ReplayLLM:
 
     def check_end(self, exit_reason: str) -> None:
         """ReplayDiverged when the run ended otherwise than the recording, or left calls."""
-        recorded = self._state.get("exit_reason")
+        recorded = self._state.exit_reason if self._state else None
         if recorded and recorded != exit_reason:
             raise ReplayDiverged(
                 f"{self.name}: the run ended with {exit_reason}, the recording with {recorded} "
