@@ -16,6 +16,12 @@ from . import jsonl
 from .schema import SCHEMA_VERSION, SCHEMAS
 
 BATCH_ROWS = 2048
+# Fields the JSON-lines logs keep that the tables leave out: the harness's own (resuming a run)
+# and each model request's settings (in the run's trace/llm_calls.jsonl, for replay and audit).
+LOG_ONLY: dict[str, frozenset[str]] = {
+    "steps": frozenset({"done", "elapsed_s"}),
+    "llm_calls": frozenset({"finish_reason", "max_tokens", "stop", "temperature"}),
+}
 
 
 def _coerce(value: Any, kind: pa.DataType) -> Any:
@@ -47,7 +53,14 @@ def _batches(
         buffer.clear()
         return pa.RecordBatch.from_arrays(columns, schema=schema)
 
+    known = set(schema.names) | LOG_ONLY.get(table, frozenset())
     for row in rows:
+        unknown = row.keys() - known
+        if unknown:
+            raise ValueError(
+                f"{table} table: column(s) {', '.join(sorted(unknown))} not in its schema "
+                "(mlab_hpc/schema.py): add them there, or do not write them"
+            )
         buffer.append({**row, **constants, "schema_version": SCHEMA_VERSION})
         if len(buffer) >= BATCH_ROWS:
             yield flush()
@@ -60,15 +73,21 @@ def write_table(
 ) -> int:
     """Write ``rows`` (dicts; missing columns are null) as one Parquet file, atomically.
 
-    Epoch-second numbers in timestamp columns become UTC timestamps. Returns the row count.
+    A key that is not a column of the table's schema is a ValueError (a misspelt column would
+    otherwise vanish). Epoch-second numbers in timestamp columns become UTC timestamps.
+    Returns the row count.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     count = 0
-    with pq.ParquetWriter(tmp, SCHEMAS[table], compression="zstd") as writer:
-        for batch in _batches(table, rows, constants or {}):
-            writer.write_batch(batch)
-            count += batch.num_rows
+    try:
+        with pq.ParquetWriter(tmp, SCHEMAS[table], compression="zstd") as writer:
+            for batch in _batches(table, rows, constants or {}):
+                writer.write_batch(batch)
+                count += batch.num_rows
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written file left behind
+        raise
     tmp.replace(path)
     return count
 

@@ -113,3 +113,12 @@ def test_a_run_stores_the_options_it_was_given(tmp_path: Path) -> None:
         max_steps=2, smoke=True, temperature=0.3, sandbox=state.config.options.sandbox
     )
     assert state.attempts and state.attempts[0].ended_at is not None
+
+
+def test_a_table_writer_refuses_a_column_its_schema_lacks(tmp_path: Path) -> None:
+    from mlab_hpc.tables import write_table
+
+    with pytest.raises(ValueError, match="runs table: column\\(s\\) finel_score not in its schema"):
+        write_table(tmp_path / "r.parquet", "runs", [{"run_id": "r", "finel_score": 1.0}])
+    assert not list(tmp_path.iterdir())  # nothing half written
+    assert write_table(tmp_path / "r.parquet", "runs", [{"run_id": "r", "final_score": 1.0}]) == 1
