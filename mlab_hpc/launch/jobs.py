@@ -14,7 +14,7 @@ import socket
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import submitit
 
@@ -159,7 +159,8 @@ class GradeRun:
         # the mark that this run was graded here, in this Slurm job (run.json "grading_job")
         state.grading_job = {**slurm_place(), "started_at": time.time()}
         state.save(paths)
-        row = recover_run(paths, exit_reason=self.exit_reason, error=self.error)
+        # the ending as status read it (a name of runner's exit reasons), passed through
+        row = recover_run(paths, exit_reason=cast(Any, self.exit_reason), error=self.error)
         return {k: row.get(k) for k in ("run_id", "status", "exit_reason", "final_score")}
 
     def __repr__(self) -> str:
