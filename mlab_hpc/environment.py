@@ -182,7 +182,7 @@ class Environment:
         self.done = False
         self.last_overhead_s = 0.0
         self._log = jsonl.Appender(paths.steps_log, fsync=fsync)
-        self.history = EditHistory(paths.dir / "trace" / "edits.jsonl", snapshots)
+        self.history = EditHistory(paths.edits_log, snapshots)
         self.actions = {name: spec for name, spec in REGISTRY.items()}
 
     # ------------------------------------------------------------------ limits

@@ -1,6 +1,7 @@
 """Where every file lives: the results root, one run's folder, the data root.
 
-All paths of a run are properties of one :class:`RunPaths` object; nothing else builds them.
+All paths under the results root are properties of :class:`ResultsRoot` (tables, campaigns,
+baselines) and of one :class:`RunPaths` per run; nothing else builds them.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ class ResultsRoot:
     @property
     def baselines_dir(self) -> Path:
         return self.root / "baselines"
+
+    @property
+    def campaigns_dir(self) -> Path:
+        """One folder per campaign: its manifest and submissions record (launch/campaign.py)."""
+        return self.root / "campaigns"
 
     def run(self, run_id: str) -> RunPaths:
         return RunPaths(self.runs_dir / run_id)
@@ -83,12 +89,30 @@ class RunPaths:
         return self.dir / "trace" / "llm_calls.jsonl"
 
     @property
+    def edits_log(self) -> Path:
+        """Edit history of the workspace's files (Undo Edit Script)."""
+        return self.dir / "trace" / "edits.jsonl"
+
+    @property
+    def space_reserve(self) -> Path:
+        """The file a running run holds so that a full disk never loses a step (diskspace.py)."""
+        return self.dir / "trace" / ".space-reserve"
+
+    @property
     def scores_log(self) -> Path:
         return self.dir / "trace" / "scores.jsonl"
 
     @property
     def snapshots(self) -> Path:
         return self.dir / "snapshots"
+
+    @property
+    def snapshot_index(self) -> Path:
+        return self.snapshots / "index.jsonl"
+
+    @property
+    def blobs(self) -> Path:
+        return self.snapshots / "blobs"
 
     @property
     def action_logs(self) -> Path:

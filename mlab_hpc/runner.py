@@ -196,7 +196,7 @@ def drive_run(
     limits = state.limits or effective_limits(task, config)
     workspace = Workspace(paths.workspace, task.read_only)
     store = SnapshotStore(paths.snapshots, workspace, _exclude_read_only(workspace))
-    reserve = store.reserve = SpaceReserve(paths.dir / "trace" / ".space-reserve").hold()
+    reserve = store.reserve = SpaceReserve(paths.space_reserve).hold()
     jsonl.repair(paths.steps_log)
     history = read_steps(paths.steps_log)
     if state.attempts:
@@ -373,7 +373,7 @@ def finalize_run(paths: RunPaths, progress: Progress | None = None) -> dict[str,
     state = RunState.load(paths)
     state.pid, state.host = os.getpid(), socket.gethostname()
     state.save(paths)  # this process now owns the run: nobody else recovers it
-    SpaceReserve(paths.dir / "trace" / ".space-reserve").release()  # left by a killed run
+    SpaceReserve(paths.space_reserve).release()  # left by a killed run
     config = state.config
     task = get_task(config.task)
     results = ResultsRoot(paths.dir.parent.parent)

@@ -26,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from ..paths import TABLES
+from ..paths import TABLES, ResultsRoot
 
 CACHE_FORMAT = 2
 RACY_NS = 2 * 10**9  # folder mtimes this close to a check may hide a later change
@@ -190,7 +190,7 @@ class TableCache:
 
     def refresh(self, table: str) -> list[str]:
         """Bring the table's chunks up to date; returns their paths (empty: no rows)."""
-        table_dir = self.results / "tables" / table
+        table_dir = ResultsRoot(self.results).table_dir(table)
         with self._locked():
             old, old_folders = self._load(table)
             trusted: dict[str, tuple[int, dict[str, Signature]]] = {}

@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import PrerequisiteError
-from ..paths import TABLES
+from ..paths import TABLES, ResultsRoot
 from ..schema import SCHEMAS
 from .cache import TableCache, readable
 
@@ -97,7 +97,7 @@ def views_sql(listing: bool = True) -> str:
 def run_files(results: Path, table: str, run_ids: Sequence[str]) -> list[str]:
     """The Parquet files of the given runs in one table (found by name, without a scan)."""
     found: list[str] = []
-    base = glob.escape(str(results / "tables" / table))
+    base = glob.escape(str(ResultsRoot(results).table_dir(table)))
     for run_id in run_ids:
         found += glob.glob(f"{base}/*/*/{glob.escape(run_id)}.parquet")
     return sorted(found)
@@ -129,7 +129,7 @@ def connect(
         # the anchors of these runs come from the baseline runs of their tasks: every runs
         # file of those tasks' partitions (task=<id>), not of the whole results root
         partitions = sorted({Path(f).parent.name for f in sources["runs"]})
-        base = glob.escape(str(results / "tables" / "runs"))
+        base = glob.escape(str(ResultsRoot(results).table_dir("runs")))
         sources["runs"] = sorted(
             f for p in partitions for f in glob.glob(f"{base}/*/{glob.escape(p)}/*.parquet")
         )

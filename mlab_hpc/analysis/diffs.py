@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import jsonl
+from ..paths import RunPaths
 
 MAX_DIFF_BYTES = 256_000  # larger files are listed, not diffed
 MAX_DIFF_LINES = 400
@@ -59,10 +60,10 @@ def step_changes(run_dir: Path, diffs: bool = True) -> dict[int, list[FileChange
 
     None when the run has no snapshot store here (imported runs, tables copied without runs/).
     """
-    index = run_dir / "snapshots" / "index.jsonl"
+    index = RunPaths(run_dir).snapshot_index
     if not index.is_file():
         return None
-    blobs = run_dir / "snapshots" / "blobs"
+    blobs = RunPaths(run_dir).blobs
     files: dict[str, tuple[str, int]] = {}
     out: dict[int, list[FileChange]] = {}
     for record in jsonl.read(index):

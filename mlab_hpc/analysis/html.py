@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from ..paths import ResultsRoot
 from .diffs import FileChange, step_changes
 from .render import cell, display_columns, fmt_number, header_lines
 from .report import Report, Section
@@ -156,7 +157,7 @@ def write_html(
         pages.mkdir(exist_ok=True)
         results = Path(report.meta["results"])
         for record in iter_runs(con):
-            page = render_run_page(record, results / "runs" / record.run["run_id"])
+            page = render_run_page(record, ResultsRoot(results).run(record.run["run_id"]).dir)
             (pages / run_page_name(record.run["run_id"])).write_text(page, encoding="utf-8")
     return index
 

@@ -20,7 +20,7 @@ import duckdb
 
 from .. import __version__
 from ..errors import PrerequisiteError
-from ..paths import RunPaths
+from ..paths import ResultsRoot, RunPaths
 from ..runrecord import RunState
 from ..schema import SCHEMA_VERSION
 from . import stats
@@ -205,7 +205,7 @@ def _ungraded_runs(results: Path, graded: set[str], campaigns: list[str]) -> lis
     They are not in the tables yet, so the report lists them rather than leave them out
     silently (``mlab-hpc recover --all`` grades the dead ones).
     """
-    runs_dir = results / "runs"
+    runs_dir = ResultsRoot(results).runs_dir
     if not runs_dir.is_dir():
         return []
     with os.scandir(runs_dir) as entries:

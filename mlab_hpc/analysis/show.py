@@ -13,13 +13,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import PrerequisiteError, UnknownNameError
+from ..paths import ResultsRoot
 from .db import connect
 from .render import fmt_number
 
 
 def known_run_ids(results: Path) -> list[str]:
     """Every run id with a row file in the runs table (from the file names: no reading)."""
-    base = glob.escape(str(results / "tables" / "runs"))
+    base = glob.escape(str(ResultsRoot(results).table_dir("runs")))
     return sorted({Path(p).stem for p in glob.glob(f"{base}/*/*/*.parquet")})
 
 
@@ -34,7 +35,8 @@ def resolve_run_id(results: Path, run_id: str) -> str:
     if len(matches) > 1:
         listing = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
         raise PrerequisiteError(f"'{run_id}' is the start of {len(matches)} runs: {listing}")
-    raise UnknownNameError("run", run_id, known, where=f"in {results}/tables/runs")
+    where = f"in {ResultsRoot(results).table_dir('runs')}"
+    raise UnknownNameError("run", run_id, known, where=where)
 
 
 @dataclass

@@ -61,7 +61,7 @@ class ReplayLLM:
         self._steps: dict[int, dict[str, Any]] = {}
         self._state: RunState | None = None  # the recorded run's ending and agent
         if run_dir is not None:
-            for row in jsonl.read(run_dir / "trace" / "steps.jsonl"):
+            for row in jsonl.read(RunPaths(run_dir).steps_log):
                 self._steps[int(row.get("step") or 0)] = row
             try:
                 self._state = RunState.load(RunPaths(run_dir))
