@@ -110,7 +110,10 @@ MIN_EXACT_FRACTION = 0.95
 LOAD_BUDGET_S = 1200.0  # load_model (importing included) beyond this is invalid
 GENERATION_BUDGET_S = 1800.0  # timed generation beyond this is invalid (the starter: ~1-2 min)
 WARMUP_BATCHES = 1
-MIN_TIMED_PAIRS = 9  # at 9 paired batches the 2nd smallest ratio bounds the median at 95%
+# At 9 timed batches the 2nd smallest ratio bounds the median at 95%; 17 (the 5th smallest)
+# narrows both intervals, which the control rule divides, so that a 2x gain passed 4 of 5
+# gradings under heavy load instead of 2 of 5 (task README).
+MIN_TIMED_PAIRS = 17
 SUCCESS_SPEEDUP = 1.10  # the rule stated in the docstring (applied by the analysis)
 FIRST_SPECIAL_IDS = 3  # ids 0, 1, 2 are unknown, BOS and EOS: never drawn as a replacement
 
