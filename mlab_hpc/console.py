@@ -16,6 +16,7 @@ from .grading import Grade
 from .paths import RunPaths
 from .runner import Progress
 from .taskspec import Limits, TaskSpec
+from .text import plural, seconds
 
 # Progress and messages go to stderr; what a command produces (a run's summary, a status
 # table) to stdout, so that `> file` and `| grep` see the data and nothing else.
@@ -25,24 +26,6 @@ if not console.is_terminal:  # logs and CI: do not wrap at 80 columns
 stdout = Console(highlight=False)
 if not stdout.is_terminal:
     stdout = Console(highlight=False, width=160)
-
-
-def plural(n: int, noun: str) -> str:
-    """``1 run``, ``2 runs``: a count with its noun (plurals by adding s)."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def seconds(value: float | None) -> str:
-    """A duration for people: 0.28 s, 12 s, 3.5 min, 2.1 h."""
-    if value is None or not math.isfinite(value):
-        return "-"
-    if value < 10:
-        return f"{value:.2f} s"
-    if value < 600:
-        return f"{value:.0f} s"
-    if value < 36000:
-        return f"{value / 60:.1f} min"
-    return f"{value / 3600:.1f} h"
 
 
 def _fmt(value: Any, digits: int = 4) -> str:

@@ -379,6 +379,11 @@ def download(task: TaskSpec, raw: Path) -> dict[str, Any]:
 
 
 MIRROR_ENV = "MLAB_DOWNLOAD_MIRROR"
+OFFLINE_HINT = (
+    "no internet here? prepare on a machine that has it and bring the result with "
+    "`mlab-hpc prepare --from DIR`, point MLAB_DOWNLOAD_MIRROR at your site's mirror, or run "
+    "offline with `--data generated`"
+)
 RETRIES = 4
 BACKOFF_S = 2.0  # the first wait; doubled after each failure, at most 30 s
 
@@ -435,7 +440,10 @@ def fetch_url(
             problem = str(getattr(exc, "reason", exc))
         if attempt == RETRIES:
             part.unlink(missing_ok=True)
-            raise DataError(f"download of {source} failed after {RETRIES} attempts: {problem}")
+            raise DataError(
+                f"download of {source} failed after {RETRIES} attempts: {problem}. "
+                + OFFLINE_HINT
+            )
         wait = min(BACKOFF_S * 2 ** (attempt - 1), 30.0)
         log.warning("download of %s: %s; retrying in %.0f s", source, problem, wait)
         time.sleep(wait)
@@ -502,7 +510,9 @@ def _download_kaggle(competition: str, raw: Path) -> None:
                 f"once in a browser at https://www.kaggle.com/c/{competition}/rules, then rerun "
                 "mlab-hpc prepare"
             ) from None
-        raise DataError(f"Kaggle download of '{competition}' failed: {text}") from None
+        raise DataError(
+            f"Kaggle download of '{competition}' failed: {text}. " + OFFLINE_HINT
+        ) from None
     for archive in raw.glob("*.zip"):
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(raw)

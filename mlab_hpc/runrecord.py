@@ -7,7 +7,7 @@ below, so a misspelling is a type error rather than a silently false comparison.
 
 Adding a run option: one field of ``RunOptions``, with its command-line declaration in the
 field's metadata (``option(...)``). ``run`` and ``submit`` take every field through one
-decorator (cli.py, ``run_options``), ``submit`` hands the whole value to its jobs, and the run
+decorator (cli/base.py, ``run_options``), ``submit`` hands the whole value to its jobs, and the run
 reads it from ``config.options``.
 """
 

@@ -21,7 +21,7 @@ from mlab_hpc.launch.profiles import load_profile
 from mlab_hpc.launch.status import LIVE, campaign_status, reconcile
 from mlab_hpc.launch.submit import group_arrays, sbatch_parameters
 from mlab_hpc.paths import ResultsRoot
-from mlab_hpc.runrecord import RunOptions
+from mlab_hpc.runrecord import RunOptions, RunState
 from mlab_hpc.taskspec import get_task
 
 from .conftest import REPO
@@ -419,10 +419,10 @@ def test_run_options_reach_every_run_of_a_campaign(
         "--edit-llm",
         "anthropic:claude-3-haiku",
     )
-    (run_json,) = (results / "runs").glob("opts.*/run.json")
-    config = json.loads(run_json.read_text())["config"]
-    assert (config["max_steps"], config["max_tokens"], config["max_cost"]) == (3, 5000, 0.5)
-    assert (config["temperature"], config["fast_llm"], config["edit_llm"]) == (
+    (run_dir,) = (results / "runs").glob("opts.*")
+    options = RunState.load(ResultsRoot(results).run(run_dir.name)).config.options
+    assert (options.max_steps, options.max_tokens, options.max_cost) == (3, 5000, 0.5)
+    assert (options.temperature, options.fast_llm, options.edit_llm) == (
         0.2,
         "openai:gpt-4o-mini",
         "anthropic:claude-3-haiku",

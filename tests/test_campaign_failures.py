@@ -18,6 +18,7 @@ from mlab_hpc.environment import ActionCall, StepRecord
 from mlab_hpc.launch.campaign import CampaignPaths
 from mlab_hpc.launch.status import campaign_status
 from mlab_hpc.paths import ResultsRoot
+from mlab_hpc.runrecord import RunState
 
 from .agents_for_tests import ScriptedAgent
 from .conftest import REPO
@@ -107,9 +108,17 @@ def wait_until(paths: CampaignPaths, status: str, timeout: float = 180) -> None:
 
 
 def check_graded_by_its_grading_job(results: Path, campaign: str, run_id: str) -> None:
+    """The run names the grading job that graded it; returns once that job has left the queue
+    (it writes the grade, then still shows RUNNING or COMPLETING for a moment, and a run whose
+    grading job is live is not relaunched)."""
     (grade,) = grading_records(results, campaign)
-    state = json.loads((results / "runs" / run_id / "run.json").read_text())
-    assert state["grading_job"]["slurm_job_id"] == grade["job_ids"][0]
+    state = RunState.load(ResultsRoot(results).run(run_id))
+    job = grade["job_ids"][0]
+    assert state.grading_job and state.grading_job["slurm_job_id"] == job
+    deadline = time.monotonic() + 120
+    while sacct_states(job).get(job) in (None, "PENDING", "RUNNING", "COMPLETING"):
+        assert time.monotonic() < deadline, sacct_states(job)
+        time.sleep(1)
 
 
 @pytest.mark.slow

@@ -154,3 +154,54 @@ def test_a_reader_closing_the_pipe_early_does_not_break_the_run(tmp_path: Path) 
     code, out, _ = cli("sql", "--results", str(tmp_path / "results"), "--format", "csv",
                        "SELECT count(*) AS n FROM runs")  # fmt: skip
     assert out.splitlines() == ["n", "1"]
+
+
+def test_the_cli_modules_import_only_base_and_the_library() -> None:
+    """No import circle: a command module imports ``.base`` and the library, never a sibling
+    or the package itself (whose __init__ imports every command module)."""
+    import ast
+
+    import mlab_hpc.cli
+
+    folder = Path(mlab_hpc.cli.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                assert node.module == "base", f"{path.name} imports .{node.module or ''}"
+            if isinstance(node, ast.ImportFrom) and node.level == 2:
+                assert node.module != "cli", f"{path.name} imports the cli package"
+
+
+@pytest.fixture(scope="module")
+def debug_campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-run cartpole campaign run by submitit's debug executor, in a results root."""
+    results = tmp_path_factory.mktemp("campaign") / "results"
+    code, out, err = cli(
+        "submit", "--tasks", "cartpole", "--campaign", "c1", "--executor", "debug",
+        "--max-steps", "2", "--smoke", "--results", str(results),
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.startswith("campaign c1: 1 run planned, 0 already done")  # the plan: stdout
+    return results
+
+
+def test_status_writes_its_table_or_json_to_stdout(debug_campaign: Path) -> None:
+    code, out, err = cli("status", "--results", str(debug_campaign))
+    assert code == 0, err
+    assert out.splitlines()[0] == "campaign c1: 1 run"
+    assert "cartpole" in out and "1 completed" in out
+    code, out, err = cli("status", "--json", "--results", str(debug_campaign))
+    assert code == 0, err
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert row["campaign"] == "c1" and row["task"] == "cartpole"
+    assert row["status"] == "completed" and isinstance(row["final_score"], float)
+
+
+def test_an_unknown_campaign_is_a_usage_error_for_status_and_cancel(debug_campaign: Path) -> None:
+    for command in ("status", "cancel"):
+        code, out, err = cli(command, "--campaign", "c2", "--results", str(debug_campaign))
+        assert code == 2, (command, err)
+        assert "unknown campaign 'c2'" in err and "Did you mean 'c1'" in err, err
+        assert out == ""

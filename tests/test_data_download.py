@@ -109,8 +109,11 @@ def test_fetch_fails_at_once_on_404_and_retries_503(mirror: Path, tmp_path: Path
     assert _Handler.requests.count("/data.example.org/sets/v1/table.csv") == 3
 
     _Handler.failures["/data.example.org/sets/v1/table.csv"] = 10
-    with pytest.raises(DataError, match="after 4 attempts: HTTP 503"):
+    with pytest.raises(DataError, match="after 4 attempts: HTTP 503") as failed:
         fetch_url(URL, tmp_path / "u.csv")
+    # the way out for a machine without internet is named
+    assert "prepare --from DIR" in str(failed.value) and "--data generated" in str(failed.value)
+    assert "MLAB_DOWNLOAD_MIRROR" in str(failed.value)
 
 
 # --- a whole `prepare` of a task whose source is a list of files --------------------------

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .cli import Ctx, campaign_option, main, pass_ctx, run_options
-from .errors import PrerequisiteError
-from .runrecord import RunOptions
+from ..errors import PrerequisiteError, UnknownNameError
+from ..runrecord import RunOptions
+from ..text import plural
+from .base import Ctx, campaign_option, main, pass_ctx, run_options
 
 
 def _task_list(text: str) -> list[Any]:
-    from .taskspec import select_tasks
+    from ..taskspec import select_tasks
 
     return select_tasks(text)
 
@@ -95,92 +98,45 @@ def submit(
     retry_failed: bool,
     dry_run: bool,
 ) -> None:
-    """Plan a campaign (tasks x seeds x agents x models) and launch what is not done yet."""
-    from .console import console
-    from .launch.campaign import CampaignPaths, is_done, plan, run_state, write_manifest
-    from .launch.jobs import JobSettings
-    from .launch.profiles import default_profile, load_profile
-    from .launch.status import active_run_ids
-    from .launch.submit import (
-        check_satisfiable,
-        cluster_max_array_size,
-        cluster_partitions,
-        group_arrays,
-        sbatch_parameters,
-        slurm_available,
-        submit_arrays,
-    )
-    from .paths import ResultsRoot
-    from .runner import validate_config
-    from .runrecord import RunConfig
-    from .sandbox import BwrapSandbox
-    from .taskspec import get_task
+    """Plan a campaign (tasks x seeds x agents x models) and launch what is not done yet.
 
-    if seeds < 1:
-        raise PrerequisiteError("--seeds must be at least 1")
-    tasks = _task_list(task_list)
-    prof = load_profile(profile) if profile else default_profile()
-    if executor is None:
-        reason = slurm_available()
-        executor = "slurm" if reason is None else "local"
-        if reason is not None:
-            console.print(
-                f"[yellow]note:[/] no Slurm here ({reason}): running the campaign "
-                "on this machine with the local executor"
-            )
-    results = ResultsRoot(obj.results.resolve())
-    paths = CampaignPaths(results, campaign)
-    runs = plan(
-        campaign,
-        tasks,
-        list(range(seeds)),
-        list(agents),
-        list(models) or [None],
-        data_mode,
-        options.smoke,
-    )
-    # every task's data must be ready before anything is submitted: compute nodes never download
-    _check_data(tasks, data_mode, obj.data_root.resolve(), dry_run)
-    if options.sandbox is None and executor != "slurm":
-        auto = None if BwrapSandbox.unavailable_reason() is None else "process"
-        options = options.updated(sandbox=auto)
-    settings = JobSettings(
-        results=str(results.root),
-        data_root=str(obj.data_root.resolve()),
+    The plan (runs, arrays, resources) goes to stdout; notes and progress to stderr."""
+    from ..console import console
+    from ..launch.plan import CampaignRequest, launch, plan_campaign
+    from ..launch.submit import sbatch_parameters
+
+    request = CampaignRequest(
+        campaign=campaign,
+        tasks=_task_list(task_list),
+        seeds=seeds,
+        agents=list(agents),
+        models=list(models) or [None],
+        data_mode=data_mode,
         options=options,
-        max_attempts=prof.max_attempts,
+        results=obj.results,
+        data_root=obj.data_root,
+        profile_path=profile,
+        executor=executor,
         retry_failed=retry_failed,
     )
-    for agent, model in {(r.agent, r.model) for r in runs}:
-        validate_config(RunConfig(task=tasks[0].id, agent=agent, model=model, options=options))
-    busy = active_run_ids(paths) if executor == "slurm" else set()
-    todo = [
-        r
-        for r in runs
-        if r.run_id not in busy
-        and not is_done(run_state(results, r.run_id), prof.max_attempts, retry_failed)
-    ]
-    max_array = cluster_max_array_size(prof) if executor == "slurm" else None
-    arrays = group_arrays(todo, prof, settings, max_array)
-    partitions = cluster_partitions() if executor == "slurm" else None
-    if partitions is not None:
-        check_satisfiable(arrays, partitions, prof)  # would pend forever: an error, dry or not
-    console.print(
-        f"campaign [bold]{campaign}[/]: {len(runs)} runs planned, "
-        f"{len(runs) - len(todo) - len(busy & {r.run_id for r in runs})} already done, "
-        f"{len(busy)} still queued or running, {len(todo)} to launch "
-        f"({executor} executor, profile {prof.name})"
+    plan = plan_campaign(request)
+    for notice in plan.notices:
+        console.print(f"[yellow]note:[/] {notice}")
+    click.echo(
+        f"campaign {campaign}: {plural(len(plan.runs), 'run')} planned, "
+        f"{plan.n_done} already done, "
+        f"{len(plan.busy)} still queued or running, {len(plan.todo)} to launch "
+        f"({plan.executor} executor, profile {plan.profile.name})"
     )
-    for a in arrays:
-        params = sbatch_parameters(a, prof)
-        console.print(
+    for a in plan.arrays:
+        params = sbatch_parameters(a, plan.profile)
+        click.echo(
             f"  array {a.resource_class}: {len(a.runs)} runs, partition "
             f"{a.partition or '(default)'}, {a.cpus} CPU, {params['mem']}, "
             f"{params.get('gres', 'no GPU')}, {a.time_min} min"
         )
-    if dry_run or not arrays:
+    if dry_run or not plan.arrays:
         return
-    write_manifest(paths, runs, {"profile": str(profile.resolve()) if profile else None})
 
     def on_done(spec: Any, outcome: Any) -> None:
         if isinstance(outcome, BaseException):
@@ -191,50 +147,16 @@ def submit(
                 f"({outcome.get('exit_reason')}), score {outcome.get('final_score')}"
             )
 
-    if parallel is None:
-        import os
-
-        widest = max((get_task(r.task).resources.cpus for r in todo), default=1)
-        parallel = max(1, (os.cpu_count() or 1) // max(1, widest))
-    sent = submit_arrays(arrays, executor, paths, settings, prof, on_done, parallel)
-    if executor == "slurm":
+    sent = launch(plan, parallel, on_done)
+    if plan.executor == "slurm":
         for record in sent:
             ids = record["job_ids"]
             if len(ids) == 1:
-                console.print(f"  submitted job {ids[0]} ({record['resource_class']}, 1 run)")
+                click.echo(f"  submitted job {ids[0]} ({record['resource_class']}, 1 run)")
                 continue
             first = ids[0].split("_")[0] if ids else "-"
-            console.print(
-                f"  submitted array {first} ({record['resource_class']}, {len(ids)} runs)"
-            )
+            click.echo(f"  submitted array {first} ({record['resource_class']}, {len(ids)} runs)")
         console.print(f"follow it with: mlab-hpc status --campaign {campaign}")
-
-
-def _check_data(tasks: list[Any], data_mode: str | None, data_root: Path, dry_run: bool) -> None:
-    """Every task's data ready (generated data made here), or one error listing every task
-    whose data is missing. A dry run only looks: it makes and writes nothing."""
-    from .data import dataset_dir, resolve_data, verify
-    from .errors import DataError
-
-    missing = []
-    for task in tasks:
-        if not task.data.needs_preparation:
-            continue
-        if dry_run:
-            mode = data_mode or "real"
-            if mode != "generated" and verify(dataset_dir(task, mode, data_root), full=False):
-                missing.append(task.id)
-            continue
-        try:
-            resolve_data(task, data_mode, data_root)
-        except DataError:
-            missing.append(task.id)
-    if missing:
-        raise PrerequisiteError(
-            f"real data is not ready for {len(missing)} task(s): {', '.join(missing)}. On a "
-            f"login node with internet run: mlab-hpc prepare --tasks {','.join(missing)} "
-            f"--data-root {data_root} (or try them offline with --data generated)"
-        )
 
 
 @main.command()
@@ -256,6 +178,9 @@ def _check_data(tasks: list[Any], data_mode: str | None, data_root: Path, dry_ru
     default=None,
     help="Cluster profile for grading jobs (default: the one the campaign was submitted with).",
 )
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per run (for scripts), not a table."
+)
 @pass_ctx
 def status(
     obj: Ctx,
@@ -264,6 +189,7 @@ def status(
     show_runs: bool,
     read_only: bool,
     profile: Path | None,
+    as_json: bool,
 ) -> None:
     """Per task: pending / running / completed / failed / timeout, with Slurm job ids.
 
@@ -273,20 +199,17 @@ def status(
     """
     # no rich console here: mlab_hpc.console loads the harness, and status loads no grader
     # (the table goes to stdout, grading notices to stderr)
-    from .launch.campaign import CampaignPaths
-    from .launch.profiles import load_profile
-    from .launch.status import LIVE, reconcile
-    from .paths import ResultsRoot
+    from ..launch.campaign import CampaignPaths
+    from ..launch.profiles import load_profile
+    from ..launch.status import LIVE, reconcile
+    from ..paths import ResultsRoot
 
     prof = load_profile(profile) if profile else None
 
     results = ResultsRoot(obj.results)
-    root = results.root / "campaigns"
-    names = (
-        [campaign] if campaign else sorted(p.name for p in root.iterdir()) if root.is_dir() else []
-    )
-    if not names:
-        raise PrerequisiteError(f"no campaign in {root}: start one with mlab-hpc submit")
+    names = [campaign] if campaign else _campaigns(results)
+    if campaign:
+        _check_campaign_exists(results, campaign)
     while True:
         live = 0
         for name in names:
@@ -297,15 +220,21 @@ def status(
                 submit=not read_only,
             )
             if not rows:
-                raise PrerequisiteError(f"no campaign '{name}' in {root}")
-            click.echo(f"campaign {name}: {len(rows)} runs")
-            if show_runs:
+                raise PrerequisiteError(f"campaign '{name}' has no runs in {results.campaigns_dir}")
+            if as_json:
                 for r in rows:
+                    fields = {k: v for k, v in asdict(r).items() if k != "to_grade"}
+                    click.echo(json.dumps({"campaign": name, **fields}))
+            elif show_runs:
+                click.echo(f"campaign {name}: {plural(len(rows), 'run')}")
+                for r in rows:
+                    score = "" if r.final_score is None else f"{r.final_score:.4g}"
                     click.echo(
                         f"  {r.run_id:<50} {r.status:<12} job {r.job_id or '-':<12} "
-                        f"{r.exit_reason or ''} {'' if r.final_score is None else r.final_score}"
+                        f"{r.exit_reason or ''} {score}"
                     )
             else:
+                click.echo(f"campaign {name}: {plural(len(rows), 'run')}")
                 by_task: dict[str, dict[str, int]] = {}
                 jobs: dict[str, set[str]] = {}
                 for r in rows:
@@ -330,11 +259,29 @@ def status(
 @pass_ctx
 def cancel(obj: Ctx, campaign: str) -> None:
     """Cancel a campaign's queued and running jobs (scancel)."""
-    from .launch.campaign import CampaignPaths
-    from .launch.status import cancel as do_cancel
-    from .paths import ResultsRoot
+    from ..launch.campaign import CampaignPaths
+    from ..launch.status import cancel as do_cancel
+    from ..paths import ResultsRoot
 
-    cancelled = do_cancel(CampaignPaths(ResultsRoot(obj.results), campaign))
+    results = ResultsRoot(obj.results)
+    _check_campaign_exists(results, campaign)
+    cancelled = do_cancel(CampaignPaths(results, campaign))
     click.echo(
         f"cancelled {len(cancelled)} job(s)" + (f": {' '.join(cancelled)}" if cancelled else "")
     )
+
+
+def _campaigns(results: Any) -> list[str]:
+    """The campaigns of a results root; a one-line error when it has none."""
+    root = results.campaigns_dir
+    names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not names:
+        raise PrerequisiteError(f"no campaign in {root}: start one with mlab-hpc submit")
+    return names
+
+
+def _check_campaign_exists(results: Any, campaign: str) -> None:
+    """UnknownNameError (exit 2, with the closest names) for a campaign never submitted."""
+    if not (results.campaigns_dir / campaign).is_dir():
+        known = _campaigns(results)
+        raise UnknownNameError("campaign", campaign, known, where=f"in {results.campaigns_dir}")

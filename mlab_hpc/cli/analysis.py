@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .cli import Ctx, UsageError, main, pass_ctx
-from .errors import PrerequisiteError
+from ..errors import PrerequisiteError
+from .base import Ctx, UsageError, main, pass_ctx
 
 _campaign_option = click.option(
     "--campaign",
@@ -97,9 +97,9 @@ def report(
     present now (never frozen when a run was graded): a cell without baseline runs says
     "unknown" and counts its runs.
     """
-    from .analysis import connect
-    from .analysis.render import to_json, to_markdown, to_text
-    from .analysis.report import KindFilter, build_report
+    from ..analysis import connect
+    from ..analysis.render import to_json, to_markdown, to_text
+    from ..analysis.report import KindFilter, build_report
 
     con = connect(obj.results, campaigns, cache=not no_cache, notice=_notice)
     kinds = KindFilter(data_kind, include_smoke)
@@ -119,7 +119,7 @@ def report(
             "run one (mlab-hpc run --task cartpole --agent baseline) or pass --results DIR"
         )
     if fmt == "html":
-        from .analysis.html import write_html
+        from ..analysis.html import write_html
 
         folder = out or Path("report")
         index = write_html(con, built, folder, run_pages=run_pages)
@@ -171,8 +171,8 @@ def sql(
     no_cache: bool,
 ) -> None:
     """Run a SQL query against the views (runs, steps, scores, llm_calls, run_outcomes, ...)."""
-    from .analysis import connect
-    from .analysis.sql import run_sql
+    from ..analysis import connect
+    from ..analysis.sql import run_sql
 
     if query and query_file:
         raise UsageError("give a query or --file, not both")
@@ -191,7 +191,7 @@ def sql(
 @pass_ctx
 def show(obj: Ctx, run_id: str, full: bool) -> None:
     """One run step by step: action, arguments, observation, duration, score so far."""
-    from .analysis.show import show_run
+    from ..analysis.show import show_run
 
     show_run(obj.results, run_id, _stdout_console(), full=full)
 
@@ -230,7 +230,7 @@ def import_mlagentbench(
     max_steps: int,
 ) -> None:
     """Import the original MLAgentBench's results (eval JSON + trace.json) into the tables."""
-    from .analysis.mlagentbench import import_results
+    from ..analysis.mlagentbench import import_results
 
     summary = import_results(
         list(eval_files),

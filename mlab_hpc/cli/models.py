@@ -1,5 +1,5 @@
 """`mlab-hpc eval-model`: grade a model directory produced elsewhere. Registered on `main` by
-import (the last lines of cli.py).
+import (cli/__init__.py).
 
 The model is graded as a run's final snapshot would be: copied into a fresh workspace as
 output/, then the task's own grader (scripts/eval.py) runs in the sandbox with the task's
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from .cli import Ctx, main, pass_ctx
+from .base import Ctx, main, pass_ctx
 
 
 @main.command("eval-model")
@@ -49,12 +49,12 @@ def eval_model(
 ) -> None:
     """Grade the model directory PATH (Hugging Face format, or a vision task's predict.py and
     weights) with TASK's grader."""
-    from .data import resolve_data
-    from .errors import PrerequisiteError
-    from .grading import run_grader
-    from .runner import sandbox_limits
-    from .sandbox import make_sandbox
-    from .taskspec import get_task
+    from ..data import resolve_data
+    from ..errors import PrerequisiteError
+    from ..grading import run_grader
+    from ..runner import sandbox_limits
+    from ..sandbox import make_sandbox
+    from ..taskspec import get_task
 
     task = get_task(task_id)
     if task.deliverable != "model":

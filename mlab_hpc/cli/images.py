@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from .cli import main
+from .base import main
 
 
 def _families(task_list: str | None, family_list: str | None) -> tuple[str, ...]:
     """The families named, or those the given tasks run in, or all of them."""
-    from . import images
-    from .errors import PrerequisiteError
-    from .taskspec import select_tasks
+    from .. import images
+    from ..errors import PrerequisiteError
+    from ..taskspec import select_tasks
 
     if family_list:
         chosen = [f.strip() for f in family_list.split(",") if f.strip()]
@@ -31,7 +31,7 @@ def _families(task_list: str | None, family_list: str | None) -> tuple[str, ...]
 
 
 def _root(images_dir: Path | None) -> Path:
-    from . import images
+    from .. import images
 
     return (images_dir or images.images_dir()).resolve()
 
@@ -62,7 +62,7 @@ def images() -> None:
 @images_dir_option
 def build(task_list: str | None, family_list: str | None, images_dir: Path | None) -> None:
     """Build each family's image (nix build .#FAMILY-image, then apptainer build) and record it."""
-    from .images import build as do_build
+    from ..images import build as do_build
 
     for info in do_build(_families(task_list, family_list), _root(images_dir)):
         click.echo(f"{info.family}: {info.path} {info.digest}")
@@ -74,7 +74,7 @@ def build(task_list: str | None, family_list: str | None, images_dir: Path | Non
 @images_dir_option
 def list_(task_list: str | None, family_list: str | None, images_dir: Path | None) -> None:
     """Each family's .sif: path, whether it is there, its digest."""
-    from .images import list_images
+    from ..images import list_images
 
     for info in list_images(_root(images_dir), _families(task_list, family_list)):
         click.echo(f"{info.family}\t{info.status}\t{info.path}\t{info.digest or '-'}")
@@ -86,7 +86,7 @@ def list_(task_list: str | None, family_list: str | None, images_dir: Path | Non
 @images_dir_option
 def verify(task_list: str | None, family_list: str | None, images_dir: Path | None) -> None:
     """Recompute the digests of the images and compare them with the recorded ones."""
-    from .images import verify as do_verify
+    from ..images import verify as do_verify
 
     root = _root(images_dir)
     checked = do_verify(root, _families(task_list, family_list))
