@@ -205,3 +205,14 @@ def test_an_unknown_campaign_is_a_usage_error_for_status_and_cancel(debug_campai
         assert code == 2, (command, err)
         assert "unknown campaign 'c2'" in err and "Did you mean 'c1'" in err, err
         assert out == ""
+
+
+def test_a_local_campaign_leaves_no_literal_percent_j_folder(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    code, out, err = cli(
+        "submit", "--tasks", "cartpole", "--campaign", "loc", "--executor", "local",
+        "--max-steps", "2", "--smoke", "--results", str(results),
+    )  # fmt: skip
+    assert code == 0, err
+    folders = [p.name for p in (results / "campaigns" / "loc" / "submitit").iterdir()]
+    assert folders and "%j" not in folders, folders

@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import submitit
@@ -354,7 +355,15 @@ def submit_arrays(
         # status and cancel, and a resubmission sees its runs as queued
         record_submission(paths, {"executor": executor_name, "arrays": [record]})
         sent.append(record)
+    _drop_template_folder(folder)
     return sent
+
+
+def _drop_template_folder(folder: Path) -> None:
+    """submitit makes its folder argument, ``.../%j``, literally before filling it in per job:
+    remove that empty leftover so the submitit folder holds job folders only."""
+    if folder.name == "%j" and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def submit_grading(
@@ -406,6 +415,7 @@ def submit_grading(
         }
         record_submission(paths, {"kind": "grade", "executor": "slurm", "arrays": [record]})
         sent.append(record)
+    _drop_template_folder(folder)
     return sent
 
 
