@@ -45,8 +45,8 @@ from .base import (
     "model",
     default=None,
     metavar="PROVIDER:NAME",
-    help="The agent's model: openai:NAME, anthropic:NAME or replay:FILE "
-    "(a bare gpt-*/claude-* name gets its provider).",
+    help="The agent's model: openai:NAME, anthropic:NAME or replay:RUN_DIR (a recorded run's "
+    "folder, or its trace/llm_calls.jsonl); a bare gpt-*/claude-* name gets its provider.",
 )
 @run_options
 @click.option(
