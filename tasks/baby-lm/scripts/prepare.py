@@ -19,7 +19,6 @@ every run."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import zipfile
@@ -29,6 +28,7 @@ import numpy as np
 
 try:
     from mlab_hpc.grader_lib import mlab_model_eval_data as data
+    from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 except ModuleNotFoundError:
     sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
 
@@ -57,7 +57,7 @@ def read_babylm(raw: Path) -> dict[str, dict[str, bytes]]:
     found: dict[str, dict[str, bytes]] = {suffix: {} for suffix in wanted.values()}
     archive = raw / "babylm_data.zip"
     if not archive.is_file():
-        sys.exit(f"prepare.py: {archive} is missing; run prepare again")
+        raise PrepareError(f"{archive} is missing; run prepare again")
     with zipfile.ZipFile(archive) as zipped:
         for name in zipped.namelist():
             parts = name.split("/")
@@ -67,7 +67,7 @@ def read_babylm(raw: Path) -> dict[str, dict[str, bytes]]:
                     found[suffix][parts[-1].removesuffix("." + suffix)] = zipped.read(name)
     for suffix, files in found.items():
         if not files:
-            sys.exit(f"prepare.py: no *.{suffix} files in {archive}")
+            raise PrepareError(f"no *.{suffix} files in {archive}")
     return found
 
 
@@ -91,25 +91,12 @@ def prepare_raw(raw: Path, out: Path) -> None:
     # the form's paradigms: every BLiMP file its [[data.files]] fetched (mini: 12, full: 67)
     paradigms = sorted((raw / "blimp").glob("*.jsonl"))
     if not paradigms:
-        sys.exit(f"prepare.py: no BLiMP paradigm in {raw}/blimp; run prepare again")
+        raise PrepareError(f"no BLiMP paradigm in {raw}/blimp; run prepare again")
     rows = []
     for path in paradigms:
         rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     data.write_jsonl(out / "private" / "blimp_test.jsonl", rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--raw", type=Path)
-    group.add_argument("--generated", action="store_true")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    if args.generated:
-        prepare_generated(args.out)
-    else:
-        prepare_raw(args.raw, args.out)
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=prepare_raw, generated=prepare_generated)

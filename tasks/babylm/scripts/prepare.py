@@ -21,12 +21,13 @@ steps. The output is byte-identical on every run.
 
 from __future__ import annotations
 
-import argparse
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 
 DOMAINS = (
     "aochildes", "bnc_spoken", "cbt", "children_stories", "gutenberg", "open_subtitles",
@@ -41,10 +42,6 @@ SPLITS = (
 )
 GENERATED_SEED = 20_230_522
 GENERATED_LINES = {"train": 150, "dev": 30, "test": 30}  # per domain
-
-
-class PrepareError(Exception):
-    """The raw data cannot be prepared; the message says why."""
 
 
 def expected_members() -> list[tuple[str, Path]]:
@@ -202,22 +199,5 @@ def prepare_generated(out: Path) -> None:
         path.write_bytes(text.encode("utf-8"))
 
 
-def main() -> None:
-    """Parse the command line and prepare the data."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--raw", type=Path, help="folder holding babylm_data.zip (or unpacked)")
-    source.add_argument("--generated", action="store_true", help="make a small synthetic corpus")
-    parser.add_argument("--out", type=Path, required=True, help="writes OUT/public and OUT/private")
-    args = parser.parse_args()
-    try:
-        if args.generated:
-            prepare_generated(args.out)
-        else:
-            prepare_raw(args.raw, args.out)
-    except PrepareError as error:
-        parser.exit(1, f"prepare.py: error: {error}\n")
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=prepare_raw, generated=prepare_generated)

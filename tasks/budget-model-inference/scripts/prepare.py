@@ -26,7 +26,6 @@ images. The output is byte-identical on every run.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from pathlib import Path
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from mlab_hpc.grader_lib.mlab_model_eval import task_params
+    from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main, task_params
 except ModuleNotFoundError:
     sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
 
@@ -148,7 +147,7 @@ def prepare_raw(raw: Path, out: Path) -> None:
     size = int(settings["image_size"])
     found = sorted(raw.rglob("train.csv"))
     if not found:
-        sys.exit(f"prepare.py: no train.csv under {raw}: run prepare again")
+        raise PrepareError(f"no train.csv under {raw}: run prepare again")
     with found[0].open(newline="") as handle:
         rows = [(row["id"], int(row["digit_sum"])) for row in csv.DictReader(handle)]
     images = {
@@ -158,11 +157,11 @@ def prepare_raw(raw: Path, out: Path) -> None:
     }
     missing = [ident for ident, _ in rows if ident not in images]
     if missing:
-        sys.exit(f"prepare.py: no image train/{missing[0]}.* under {raw}: run prepare again")
+        raise PrepareError(f"no image train/{missing[0]}.* under {raw}: run prepare again")
     n_test, n_train = int(settings["test_images"]), int(settings["train_images"])
     order = np.random.default_rng(SEED).permutation(len(rows))
     if n_test + n_train > len(rows):
-        sys.exit(f"prepare.py: {n_test} + {n_train} images asked, train.csv has {len(rows)}")
+        raise PrepareError(f"{n_test} + {n_train} images asked, train.csv has {len(rows)}")
 
     def split(chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         picked = [rows[int(i)] for i in chosen]
@@ -174,18 +173,5 @@ def prepare_raw(raw: Path, out: Path) -> None:
     write_split(out, train, test)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--raw", type=Path)
-    group.add_argument("--generated", action="store_true")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    if args.generated:
-        prepare_generated(args.out)
-    else:
-        prepare_raw(args.raw, args.out)
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=prepare_raw, generated=prepare_generated)

@@ -25,7 +25,6 @@ a small CNN learns something in seconds. The output is byte-identical on every r
 
 from __future__ import annotations
 
-import argparse
 import io
 import sys
 from pathlib import Path
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from mlab_hpc.grader_lib.mlab_model_eval import task_params
+    from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main, task_params
 except ModuleNotFoundError:
     sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
 
@@ -120,7 +119,7 @@ def sample(shards: list[Path], per_class: int, size: int, seed: int) -> tuple[np
     for label in range(CLASSES):
         rows = np.flatnonzero(every == label)
         if len(rows) == 0:
-            sys.exit(f"prepare.py: class {label} has no image in {shards[0].name}...")
+            raise PrepareError(f"class {label} has no image in {shards[0].name}...")
         chosen.update(int(r) for r in rng.choice(rows, min(per_class, len(rows)), replace=False))
     images, kept, offset = [], [], 0
     for shard, shard_labels in zip(shards, labels, strict=True):
@@ -141,24 +140,11 @@ def prepare_raw(raw: Path, out: Path) -> None:
     train_shards = sorted(raw.glob("train-*.parquet"))
     test_shards = sorted(raw.glob("validation-*.parquet"))
     if len(train_shards) != 17 or not test_shards:
-        sys.exit(f"prepare.py: {raw} lacks shards of clane9/imagenet-100; run prepare again")
+        raise PrepareError(f"{raw} lacks shards of clane9/imagenet-100; run prepare again")
     train = sample(train_shards, int(settings["train_per_class"]), size, SEED)
     test = sample(test_shards, int(settings["test_per_class"]), size, SEED + 1)
     write_split(out, train, test)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--raw", type=Path)
-    group.add_argument("--generated", action="store_true")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    if args.generated:
-        prepare_generated(args.out)
-    else:
-        prepare_raw(args.raw, args.out)
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=prepare_raw, generated=prepare_generated)

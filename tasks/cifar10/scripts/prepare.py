@@ -25,7 +25,6 @@ in their colour and stripes under noise. The output is byte-identical on every r
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import pickle
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{number}" for number in range(1, 6))
@@ -52,10 +53,6 @@ PALETTE = np.array(
     [[r, g, b] for r in (60, 190) for g in (60, 190) for b in (60, 190)] + [[95] * 3, [155] * 3],
     dtype=float,
 )
-
-
-class PrepareError(Exception):
-    """The raw data cannot be prepared; the message says why."""
 
 
 class ArrayUnpickler(pickle.Unpickler):
@@ -175,22 +172,6 @@ def prepare_generated(out: Path, seed: int = GENERATED_SEED) -> None:
     write(out, images[train], labels[train], images[test], labels[test])
 
 
-def main() -> None:
-    """Parse the command line and prepare the data."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--raw", type=Path, help="folder holding cifar-10-python.tar.gz")
-    source.add_argument("--generated", action="store_true", help="make a small synthetic set")
-    parser.add_argument("--out", type=Path, required=True, help="writes OUT/public and OUT/private")
-    args = parser.parse_args()
-    try:
-        if args.generated:
-            prepare_generated(args.out)
-        else:
-            prepare_raw(args.raw, args.out)
-    except (PrepareError, tarfile.TarError, OSError) as error:
-        parser.exit(1, f"prepare.py: error: {error}\n")
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=prepare_raw, generated=prepare_generated,
+                 errors=(tarfile.TarError, OSError))  # fmt: skip

@@ -35,7 +35,6 @@ written with fixed zip timestamps, so the output is byte-identical on every run.
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import io
 import struct
@@ -45,6 +44,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 
 ALGORITHM = "floyd_warshall"
 SPLITS = ("train", "val", "test")
@@ -69,10 +70,6 @@ EDGE_PROBABILITY = 0.5
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 Split = dict[str, np.ndarray]
-
-
-class PrepareError(Exception):
-    """The raw data cannot be prepared; the message says why."""
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -358,22 +355,13 @@ def generated_splits(seed: int = GENERATED_SEED) -> dict[str, Split]:
     return splits
 
 
-def main() -> None:
-    """Parse the command line and prepare the data."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--raw", type=Path, help="folder holding CLRS30_v1.0.0.tar.gz")
-    source.add_argument("--generated", action="store_true", help="make a small synthetic set")
-    parser.add_argument("--out", type=Path, required=True, help="writes OUT/public and OUT/private")
-    args = parser.parse_args()
-    try:
-        splits = generated_splits() if args.generated else read_raw(args.raw)
-        for name, split in splits.items():
-            check_split(name, split)
-        write_splits(splits, args.out)
-    except PrepareError as error:
-        parser.exit(1, f"prepare.py: error: {error}\n")
+def write_checked(splits: dict[str, Split], out: Path) -> None:
+    """Check every split, then write them all under `out`."""
+    for name, split in splits.items():
+        check_split(name, split)
+    write_splits(splits, out)
 
 
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=lambda raw, out: write_checked(read_raw(raw), out),
+                 generated=lambda out: write_checked(generated_splits(), out))  # fmt: skip

@@ -20,7 +20,6 @@ toy corpus, 40 MMLU-schema questions and 20 texts; byte-identical on every run.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import sys
@@ -30,7 +29,7 @@ import numpy as np
 
 try:
     from mlab_hpc.grader_lib import mlab_model_eval_data as data
-    from mlab_hpc.grader_lib.mlab_model_eval import task_params
+    from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main, task_params
 except ModuleNotFoundError:
     sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
 
@@ -68,7 +67,7 @@ def prepare_generated(out: Path) -> None:
 
 def c4_texts(path: Path) -> list[str]:
     if not path.is_file():
-        sys.exit(f"prepare.py: {path} is missing; run prepare again")
+        raise PrepareError(f"{path} is missing; run prepare again")
     with gzip.open(path, "rt", encoding="utf-8") as lines:
         return [json.loads(line)["text"] for line in lines if line.strip()]
 
@@ -77,7 +76,7 @@ def prepare_raw(raw: Path, out: Path) -> None:
     corpus = out / "public" / "corpus"
     shards = sorted(raw.glob("c4-train.*.json.gz"))
     if not shards:
-        sys.exit(f"prepare.py: no c4-train.*.json.gz in {raw}; run prepare again")
+        raise PrepareError(f"no c4-train.*.json.gz in {raw}; run prepare again")
     write_documents(corpus / "train" / "c4.txt", [t for s in shards for t in c4_texts(s)])
     alpaca = data.parquet_rows(raw / "alpaca_train.parquet", ["instruction", "input", "output"])
     write_documents(corpus / "train" / "alpaca.txt", [
@@ -96,18 +95,5 @@ def prepare_raw(raw: Path, out: Path) -> None:
     data.write_jsonl(out / "private" / "mmlu_test.jsonl", mmlu_sample(rows))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--raw", type=Path)
-    group.add_argument("--generated", action="store_true")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    if args.generated:
-        prepare_generated(args.out)
-    else:
-        prepare_raw(args.raw, args.out)
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=prepare_raw, generated=prepare_generated)

@@ -32,7 +32,6 @@ on every run.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import csv
 import io
@@ -50,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
+
 SPLIT_SEED = 42
 TRAIN_PERCENT = 98
 OOS_SEED = 2023
@@ -63,10 +64,6 @@ KAGGLE_FILES = (
     "object_detection/train.json",
     "object_detection/eval.json",
 )
-
-
-class PrepareError(Exception):
-    """The raw data cannot be prepared; the message says why."""
 
 
 # --- the real data -------------------------------------------------------------------------
@@ -399,24 +396,12 @@ def write_generated_raw(raw: Path) -> None:
     write_csv(raw / "sample_submission.csv", ("id", "categories", "osd"), ())
 
 
-def main() -> None:
-    """Parse the command line and prepare the data."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--raw", type=Path, help="folder holding the Kaggle files (and images/)")
-    source.add_argument("--generated", action="store_true", help="make a small synthetic set")
-    parser.add_argument("--out", type=Path, required=True, help="writes OUT/public and OUT/private")
-    args = parser.parse_args()
-    try:
-        if args.generated:
-            with tempfile.TemporaryDirectory(prefix="fathomnet-raw-") as scratch:
-                write_generated_raw(Path(scratch))
-                split(Path(scratch), args.out)
-        else:
-            split(args.raw, args.out)
-    except PrepareError as error:
-        parser.exit(1, f"prepare.py: error: {error}\n")
+def prepare_generated(out: Path) -> None:
+    """Write the synthetic source files into a scratch folder, then split them like real ones."""
+    with tempfile.TemporaryDirectory(prefix="fathomnet-raw-") as scratch:
+        write_generated_raw(Path(scratch))
+        split(Path(scratch), out)
 
 
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=split, generated=prepare_generated)

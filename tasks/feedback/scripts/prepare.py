@@ -18,7 +18,6 @@ model has something to learn. The output is byte-identical on every run.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import zipfile
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
+
 SPLIT_SEED = 42
 TRAIN_PERCENT = 98
 MEASURES = ("cohesion", "syntax", "vocabulary", "phraseology", "grammar", "conventions")
@@ -34,10 +35,6 @@ COLUMNS = ("text_id", "full_text", *MEASURES)
 GENERATED_ROWS = 500
 GENERATED_SEED = 20_240_604
 SCORES = {f"{value / 2:.1f}" for value in range(2, 11)}  # 1.0, 1.5, ..., 5.0
-
-
-class PrepareError(Exception):
-    """The raw data cannot be prepared; the message says why."""
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
@@ -179,20 +176,6 @@ def generated_table(
     return list(COLUMNS), rows
 
 
-def main() -> None:
-    """Parse the command line and prepare the data."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--raw", type=Path, help="folder holding Kaggle's train.csv (or the zip)")
-    source.add_argument("--generated", action="store_true", help="make a small synthetic set")
-    parser.add_argument("--out", type=Path, required=True, help="writes OUT/public and OUT/private")
-    args = parser.parse_args()
-    try:
-        header, rows = generated_table() if args.generated else read_raw_train(args.raw)
-        split(header, rows, args.out)
-    except PrepareError as error:
-        parser.exit(1, f"prepare.py: error: {error}\n")
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=lambda raw, out: split(*read_raw_train(raw), out),
+                 generated=lambda out: split(*generated_table(), out))  # fmt: skip

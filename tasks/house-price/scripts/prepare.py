@@ -19,7 +19,6 @@ on every run (one numpy Generator with a fixed seed, fixed column order).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import math
@@ -29,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 
 TRAIN_FRACTION_NUMERATOR, TRAIN_FRACTION_DENOMINATOR = 4, 5  # 80% train, in file order
 GENERATED_ROWS = 400
@@ -51,10 +52,6 @@ COLUMNS: tuple[str, ...] = (
     "3SsnPorch", "ScreenPorch", "PoolArea", "PoolQC", "Fence", "MiscFeature", "MiscVal",
     "MoSold", "YrSold", "SaleType", "SaleCondition", "SalePrice",
 )  # fmt: skip
-
-
-class PrepareError(Exception):
-    """The raw data cannot be prepared; the message says why."""
 
 
 # --- the split (shared by --raw and --generated) -----------------------------------------
@@ -552,20 +549,6 @@ def generated_table(
     return list(COLUMNS), rows
 
 
-def main() -> None:
-    """Parse the command line and prepare the data."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--raw", type=Path, help="folder holding Kaggle's train.csv (or the zip)")
-    source.add_argument("--generated", action="store_true", help="make a small synthetic set")
-    parser.add_argument("--out", type=Path, required=True, help="writes OUT/public and OUT/private")
-    args = parser.parse_args()
-    try:
-        header, rows = generated_table() if args.generated else read_raw_train(args.raw)
-        split(header, rows, args.out)
-    except PrepareError as error:
-        parser.exit(1, f"prepare.py: error: {error}\n")
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=lambda raw, out: split(*read_raw_train(raw), out),
+                 generated=lambda out: split(*generated_table(), out))  # fmt: skip

@@ -28,13 +28,14 @@ split-window bands 14 and 15 than the background. The output is byte-identical o
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 
 BANDS = tuple(range(8, 17))  # GOES-16 ABI bands 08 ... 16
 BAND_FILES = tuple(f"band_{band:02d}.npy" for band in BANDS)
@@ -46,10 +47,6 @@ GENERATED_SEED = 20_230_510
 GENERATED_SIZE = 32
 GENERATED_TRAIN = 24
 GENERATED_TEST = 8
-
-
-class PrepareError(Exception):
-    """The raw data cannot be prepared; the message says why."""
 
 
 # --- --raw -------------------------------------------------------------------------------------
@@ -261,22 +258,5 @@ def generate(out: Path, seed: int = GENERATED_SEED, size: int = GENERATED_SIZE) 
     write_sample_submission(public / "sample_submission.csv", test_ids)
 
 
-def main() -> None:
-    """Parse the command line and prepare the data."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--raw", type=Path, help="folder holding Kaggle's files (or the zip)")
-    source.add_argument("--generated", action="store_true", help="make a small synthetic set")
-    parser.add_argument("--out", type=Path, required=True, help="writes OUT/public and OUT/private")
-    args = parser.parse_args()
-    try:
-        if args.generated:
-            generate(args.out)
-        else:
-            split_raw(args.raw, args.out)
-    except PrepareError as error:
-        parser.exit(1, f"prepare.py: error: {error}\n")
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=split_raw, generated=generate)

@@ -26,7 +26,6 @@ label, so a model has something to learn. The output is byte-identical on every 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import shutil
 from collections.abc import Iterable, Sequence
@@ -35,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 
 SPLITS = {
     "train": "plain_text/train-00000-of-00001.parquet",
@@ -53,10 +54,6 @@ LABELLED = pa.schema([("text", pa.string()), ("label", pa.int64())])
 TEST = pa.schema([("idx", pa.int64()), ("text", pa.string())])
 GENERATED_SIZES = {"train": 600, "test": 200, "unsupervised": 100}
 GENERATED_SEED = 20_110_619
-
-
-class PrepareError(Exception):
-    """The raw data cannot be prepared; the message says why."""
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -200,22 +197,5 @@ def prepare_generated(out: Path) -> None:
     write_splits(tables["train"], tables["test"], tables["unsupervised"], out)
 
 
-def main() -> None:
-    """Parse the command line and prepare the data."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--raw", type=Path, help="folder holding the Hub's files")
-    source.add_argument("--generated", action="store_true", help="make a small synthetic set")
-    parser.add_argument("--out", type=Path, required=True, help="writes OUT/public and OUT/private")
-    args = parser.parse_args()
-    try:
-        if args.generated:
-            prepare_generated(args.out)
-        else:
-            prepare_raw(args.raw, args.out)
-    except PrepareError as error:
-        parser.exit(1, f"prepare.py: error: {error}\n")
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=prepare_raw, generated=prepare_generated)

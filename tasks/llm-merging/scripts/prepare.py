@@ -18,7 +18,6 @@ run."""
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 try:
     from mlab_hpc.grader_lib import mlab_model_eval_data as data
-    from mlab_hpc.grader_lib.mlab_model_eval import task_params
+    from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main, task_params
 except ModuleNotFoundError:
     sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
 
@@ -48,9 +47,9 @@ def mmlu_sample(rows: list[dict]) -> list[dict]:
 def copy_model(source: Path, target: Path) -> None:
     """Copy a downloaded Hugging Face model folder (config.json and weights required)."""
     if not (source / "config.json").is_file():
-        sys.exit(f"prepare.py: {source}/config.json is missing; run prepare again")
+        raise PrepareError(f"{source}/config.json is missing; run prepare again")
     if not any(p.suffix == ".safetensors" for p in source.iterdir()):
-        sys.exit(f"prepare.py: {source} holds no .safetensors weights; run prepare again")
+        raise PrepareError(f"{source} holds no .safetensors weights; run prepare again")
     shutil.copytree(source, target, dirs_exist_ok=True)
 
 
@@ -69,7 +68,7 @@ def prepare_raw(raw: Path, out: Path) -> None:
     """The real form from the downloaded files (see task.toml's [[data.files]])."""
     experts = sorted(p for p in (raw / "experts").glob("*") if p.is_dir())
     if len(experts) < 2:
-        sys.exit(f"prepare.py: {raw}/experts holds {len(experts)} expert folders, not 2 or more")
+        raise PrepareError(f"{raw}/experts holds {len(experts)} expert folders, not 2 or more")
     for folder in experts:  # the form's experts: the folders its [[data.files]] fill
         copy_model(folder, out / "public" / "experts" / folder.name)
     rows = data.parquet_rows(raw / "mmlu_test.parquet", ["question", "subject", "choices",
@@ -81,18 +80,5 @@ def prepare_raw(raw: Path, out: Path) -> None:
                      data.text_rows(kept[:PERPLEXITY_LINES]))  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--raw", type=Path)
-    group.add_argument("--generated", action="store_true")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    if args.generated:
-        prepare_generated(args.out)
-    else:
-        prepare_raw(args.raw, args.out)
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=prepare_raw, generated=prepare_generated)

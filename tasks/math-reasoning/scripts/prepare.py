@@ -29,7 +29,6 @@ measured), and real data cannot be graded (the grader stops with the fix).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -42,6 +41,7 @@ import numpy as np
 
 try:
     from mlab_hpc.grader_lib import mlab_model_eval_data as data
+    from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 except ModuleNotFoundError:
     sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
 
@@ -90,11 +90,11 @@ def lean_record() -> dict[str, Any]:
             cwd=root, capture_output=True, text=True, timeout=600, check=True,
         ).stdout  # fmt: skip
     except (OSError, subprocess.SubprocessError) as exc:
-        sys.exit(f"prepare.py: `lake env` failed in {LEAN_PROJECT_ENV}={root}: {exc}")
+        raise PrepareError(f"`lake env` failed in {LEAN_PROJECT_ENV}={root}: {exc}") from exc
     sysroot, _, lean_path = printed.partition("\n")
     lean = Path(sysroot) / "bin" / "lean"
     if not lean.is_file():
-        sys.exit(f"prepare.py: no lean binary at {lean} (LEAN_SYSROOT from `lake env` in {root})")
+        raise PrepareError(f"no lean binary at {lean} (LEAN_SYSROOT from `lake env` in {root})")
     return {"lean": str(lean), "lean_path": lean_path, "project": str(root)}
 
 
@@ -126,31 +126,18 @@ def prepare_raw(raw: Path, out: Path) -> None:
     """The real form from the downloaded files (see task.toml's [[data.files]])."""
     missing = [name for name in BASE_FILES if not (raw / "base_model" / name).is_file()]
     if missing:
-        sys.exit(f"prepare.py: {raw}/base_model/{missing[0]} is missing; run prepare again")
+        raise PrepareError(f"{raw}/base_model/{missing[0]} is missing; run prepare again")
     shutil.copytree(raw / "base_model", out / "public" / "base_model", dirs_exist_ok=True)
     source = raw / "minif2f.jsonl"
     rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line]
     odd = [r.get("name") for r in rows if set(FIELDS) - set(r)]
     if odd:
-        sys.exit(f"prepare.py: {source}: problem {odd[0]} lacks fields of {FIELDS}")
+        raise PrepareError(f"{source}: problem {odd[0]} lacks fields of {FIELDS}")
     rows = [{key: r[key] for key in FIELDS} for r in rows]
     data.write_jsonl(out / "public" / "data" / "train.jsonl",
                      [r for r in rows if r["split"] == "valid"])  # fmt: skip
     write_key(out, [r for r in rows if r["split"] == "test"], generated=False)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--raw", type=Path)
-    group.add_argument("--generated", action="store_true")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    if args.generated:
-        prepare_generated(args.out)
-    else:
-        prepare_raw(args.raw, args.out)
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=prepare_raw, generated=prepare_generated)

@@ -19,7 +19,6 @@ BoolQ-schema and 40 RTE-schema rows; the output is byte-identical on every run."
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 
 try:
     from mlab_hpc.grader_lib import mlab_model_eval_data as data
+    from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 except ModuleNotFoundError:
     sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
 
@@ -55,7 +55,7 @@ def prepare_generated(out: Path) -> None:
 
 def need(path: Path) -> Path:
     if not path.is_file():
-        sys.exit(f"prepare.py: {path} is missing; run prepare again")
+        raise PrepareError(f"{path} is missing; run prepare again")
     return path
 
 
@@ -65,7 +65,7 @@ def prepare_raw(raw: Path, out: Path) -> None:
     # the form's training shards: every minipile_train*.parquet its [[data.files]] fetched
     shards = sorted(raw.glob("minipile_train*.parquet"))
     if not shards:
-        sys.exit(f"prepare.py: no minipile_train*.parquet in {raw}; run prepare again")
+        raise PrepareError(f"no minipile_train*.parquet in {raw}; run prepare again")
     texts = [r["text"] for shard in shards for r in data.parquet_rows(shard, ["text"])]
     write_documents(corpus / "train" / "minipile.txt", texts)
     texts = [r["text"] for r in data.parquet_rows(need(raw / "minipile_validation.parquet"),
@@ -83,18 +83,5 @@ def prepare_raw(raw: Path, out: Path) -> None:
     data.write_jsonl(out / "private" / "rte_test.jsonl", rte)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--raw", type=Path)
-    group.add_argument("--generated", action="store_true")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    if args.generated:
-        prepare_generated(args.out)
-    else:
-        prepare_raw(args.raw, args.out)
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=prepare_raw, generated=prepare_generated)

@@ -34,13 +34,14 @@ byte-identical on every run.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 
 NUM_CLASSES = 40
 PUBLIC_ROOT = Path("networks") / "ogbn_arxiv"  # where OGB's loader looks under root="networks"
@@ -62,10 +63,6 @@ GENERATED_FEATURES = 128
 GENERATED_SEED = 20_200_501
 GENERATED_CITATIONS = 6  # per node
 GENERATED_SAME_CLASS = 0.75  # share of citations to a node of the same class
-
-
-class PrepareError(Exception):
-    """The raw data cannot be prepared; the message says why."""
 
 
 # --- reading what OGB delivers ---------------------------------------------------------------
@@ -236,19 +233,6 @@ def generated_files(n: int = GENERATED_NODES, seed: int = GENERATED_SEED) -> dic
     return files
 
 
-def main() -> None:
-    """Parse the command line and prepare the data."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--raw", type=Path, help="folder holding OGB's arxiv.zip (or arxiv/)")
-    source.add_argument("--generated", action="store_true", help="make a small synthetic graph")
-    parser.add_argument("--out", type=Path, required=True, help="writes OUT/public and OUT/private")
-    args = parser.parse_args()
-    try:
-        split(generated_files() if args.generated else archive_files(args.raw), args.out)
-    except PrepareError as error:
-        parser.exit(1, f"prepare.py: error: {error}\n")
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=lambda raw, out: split(archive_files(raw), out),
+                 generated=lambda out: split(generated_files(), out))  # fmt: skip

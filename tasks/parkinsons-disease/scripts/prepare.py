@@ -21,7 +21,6 @@ protein files with the real columns. The output is byte-identical on every run.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import random
@@ -30,6 +29,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 
 HOLD_OUT_SEED, HOLD_OUT_PATIENTS = 42, 2
 HORIZONS = (0, 6, 12, 24)
@@ -53,10 +54,6 @@ PROTEIN_COLUMNS = ("visit_id", "visit_month", "patient_id", "UniProt", "NPX")
 GENERATED_SEED = 20_240_603
 
 Table = tuple[list[str], list[list[str]]]
-
-
-class PrepareError(Exception):
-    """The raw data cannot be prepared; the message says why."""
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
@@ -216,19 +213,6 @@ def generated_texts(seed: int = GENERATED_SEED, n_patients: int = 24) -> dict[st
     }
 
 
-def main() -> None:
-    """Parse the command line and prepare the data."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--raw", type=Path, help="folder holding Kaggle's files (or the zip)")
-    source.add_argument("--generated", action="store_true", help="make a small synthetic set")
-    parser.add_argument("--out", type=Path, required=True, help="writes OUT/public and OUT/private")
-    args = parser.parse_args()
-    try:
-        split(generated_texts() if args.generated else read_raw(args.raw), args.out)
-    except PrepareError as error:
-        parser.exit(1, f"prepare.py: error: {error}\n")
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=lambda raw, out: split(read_raw(raw), out),
+                 generated=lambda out: split(generated_texts(), out))  # fmt: skip

@@ -18,7 +18,6 @@ on every run (one numpy Generator with a fixed seed, fixed column order).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import zipfile
@@ -26,6 +25,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 
 TRAIN_NUMERATOR, TRAIN_DENOMINATOR = 4, 5  # 80% train, in file order
 GENERATED_ROWS = 400
@@ -36,10 +37,6 @@ COLUMNS: tuple[str, ...] = (
     "RoomService", "FoodCourt", "ShoppingMall", "Spa", "VRDeck", "Name", "Transported",
 )  # fmt: skip
 SPENDING = ("RoomService", "FoodCourt", "ShoppingMall", "Spa", "VRDeck")
-
-
-class PrepareError(Exception):
-    """The raw data cannot be prepared; the message says why."""
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
@@ -188,20 +185,6 @@ def generated_table(
     return list(COLUMNS), rows
 
 
-def main() -> None:
-    """Parse the command line and prepare the data."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--raw", type=Path, help="folder holding Kaggle's train.csv (or the zip)")
-    source.add_argument("--generated", action="store_true", help="make a small synthetic set")
-    parser.add_argument("--out", type=Path, required=True, help="writes OUT/public and OUT/private")
-    args = parser.parse_args()
-    try:
-        header, rows = generated_table() if args.generated else read_raw_train(args.raw)
-        split(header, rows, args.out)
-    except PrepareError as error:
-        parser.exit(1, f"prepare.py: error: {error}\n")
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=lambda raw, out: split(*read_raw_train(raw), out),
+                 generated=lambda out: split(*generated_table(), out))  # fmt: skip
