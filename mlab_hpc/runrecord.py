@@ -24,6 +24,8 @@ from .paths import RunPaths
 from .taskspec import Limits, check_limits
 
 DEFAULT_CAMPAIGN = "main"  # of `run` and `submit` alike
+DATA_MODES = ("real", "generated")  # what --data chooses: prepared real data or the generated set
+EXECUTORS = ("slurm", "local", "debug")  # how `submit` launches (launch/submit.py)
 SCHEMA_VERSION = 2  # 1: flat config, error as text (read and converted); 2: this module
 
 Status = Literal["created", "running", "ended", "graded", "unrecoverable"]

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..errors import PrerequisiteError, UnknownNameError
-from ..runrecord import RunOptions
+from ..runrecord import DATA_MODES, EXECUTORS, RunOptions
 from ..text import plural
 from .base import Ctx, campaign_option, main, pass_ctx, run_options
 
@@ -49,7 +49,7 @@ def _task_list(text: str) -> list[Any]:
 @click.option(
     "--data",
     "data_mode",
-    type=click.Choice(["real", "generated"]),
+    type=click.Choice(DATA_MODES),
     default=None,
     help="Prepared real data (default), or each task's generated dataset.",
 )
@@ -61,7 +61,7 @@ def _task_list(text: str) -> list[Any]:
 )
 @click.option(
     "--executor",
-    type=click.Choice(["slurm", "local", "debug"]),
+    type=click.Choice(EXECUTORS),
     default=None,
     help="Default: slurm where sbatch works, else local (runs here, and waits).",
 )

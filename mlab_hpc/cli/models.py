@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from ..runrecord import DATA_MODES
 from .base import Ctx, main, pass_ctx
 
 
@@ -27,15 +28,15 @@ from .base import Ctx, main, pass_ctx
 @click.option(
     "--data",
     "data_mode",
-    type=click.Choice(["real", "generated"]),
+    type=click.Choice(DATA_MODES),
     default=None,
     help="The answer key of the prepared real data (default), or of the generated data.",
 )
 @click.option(
     "--sandbox",
-    type=click.Choice(["bwrap", "process", "apptainer"]),
     default=None,
-    help="Where the grader runs (default: bwrap if it works, else process).",
+    help="Where the grader runs: a sandbox backend (bwrap, process, apptainer); default bwrap "
+    "if it works, else process.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the grade as one JSON object.")
 @pass_ctx

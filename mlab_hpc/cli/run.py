@@ -10,7 +10,7 @@ import click
 
 from ..errors import PrerequisiteError
 from ..paths import ResultsRoot
-from ..runrecord import RunConfig, RunOptions
+from ..runrecord import DATA_MODES, RunConfig, RunOptions
 from .base import (
     Ctx,
     UsageError,
@@ -34,7 +34,7 @@ from .base import (
 @click.option(
     "--data",
     "data_mode",
-    type=click.Choice(["real", "generated"]),
+    type=click.Choice(DATA_MODES),
     default=None,
     help="Prepared real data (default), or the task's small generated dataset.",
 )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ..runrecord import DATA_MODES
 from .base import Ctx, main, pass_ctx
 
 
@@ -96,7 +97,7 @@ def tasks_show(task_id: str) -> None:
 @click.option(
     "--data",
     "mode",
-    type=click.Choice(["real", "generated"]),
+    type=click.Choice(DATA_MODES),
     default="real",
     show_default=True,
     help="Download the real data, or make the generated dataset.",

@@ -22,12 +22,11 @@ from typing import Any
 import submitit
 
 from ..errors import PrerequisiteError
+from ..runrecord import EXECUTORS
 from ..taskspec import TaskSpec, get_task
 from .campaign import CampaignPaths, RunSpec, read_manifest, record_submission
 from .jobs import CampaignRun, GradeRun, JobSettings
 from .profiles import ClusterProfile
-
-EXECUTORS = ("slurm", "local", "debug")
 
 
 @dataclass
