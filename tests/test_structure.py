@@ -55,3 +55,22 @@ def test_no_module_imports_itself_back() -> None:
         if start not in finished:
             visit(start, [start], finished)
     assert not cycles, "\n".join(" -> ".join(c) for c in cycles[:5])
+
+
+def test_the_continuous_control_starters_differ_only_in_their_constants() -> None:
+    """The agent-facing train.py of the MuJoCo/Box2D tasks stay self-contained (the agent
+    reads and edits one file that names its environment and limits), so they are copies:
+    this keeps the copies in step. Only the docstring's first lines and the constants differ."""
+    from .conftest import REPO
+
+    tasks = ["pusher", "ant", "humanoid", "inverted-pendulum", "bipedal-walker"]
+    own = ("ENV_ID = ", "EPISODES = ", "MAX_STEPS = ", '"""Run the policy of policy.py on ')
+
+    def shared(task: str) -> list[str]:
+        lines = (REPO / "tasks" / task / "env" / "train.py").read_text().splitlines()
+        return [ln for ln in lines if not ln.startswith(own) and "episodes and writes" not in ln]
+
+    first = shared(tasks[0])
+    assert len(first) > 50
+    for task in tasks[1:]:
+        assert shared(task) == first, f"tasks/{task}/env/train.py drifted from tasks/pusher's"
