@@ -6,7 +6,6 @@ The format is documented in docs/task-format.md.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -17,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import PrerequisiteError, TaskSpecError, UnknownNameError
+from .errors import PrerequisiteError, TaskSpecError, UnknownNameError, did_you_mean
 from .normalize import Normalizer, NormalizeSyntaxError
 
 Direction = Literal["higher", "lower"]
@@ -316,10 +315,9 @@ class _Reader:
     def reject_unknown(self, known: set[str]) -> None:
         for key in self.table:
             if key not in known:
-                close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-                hint = f"did you mean '{close[0]}'? " if close else ""
+                hint = did_you_mean(key, known, n=1)
                 raise self.fail(
-                    key, f"unknown field; {hint}known fields here: {', '.join(sorted(known))}"
+                    key, f"unknown field.{hint} Known fields here: {', '.join(sorted(known))}"
                 )
 
 

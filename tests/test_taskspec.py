@@ -93,7 +93,7 @@ def test_bad_field_names_file_field_and_fix(
 
 def test_missing_field_and_bad_toml(tmp_path: Path) -> None:
     toml = _broken_copy(tmp_path, "[limits]", "[limit]")
-    with pytest.raises(TaskSpecError, match="field 'limit': unknown field; did you mean 'limits'"):
+    with pytest.raises(TaskSpecError, match="field 'limit': unknown field. Did you mean 'limits'"):
         load_task(toml)
     text = toml.read_text().replace("[limit]", "[limits]")
     toml.write_text("\n".join(ln for ln in text.splitlines() if not ln.startswith("max_time_s")))
