@@ -50,6 +50,12 @@ STATUSES: tuple[str, ...] = get_args(Status)
 EXIT_REASONS: tuple[str, ...] = get_args(ExitReason)
 
 
+class RunRecordError(PrerequisiteError, ValueError):
+    """A run.json that is valid JSON but not a run record this harness can read (no config,
+    no status, an unknown status or config field). A ValueError too, so that scans over many
+    runs (abandoned runs, the report's unfinished runs) skip it like a corrupt file."""
+
+
 def option(default: Any, *decls: str, **click_kwargs: Any) -> Any:
     """A RunOptions field that is also a command-line option of ``run`` and ``submit``.
 
@@ -172,7 +178,10 @@ class RunConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known) + sorted(set(options) - set(OPTION_NAMES))
         if unknown:
-            raise PrerequisiteError(f"{where}: unknown config field(s) {', '.join(unknown)}")
+            raise RunRecordError(
+                f"{where}: unknown config field(s) {', '.join(unknown)} (written by another "
+                "version of mlab-hpc?)"
+            )
         return cls(**data, options=RunOptions(**options))
 
 
@@ -267,12 +276,13 @@ class RunState:
     marked_at: float | None = None
     grading_job: dict[str, Any] | None = None  # the Slurm job that graded it, when one did
     schema_version: int = SCHEMA_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)  # fields of a newer harness, kept
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise PrerequisiteError(f"run.json: unknown status {self.status!r}")
+            raise RunRecordError(f"run.json: unknown status {self.status!r}")
         if self.exit_reason is not None and self.exit_reason not in EXIT_REASONS:
-            raise PrerequisiteError(f"run.json: unknown exit reason {self.exit_reason!r}")
+            raise RunRecordError(f"run.json: unknown exit reason {self.exit_reason!r}")
 
     # ----------------------------------------------------------------- lifecycle
     def end(self, exit_reason: ExitReason, error: str | None, **facts: Any) -> None:
@@ -301,15 +311,18 @@ class RunState:
         data["limits"] = asdict(self.limits) if self.limits else None
         data["attempts"] = [a.to_dict() for a in self.attempts]
         data["error"] = asdict(self.error) if self.error else None
-        return data
+        return {**data.pop("extra"), **data}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: object = "run.json") -> RunState:
-        """A state as stored (schema 1 or 2); a field this harness does not know is an error
-        naming the file, so that a damaged or foreign run.json is never half read."""
+        """A state as stored (schema 1 or 2). A run.json without config or status, or with a
+        status, exit reason or config field this harness does not know, is a RunRecordError
+        naming the file (never half read); other top-level fields (a newer harness's facts)
+        are kept in ``extra`` and written back."""
         data = dict(data)
-        if "config" not in data:
-            raise PrerequisiteError(f"{where}: no 'config': not a run.json of mlab-hpc")
+        for required in ("config", "status"):
+            if required not in data:
+                raise RunRecordError(f"{where}: no {required!r}: not a run.json of mlab-hpc")
         data["config"] = RunConfig.from_dict(data["config"], where)
         if data.get("limits") is not None:
             data["limits"] = Limits(**data["limits"])
@@ -322,16 +335,14 @@ class RunState:
         if "reason" in data:  # schema 1's name for why a run is unrecoverable
             data["unrecoverable_reason"] = data.pop("reason")
         data["schema_version"] = SCHEMA_VERSION
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise PrerequisiteError(f"{where}: unknown field(s) {', '.join(unknown)}")
-        return cls(**data)
+        known = {f.name for f in fields(cls)} - {"extra"}
+        extra = {k: data.pop(k) for k in sorted(set(data) - known)}
+        return cls(**data, extra=extra)
 
     @classmethod
     def load(cls, paths: RunPaths) -> RunState:
-        """The run's state; OSError when run.json is missing, ValueError (PrerequisiteError or
-        json's) when it cannot be read as one."""
+        """The run's state; OSError when run.json is missing, ValueError when it cannot be read
+        as one (json's for a corrupt file, RunRecordError for a foreign or newer record)."""
         return cls.from_dict(json.loads(paths.state.read_text()), paths.state)
 
     @classmethod

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from mlab_hpc.cli import main
 from mlab_hpc.errors import PrerequisiteError
 from mlab_hpc.paths import ResultsRoot
-from mlab_hpc.runrecord import RunConfig, RunOptions, RunState
+from mlab_hpc.runrecord import RunConfig, RunOptions, RunRecordError, RunState
 
 from .conftest import REPO
 
@@ -51,19 +51,44 @@ def test_a_schema_1_run_json_is_read_typed_and_nothing_is_lost(tmp_path: Path) -
     assert RunState.load(paths) == state
 
 
-def test_a_misspelt_or_foreign_run_json_is_refused_with_its_path(tmp_path: Path) -> None:
+def test_a_foreign_run_json_is_refused_with_its_path_and_a_newer_ones_facts_kept(
+    tmp_path: Path,
+) -> None:
     data = json.loads(SCHEMA1.read_text())
-    data["stauts"] = "graded"
-    source = tmp_path / "bad.json"
+    data["grader_gpu_hours"] = 1.5  # a fact a newer harness records
+    source = tmp_path / "newer.json"
     source.write_text(json.dumps(data))
     paths = run_paths(tmp_path, source)
-    with pytest.raises(PrerequisiteError, match=r"run\.json: unknown field\(s\) stauts"):
-        RunState.load(paths)
-    data.pop("stauts")
-    data["status"] = "finished"
+    state = RunState.load(paths)
+    state.save(paths)
+    assert json.loads(paths.state.read_text())["grader_gpu_hours"] == 1.5
+    for change, message in [
+        ({"status": "finished"}, "unknown status 'finished'"),
+        ({"config": {**data["config"], "max_step": 3}}, r"unknown config field\(s\) max_step"),
+    ]:
+        paths.state.write_text(json.dumps({**data, **change}))
+        with pytest.raises(RunRecordError, match=message) as refused:
+            RunState.load(paths)
+        assert isinstance(refused.value, ValueError)  # scans over many runs skip it
+    del data["status"]
     paths.state.write_text(json.dumps(data))
-    with pytest.raises(PrerequisiteError, match="unknown status 'finished'"):
+    with pytest.raises(RunRecordError, match=r"run\.json: no 'status'"):
         RunState.load(paths)
+
+
+def test_a_resubmission_never_discards_a_run_it_cannot_read(tmp_path: Path) -> None:
+    """A corrupt run.json is restarted; another version's record is an error, not a restart."""
+    from mlab_hpc.launch.campaign import relaunch, run_state
+
+    results = ResultsRoot(tmp_path)
+    paths = run_paths(tmp_path)
+    paths.state.write_text("{broken")
+    assert relaunch(run_state(results, "r1")) == "restart"
+    data = json.loads(SCHEMA1.read_text())
+    data["config"]["new_option"] = 1
+    paths.state.write_text(json.dumps(data))
+    with pytest.raises(RunRecordError, match="new_option"):
+        run_state(results, "r1")
 
 
 @pytest.mark.parametrize(

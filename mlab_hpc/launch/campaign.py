@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import jsonl
 from ..paths import ResultsRoot
-from ..runrecord import RunConfig, RunState
+from ..runrecord import RunConfig, RunRecordError, RunState
 from ..taskspec import TaskSpec
 
 
@@ -204,13 +204,17 @@ def manifest_profile(paths: CampaignPaths) -> Path | None:
 
 
 def run_state(results: ResultsRoot, run_id: str) -> RunState | None:
-    """The run's state, or None when the run has not started. A run.json that cannot be read
-    reads as an unrecoverable run (with the reason), which a resubmission restarts."""
+    """The run's state, or None when the run has not started. A corrupt run.json reads as an
+    unrecoverable run (with the reason), which a resubmission restarts; a record this
+    harness cannot read (another version's) raises RunRecordError: never restarted, so its
+    steps are never discarded."""
     paths = results.run(run_id)
     try:
         return RunState.load(paths)
     except FileNotFoundError:
         return None
+    except RunRecordError:
+        raise
     except (OSError, ValueError) as exc:
         return RunState(
             config=RunConfig(task=run_id.split(".", 1)[0], run_id=run_id),
