@@ -17,6 +17,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -244,3 +245,44 @@ def test_json_that_is_not_an_object_is_not_a_message() -> None:
     finally:
         os.close(read_fd)
         os.close(write_fd)
+
+
+# --- the graders that use it: a hostile child announces 2**40 bytes on the grader's pipe ------
+
+# The child is started as `<grader> --serve <inbox> <outbox> <folder>`: the agent's code finds
+# the grader's pipe in sys.argv[3] and writes to it behind the library's back.
+ANNOUNCE = (
+    "import os, sys, time; os.write(int(sys.argv[3]), {prefix} + (2**40).to_bytes(8, 'little'))"
+    "; time.sleep(600)"
+)
+
+
+def test_the_vision_grader_refuses_a_huge_announcement(tmp_path: Path) -> None:
+    from tests.test_task_budget_models import answer_key, grade, workspace_with
+
+    predictor = (
+        f"def load(d):\n    return 0\ndef predict(s, x):\n    {ANNOUNCE.format(prefix=b'')}\n"
+    )
+    result = grade(workspace_with(tmp_path, predictor), answer_key(tmp_path), tmp_path)
+
+    assert not result["valid"]
+    assert result["reason"] == (
+        f"the process running the predictor announced a message of {2**40} bytes during "
+        f"predict, over the limit of {DEFAULT_MAX_BYTES} bytes"
+    )
+
+
+def test_the_babylm_grader_refuses_a_huge_payload_after_a_valid_header(tmp_path: Path) -> None:
+    from tests.test_task_babylm import case, grade, hand_model
+
+    header = json.dumps({"status": "ok"}).encode()
+    prefix = len(header).to_bytes(8, "little") + header
+    workspace, answers = case(tmp_path, hand_model(log_probs=ANNOUNCE.format(prefix=prefix)))
+
+    result = grade(workspace, answers)
+
+    assert not result["valid"]
+    assert result["reason"] == (
+        f"the process running the model announced a message of {2**40} bytes during log_probs "
+        "(test line 1), over the limit of 160 bytes"  # 5 rows x 4 tokens x 8 bytes
+    )

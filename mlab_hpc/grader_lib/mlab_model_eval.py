@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import select
 import shutil
 import statistics
 import subprocess
@@ -47,8 +46,10 @@ from pathlib import Path
 from typing import Any
 
 try:
+    import mlab_channel as channel
     from mlab_untrusted import untrusted_command
 except ModuleNotFoundError:  # imported as mlab_hpc.grader_lib.mlab_model_eval
+    from mlab_hpc.grader_lib import mlab_channel as channel
     from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
 
 MODEL_DIR = Path("output")
@@ -227,41 +228,6 @@ def model_rules(
     )
 
 
-# --- the pipe: length-prefixed JSON messages ---------------------------------------------------
-
-
-def send(fd: int, message: dict[str, Any]) -> None:
-    """Write one message: its size (8 bytes) then its JSON."""
-    data = json.dumps(message).encode()
-    view = memoryview(len(data).to_bytes(8, "little") + data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
-    chunks, left = [], size
-    while left:
-        if deadline != math.inf:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
-                raise TimeoutError
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def receive(fd: int, deadline: float = math.inf) -> dict[str, Any]:
-    """One message written by send."""
-    size = int.from_bytes(_read_exactly(fd, 8, deadline), "little")
-    message = json.loads(_read_exactly(fd, size, deadline))
-    if not isinstance(message, dict):
-        raise ValueError("not a message")
-    return message
-
-
 # --- the child: the agent's model --------------------------------------------------------------
 
 
@@ -286,14 +252,13 @@ def serve(read_fd: int, write_fd: int, model_dir: Path, remote_code: bool, max_l
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters()})
     except Exception as error:  # noqa: BLE001 - the agent's model may raise anything
-        send(
-            write_fd, {"status": "invalid", "reason": f"loading the model raised {one_line(error)}"}
-        )
+        reason = f"loading the model raised {one_line(error)}"
+        channel.write_message(write_fd, {"status": "invalid", "reason": reason})
         return
-    send(write_fd, {"status": "ready", "parameters": total, "trainable": trainable,
-                    "dtypes": dtypes, "device": device})  # fmt: skip
+    ready = {"status": "ready", "parameters": total, "trainable": trainable}
+    channel.write_message(write_fd, {**ready, "dtypes": dtypes, "device": device})
     while True:
-        request = receive(read_fd)
+        request = channel.read_message(read_fd, max_bytes=None)  # from the grader: no cap
         op = request.get("op")
         try:
             if op in ("loglikelihood", "loglikelihood_rolling", "generate_until"):
@@ -302,13 +267,15 @@ def serve(read_fd: int, write_fd: int, model_dir: Path, remote_code: bool, max_l
                     for index, arguments in enumerate(request["arguments"])
                 ]
                 results = getattr(lm, op)(instances, disable_tqdm=True)
-                send(write_fd, {"status": "ok", "results": [_plain(r) for r in results]})
+                results = [_plain(r) for r in results]
+                channel.write_message(write_fd, {"status": "ok", "results": results})
             elif op == "speed":
-                send(write_fd, {"status": "ok", **_speed(lm, device)})
+                channel.write_message(write_fd, {"status": "ok", **_speed(lm, device)})
             else:
                 return
         except Exception as error:  # noqa: BLE001
-            send(write_fd, {"status": "invalid", "reason": f"{op} raised {one_line(error)}"})
+            reason = f"{op} raised {one_line(error)}"
+            channel.write_message(write_fd, {"status": "invalid", "reason": reason})
             return
 
 
@@ -474,23 +441,10 @@ class ModelProcess:
 
     def _receive(self, what: str) -> dict[str, Any]:
         try:
-            reply = receive(self._from_child, self.deadline)
-        except TimeoutError:
-            raise InvalidModel(
-                f"{what} was still running when the grading budget of {self.budget_s:.0f} s ran out"
-            ) from None
-        except EOFError:
-            try:
-                code: int | str = self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                code = "none: it closed its pipe"
-            raise InvalidModel(
-                f"the process running the model ended (exit code {code}) during {what}"
-            ) from None
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidModel(
-                f"the process running the model sent garbage during {what}"
-            ) from None
+            reply = channel.read_message(self._from_child, self.deadline)
+        except channel.ChannelError as error:
+            reason = channel.failure_reason(error, what, self.process, budget_s=self.budget_s)
+            raise InvalidModel(reason) from None
         if reply.get("status") == "invalid":
             raise InvalidModel(one_line(str(reply.get("reason"))))
         return reply
@@ -498,9 +452,9 @@ class ModelProcess:
     def request(self, op: str, **fields: Any) -> dict[str, Any]:
         """Send one request; the child's reply."""
         try:
-            send(self._to_child, {"op": op, **fields})
-        except OSError:
-            pass
+            channel.write_message(self._to_child, {"op": op, **fields}, self.deadline)
+        except channel.ChannelError:
+            pass  # a dead or stuck child: _receive says which
         return self._receive(op)
 
     def close(self, kill: bool = False) -> None:
@@ -511,9 +465,9 @@ class ModelProcess:
         try:
             if kill:
                 raise OSError("kill")
-            send(self._to_child, {"op": "stop"})
+            channel.write_message(self._to_child, {"op": "stop"}, time.monotonic() + 60)
             self.process.wait(timeout=60)
-        except (OSError, subprocess.TimeoutExpired):
+        except (OSError, channel.ChannelError, subprocess.TimeoutExpired):
             self.process.kill()
             self.process.wait()
         finally:

@@ -52,16 +52,12 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from mlab_model_eval import _read_exactly, one_line, receive, send, task_params
+    import mlab_channel as channel
+    from mlab_model_eval import one_line, task_params
     from mlab_untrusted import untrusted_command
 except ModuleNotFoundError:  # imported as mlab_hpc.grader_lib.mlab_vision_eval
-    from mlab_hpc.grader_lib.mlab_model_eval import (
-        _read_exactly,
-        one_line,
-        receive,
-        send,
-        task_params,
-    )
+    from mlab_hpc.grader_lib import mlab_channel as channel
+    from mlab_hpc.grader_lib.mlab_model_eval import one_line, task_params
     from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
 
 MODEL_DIR = Path("output")
@@ -140,25 +136,26 @@ def vision_rules(primary: str, score: str, params: dict[str, Any] | None = None)
 # --- arrays over the pipe -----------------------------------------------------------------------
 
 
-def send_array(fd: int, array: Any, **fields: Any) -> None:
-    """A message (``fields`` with the array's shape and dtype), then the array's raw bytes."""
-    send(fd, {**fields, "shape": list(array.shape), "dtype": str(array.dtype)})
-    data = memoryview(array.tobytes())
-    view = memoryview(len(data).to_bytes(8, "little") + bytes(data))
-    while view:
-        view = view[os.write(fd, view) :]
+def send_array(fd: int, array: Any, deadline: float = math.inf, **fields: Any) -> None:
+    """A message (``fields`` with the array's shape and dtype), then the array's raw bytes as
+    a frame of its own; both before ``deadline`` (mlab_channel's errors)."""
+    channel.write_message(
+        fd, {**fields, "shape": list(array.shape), "dtype": str(array.dtype)}, deadline
+    )
+    channel.write_frame(fd, memoryview(array.tobytes()), deadline)
 
 
 def receive_array(fd: int, message: dict[str, Any]) -> Any:
-    """The array whose header ``message`` is (read after it by send_array's framing)."""
+    """The array whose header ``message`` is (read after it by send_array's framing); a frame
+    of any other size than the header's shape and dtype make is refused unread."""
     import numpy as np
 
     dtype = np.dtype(str(message["dtype"]))
     shape = tuple(int(n) for n in message["shape"])
-    size = int.from_bytes(_read_exactly(fd, 8, math.inf), "little")
-    if size != math.prod(shape) * dtype.itemsize:
+    expected = math.prod(shape) * dtype.itemsize
+    data = channel.read_frame(fd, max_bytes=expected)  # writable, unlike bytes
+    if len(data) != expected:
         raise ValueError("array size does not match its header")
-    data = bytearray(_read_exactly(fd, size, math.inf))  # writable, unlike bytes
     return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
@@ -224,14 +221,17 @@ def serve(read_fd: int, write_fd: int, model_dir: Path) -> None:
         state = module.load(str(model_dir))
         parameters = count_parameters(state)
     except BaseException as error:  # noqa: BLE001 - the agent's code may raise anything
-        send(write_fd, {"status": "invalid", "reason": f"loading raised {one_line(error)}"})
+        reason = f"loading raised {one_line(error)}"
+        channel.write_message(write_fd, {"status": "invalid", "reason": reason})
         return
-    send(write_fd, {"status": "ready", "parameters": parameters})
+    channel.write_message(write_fd, {"status": "ready", "parameters": parameters})
     while True:
-        request = receive(read_fd)
+        request = channel.read_message(read_fd, max_bytes=None)  # from the grader: no cap
         if request.get("op") != "predict":
             on_gpu, memory = _gpu_figures()
-            send(write_fd, {"status": "ok", "on_gpu": on_gpu, "gpu_memory_gb": memory})
+            channel.write_message(
+                write_fd, {"status": "ok", "on_gpu": on_gpu, "gpu_memory_gb": memory}
+            )
             return
         images = receive_array(read_fd, request)
         try:
@@ -244,9 +244,10 @@ def serve(read_fd: int, write_fd: int, model_dir: Path) -> None:
             numbers = labels.astype(float)
             if not (np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers))):
                 raise ValueError("labels must be whole numbers")
-            send(write_fd, {"status": "ok", "labels": [int(v) for v in labels]})
+            channel.write_message(write_fd, {"status": "ok", "labels": [int(v) for v in labels]})
         except BaseException as error:  # noqa: BLE001
-            send(write_fd, {"status": "invalid", "reason": f"predict raised {one_line(error)}"})
+            reason = f"predict raised {one_line(error)}"
+            channel.write_message(write_fd, {"status": "invalid", "reason": reason})
             return
 
 
@@ -301,21 +302,12 @@ class PredictorProcess:
     def receive(self, what: str) -> dict[str, Any]:
         """The child's next reply; InvalidPredictor when it is late, dead, garbled or refuses."""
         try:
-            reply = receive(self._from_child, self.deadline)
-        except TimeoutError:
-            raise InvalidPredictor(
-                f"{what} was still running when the grading budget of {self.budget_s:.0f} s ran out"
-            ) from None
-        except EOFError:
-            try:
-                code: int | str = self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                code = "none: it closed its pipe"
-            raise InvalidPredictor(
-                f"the process running the predictor ended (exit code {code}) during {what}"
-            ) from None
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidPredictor(f"the predictor's process sent garbage during {what}") from None
+            reply = channel.read_message(self._from_child, self.deadline)
+        except channel.ChannelError as error:
+            reason = channel.failure_reason(
+                error, what, self.process, subject="the predictor", budget_s=self.budget_s
+            )
+            raise InvalidPredictor(reason) from None
         if reply.get("status") == "invalid":
             raise InvalidPredictor(one_line(str(reply.get("reason"))))
         return reply
@@ -324,9 +316,9 @@ class PredictorProcess:
         """The labels of one batch, and the seconds from sending it to receiving them."""
         start = time.perf_counter()
         try:
-            send_array(self._to_child, images, op="predict")
-        except OSError:
-            pass  # the child is gone: receive says how
+            send_array(self._to_child, images, self.deadline, op="predict")
+        except channel.ChannelError:
+            pass  # the child is gone or stuck: receive says which
         reply = self.receive("predict")
         seconds = time.perf_counter() - start
         labels = reply.get("labels")
@@ -336,7 +328,10 @@ class PredictorProcess:
 
     def finish(self) -> dict[str, Any]:
         """The child's GPU figures; it then exits."""
-        send(self._to_child, {"op": "stats"})
+        try:
+            channel.write_message(self._to_child, {"op": "stats"}, self.deadline)
+        except channel.ChannelError:
+            pass  # the child is gone or stuck: receive says which
         reply = self.receive("the final figures")
         self.close()
         return reply

@@ -39,7 +39,6 @@ import importlib.util
 import json
 import math
 import os
-import select
 import shutil
 import subprocess
 import sys
@@ -51,8 +50,10 @@ from typing import Any
 import numpy as np
 
 try:
+    import mlab_channel as channel
     from mlab_untrusted import untrusted_command
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
+    from mlab_hpc.grader_lib import mlab_channel as channel
     from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
 
 MODEL_FILE = Path("output") / "model.py"
@@ -78,47 +79,14 @@ def one_line(error: BaseException | str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-# --- the pipe: a JSON header and a binary payload per message ---------------------------------
+# --- the pipe: mlab_channel's messages; each reply is followed by a payload frame -------------
 
 
 def send(fd: int, header: dict[str, Any], payload: bytes | memoryview = b"") -> None:
-    """Write the sizes of the header and the payload (8 bytes each), then both."""
-    data = json.dumps(header).encode()
-    for part in (len(data).to_bytes(8, "little") + len(payload).to_bytes(8, "little"), data):
-        view = memoryview(part)
-        while view:
-            view = view[os.write(fd, view) :]
-    view = memoryview(payload).cast("B")
-    while view:
-        view = view[os.write(fd, view[: 1 << 24]) :]
-
-
-def read_into(fd: int, buffer: bytearray, deadline: float) -> None:
-    """Fill `buffer` from `fd`; TimeoutError past `deadline`, EOFError if the writer is gone."""
-    view, done = memoryview(buffer), 0
-    while done < len(buffer):
-        if deadline != math.inf:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
-                raise TimeoutError
-        got = os.readv(fd, [view[done:]])
-        if not got:
-            raise EOFError
-        done += got
-
-
-def receive(fd: int, deadline: float = math.inf) -> tuple[dict[str, Any], bytearray]:
-    """One message written by send: (header, payload)."""
-    sizes = bytearray(16)
-    read_into(fd, sizes, deadline)
-    header = bytearray(int.from_bytes(sizes[:8], "little"))
-    payload = bytearray(int.from_bytes(sizes[8:], "little"))
-    read_into(fd, header, deadline)
-    read_into(fd, payload, deadline)
-    message = json.loads(header)
-    if not isinstance(message, dict):
-        raise ValueError("not a message")
-    return message, payload
+    """A reply of the child: ``header`` as a message, then ``payload`` (maybe empty) as a
+    frame. The grader's requests are messages alone."""
+    channel.write_message(fd, header)
+    channel.write_frame(fd, payload)
 
 
 # --- the child: the agent's code -----------------------------------------------------------------
@@ -209,7 +177,7 @@ def serve(read_fd: int, write_fd: int, workspace: Path) -> None:
             },
         )  # fmt: skip
         while True:
-            request, _ = receive(read_fd)
+            request = channel.read_message(read_fd, max_bytes=None)  # from the grader: no cap
             op, what = request.get("op"), request.get("what", "")
             if op == "encode":
                 encoded = call(what, model.encode, request["line"])
@@ -256,39 +224,32 @@ class ModelProcess:
         os.close(from_child)
         self.vocab_size, self.eos_id = self._interface()
 
-    def _receive(self, what: str) -> tuple[dict[str, Any], bytearray]:
+    def _receive(self, what: str, max_payload: int = 0) -> tuple[dict[str, Any], bytearray]:
+        """The child's reply to ``what`` and its payload (at most ``max_payload`` bytes)."""
         try:
-            reply, payload = receive(self._from_child, self.deadline)
-        except TimeoutError:
-            raise InvalidModel(
-                f"{what} was still running when the grading budget of {BUDGET_S:.0f} s "
-                "(loading and scoring together) ran out"
-            ) from None
-        except EOFError:
-            try:
-                code: int | str = self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                code = "none: it closed its pipe"
-            raise InvalidModel(
-                f"the process running the model ended (exit code {code}) during {what}"
-            ) from None
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidModel(
-                f"the process running the model sent garbage during {what}"
-            ) from None
+            reply = channel.read_message(self._from_child, self.deadline)
+            payload = channel.read_frame(self._from_child, self.deadline, max_bytes=max_payload)
+        except channel.ChannelError as error:
+            note = " (loading and scoring together)"
+            reason = channel.failure_reason(
+                error, what, self.process, budget_s=BUDGET_S, budget_note=note
+            )
+            raise InvalidModel(reason) from None
         if reply.get("status") == "invalid":
             raise InvalidModel(one_line(str(reply.get("reason"))))
         if reply.get("status") not in ("ok", "ready"):
             raise InvalidModel(f"the process running the model sent garbage during {what}")
         return reply, payload
 
-    def request(self, what: str, **fields: Any) -> tuple[dict[str, Any], bytearray]:
-        """Send one request; the child's reply and its payload."""
+    def request(
+        self, what: str, max_payload: int = 0, **fields: Any
+    ) -> tuple[dict[str, Any], bytearray]:
+        """Send one request; the child's reply and its payload (at most ``max_payload`` bytes)."""
         try:
-            send(self._to_child, {"what": what, **fields})
-        except OSError:  # the child is gone: its exit code is read below
+            channel.write_message(self._to_child, {"what": what, **fields}, self.deadline)
+        except channel.ChannelError:  # the child is gone or stuck: _receive says which
             pass
-        return self._receive(what)
+        return self._receive(what, max_payload)
 
     def _interface(self) -> tuple[int, int]:
         """(vocab_size, eos_id) once load returned, with the interface checked."""
@@ -312,9 +273,9 @@ class ModelProcess:
         try:
             if kill:
                 raise OSError("no stop request: kill")
-            send(self._to_child, {"op": "stop"})
+            channel.write_message(self._to_child, {"op": "stop"}, time.monotonic() + 60)
             self.process.wait(timeout=60)
-        except (OSError, subprocess.TimeoutExpired):
+        except (OSError, channel.ChannelError, subprocess.TimeoutExpired):
             self.process.kill()
             self.process.wait()
         finally:
@@ -365,8 +326,9 @@ def token_ids(model: ModelProcess, line: str, number: int) -> list[int]:
 
 def log_probs(model: ModelProcess, ids: list[int], what: str) -> np.ndarray:
     """The model's log_probs matrix of `ids`, checked for shape and type."""
-    header, payload = model.request(f"log_probs ({what})", op="log_probs", ids=ids)
     expected = (len(ids) + 1, model.vocab_size)
+    most = expected[0] * expected[1] * 8  # float64; float32 sends half
+    header, payload = model.request(f"log_probs ({what})", most, op="log_probs", ids=ids)
     shape, dtype = tuple(header.get("shape") or ()), str(header.get("dtype"))
     if shape != expected or "float" not in dtype:
         raise InvalidModel(
