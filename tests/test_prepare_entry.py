@@ -269,3 +269,31 @@ def test_every_tasks_prepare_goes_through_the_entry_point(task: str, tmp_path: P
         "prepare.py: error: one of the arguments --raw --generated is required "
         "(see prepare.py --help)\n"
     )
+
+
+def test_mmlu_sample_draws_the_forms_count_in_file_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlab_hpc.grader_lib import mlab_model_eval_data as data
+
+    rows = [{"question": f"q{i}"} for i in range(40)]
+    monkeypatch.setenv("MLAB_TASK_PARAMS", json.dumps({"mmlu_questions": 6}))
+    picked = data.mmlu_sample(rows, seed=17)
+
+    assert len(picked) == 6 and picked == sorted(picked, key=rows.index)
+    assert data.mmlu_sample(rows, seed=17) == picked != data.mmlu_sample(rows, seed=18)
+    monkeypatch.setenv("MLAB_TASK_PARAMS", json.dumps({"mmlu_questions": 40}))
+    assert data.mmlu_sample(rows, seed=17) == rows
+
+
+def test_a_downloaded_model_without_weights_is_one_line(tmp_path: Path) -> None:
+    script = tasks_root() / "llm-efficiency" / "scripts" / "prepare.py"
+    (tmp_path / "raw" / "base_model").mkdir(parents=True)
+    (tmp_path / "raw" / "base_model" / "config.json").write_text("{}")
+
+    done = run(script, "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "out"),
+               env={"MLAB_TASK_PARAMS": json.dumps({"mmlu_questions": 5})})  # fmt: skip
+
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"prepare.py: error: {tmp_path / 'raw' / 'base_model'} holds no .safetensors weights; "
+        "run prepare again\n"
+    )

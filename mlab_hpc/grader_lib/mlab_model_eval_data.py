@@ -9,11 +9,17 @@ Everything here is deterministic: the same call writes byte-identical files.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+try:
+    from mlab_prepare import PrepareError, task_params
+except ModuleNotFoundError:  # imported as mlab_hpc.grader_lib.mlab_model_eval_data
+    from mlab_hpc.grader_lib.mlab_prepare import PrepareError, task_params
 
 SUBJECTS = ("anatomy", "astronomy", "economics", "history", "physics", "law")
 NOUNS = ("star", "cell", "market", "king", "atom", "court", "river", "engine", "planet", "bone")
@@ -155,3 +161,23 @@ def parquet_rows(path: Path, columns: list[str]) -> list[dict[str, Any]]:
     for record in table.to_dict(orient="records"):
         rows.append({k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in record.items()})
     return rows
+
+
+def mmlu_sample(rows: list[dict], seed: int) -> list[dict]:
+    """The form's mmlu_questions questions ([params], $MLAB_TASK_PARAMS) drawn with ``seed``,
+    in file order; every question when the form asks for as many as there are or more."""
+    count = int(task_params(("mmlu_questions",))["mmlu_questions"])
+    if count >= len(rows):
+        return rows
+    chosen = np.sort(np.random.default_rng(seed).choice(len(rows), count, replace=False))
+    return [rows[i] for i in chosen]
+
+
+def copy_model(source: Path, target: Path) -> None:
+    """Copy a downloaded Hugging Face model folder; PrepareError unless it holds config.json
+    and .safetensors weights."""
+    if not (source / "config.json").is_file():
+        raise PrepareError(f"{source}/config.json is missing; run prepare again")
+    if not any(p.suffix == ".safetensors" for p in source.iterdir()):
+        raise PrepareError(f"{source} holds no .safetensors weights; run prepare again")
+    shutil.copytree(source, target, dirs_exist_ok=True)

@@ -16,6 +16,7 @@ what every task would otherwise repeat:
   builders read them with ``task_params`` (re-exported here);
 - the folders: OUT, OUT/public (what the agent sees) and OUT/private (the answer key) exist
   before the builder runs;
+- ``write_csv``, the CSV writer of the tabular tasks' splits;
 - errors as one line on stderr: a usage error exits 2; a ``PrepareError`` (or one of the
   task's ``errors``) and a missing file exit 1, naming the file and what to do about it.
 
@@ -27,9 +28,10 @@ PYTHONPATH.
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -38,7 +40,7 @@ try:
 except ModuleNotFoundError:  # imported as mlab_hpc.grader_lib.mlab_prepare
     from mlab_hpc.grader_lib.mlab_model_eval import PARAMS_ENV, task_params
 
-__all__ = ["PrepareError", "prepare_main", "task_params"]
+__all__ = ["PrepareError", "prepare_main", "task_params", "write_csv"]
 
 USAGE_EXIT = 2
 FAILURE_EXIT = 1
@@ -53,6 +55,15 @@ GeneratedBuilder = Callable[..., None]  # (out: Path[, args: Namespace]) -> None
 
 class PrepareError(Exception):
     """The data cannot be prepared; the message says why and, where it can, what to do."""
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Write ``rows`` under ``header`` as UTF-8 CSV with "\\n" line ends (parents made)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 def _program() -> str:

@@ -29,22 +29,12 @@ import numpy as np
 
 try:
     from mlab_hpc.grader_lib import mlab_model_eval_data as data
-    from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main, task_params
+    from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 except ModuleNotFoundError:
     sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
 
 SEED = 41
 PERPLEXITY_DOCUMENTS = 500
-
-
-def mmlu_sample(rows: list[dict]) -> list[dict]:
-    """The form's mmlu_questions questions ([params]) drawn with SEED, in file order; every
-    question when the form asks for as many as there are or more."""
-    count = int(task_params(("mmlu_questions",))["mmlu_questions"])
-    if count >= len(rows):
-        return rows
-    chosen = np.sort(np.random.default_rng(SEED).choice(len(rows), count, replace=False))
-    return [rows[i] for i in chosen]
 
 
 def write_documents(path: Path, documents: list[str]) -> None:
@@ -92,7 +82,7 @@ def prepare_raw(raw: Path, out: Path) -> None:
                      data.text_rows(validation[i] for i in sorted(held)))  # fmt: skip
     rows = data.parquet_rows(raw / "mmlu_test.parquet", ["question", "subject", "choices",
                                                           "answer"])  # fmt: skip
-    data.write_jsonl(out / "private" / "mmlu_test.jsonl", mmlu_sample(rows))
+    data.write_jsonl(out / "private" / "mmlu_test.jsonl", data.mmlu_sample(rows, SEED))
 
 
 if __name__ == "__main__":

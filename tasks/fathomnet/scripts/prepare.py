@@ -42,14 +42,14 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main, write_csv
 
 SPLIT_SEED = 42
 TRAIN_PERCENT = 98
@@ -67,15 +67,6 @@ KAGGLE_FILES = (
 
 
 # --- the real data -------------------------------------------------------------------------
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """Write `rows` under `header` as CSV text with "\\n" line ends."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

@@ -21,12 +21,12 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main, write_csv
 
 SPLIT_SEED = 42
 TRAIN_PERCENT = 98
@@ -35,15 +35,6 @@ COLUMNS = ("text_id", "full_text", *MEASURES)
 GENERATED_ROWS = 500
 GENERATED_SEED = 20_240_604
 SCORES = {f"{value / 2:.1f}" for value in range(2, 11)}  # 1.0, 1.5, ..., 5.0
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """Write `rows` under `header` as CSV text with "\\n" line ends."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def check_table(header: list[str], rows: list[list[str]]) -> None:

@@ -23,13 +23,13 @@ import csv
 import io
 import math
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main, write_csv
 
 TRAIN_FRACTION_NUMERATOR, TRAIN_FRACTION_DENOMINATOR = 4, 5  # 80% train, in file order
 GENERATED_ROWS = 400
@@ -55,15 +55,6 @@ COLUMNS: tuple[str, ...] = (
 
 
 # --- the split (shared by --raw and --generated) -----------------------------------------
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """Write `rows` under `header` as CSV text with "\\n" line ends."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def check_table(header: list[str], rows: list[list[str]]) -> None:

@@ -26,16 +26,15 @@ label, so a model has something to learn. The output is byte-identical on every 
 
 from __future__ import annotations
 
-import csv
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main, write_csv
 
 SPLITS = {
     "train": "plain_text/train-00000-of-00001.parquet",
@@ -54,15 +53,6 @@ LABELLED = pa.schema([("text", pa.string()), ("label", pa.int64())])
 TEST = pa.schema([("idx", pa.int64()), ("text", pa.string())])
 GENERATED_SIZES = {"train": 600, "test": 200, "unsupervised": 100}
 GENERATED_SEED = 20_110_619
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """Write `rows` under `header` as CSV text with "\\n" line ends."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def write_parquet(path: Path, table: pa.Table) -> None:

@@ -21,39 +21,17 @@ corpus, and sets of the same schemas; the output is byte-identical on every run.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-
 try:
     from mlab_hpc.grader_lib import mlab_model_eval_data as data
-    from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main, task_params
+    from mlab_hpc.grader_lib.mlab_prepare import prepare_main
 except ModuleNotFoundError:
     sys.exit("prepare.py needs the mlab_hpc package (pip install -e .)")
 
 SEED = 17
 PERPLEXITY_LINES = 500
-
-
-def mmlu_sample(rows: list[dict]) -> list[dict]:
-    """The form's mmlu_questions questions ([params]) drawn with SEED, in file order; every
-    question when the form asks for as many as there are or more."""
-    count = int(task_params(("mmlu_questions",))["mmlu_questions"])
-    if count >= len(rows):
-        return rows
-    chosen = np.sort(np.random.default_rng(SEED).choice(len(rows), count, replace=False))
-    return [rows[i] for i in chosen]
-
-
-def copy_model(source: Path, target: Path) -> None:
-    """Copy a downloaded Hugging Face model folder (config.json and weights required)."""
-    if not (source / "config.json").is_file():
-        raise PrepareError(f"{source}/config.json is missing; run prepare again")
-    if not any(p.suffix == ".safetensors" for p in source.iterdir()):
-        raise PrepareError(f"{source} holds no .safetensors weights; run prepare again")
-    shutil.copytree(source, target, dirs_exist_ok=True)
 
 
 def prepare_generated(out: Path) -> None:
@@ -69,10 +47,10 @@ def prepare_generated(out: Path) -> None:
 
 def prepare_raw(raw: Path, out: Path) -> None:
     """The real form from the downloaded files (see task.toml's [[data.files]])."""
-    copy_model(raw / "base_model", out / "public" / "base_model")
+    data.copy_model(raw / "base_model", out / "public" / "base_model")
     rows = data.parquet_rows(raw / "mmlu_test.parquet", ["question", "subject", "choices",
                                                           "answer"])  # fmt: skip
-    data.write_jsonl(out / "private" / "mmlu_test.jsonl", mmlu_sample(rows))
+    data.write_jsonl(out / "private" / "mmlu_test.jsonl", data.mmlu_sample(rows, SEED))
     lines = [r["text"] for r in data.parquet_rows(raw / "wikitext_test.parquet", ["text"])]
     kept = [line.strip() for line in lines if line.strip() and not line.strip().startswith("=")]
     data.write_jsonl(out / "private" / "perplexity_test.jsonl",

@@ -25,12 +25,12 @@ import csv
 import io
 import random
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main, write_csv
 
 HOLD_OUT_SEED, HOLD_OUT_PATIENTS = 42, 2
 HORIZONS = (0, 6, 12, 24)
@@ -54,15 +54,6 @@ PROTEIN_COLUMNS = ("visit_id", "visit_month", "patient_id", "UniProt", "NPX")
 GENERATED_SEED = 20_240_603
 
 Table = tuple[list[str], list[list[str]]]
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """Write `rows` under `header` as CSV text with "\\n" line ends."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def parse(name: str, text: str, required: Sequence[str]) -> Table:

@@ -21,12 +21,12 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main, write_csv
 
 TRAIN_NUMERATOR, TRAIN_DENOMINATOR = 4, 5  # 80% train, in file order
 GENERATED_ROWS = 400
@@ -37,15 +37,6 @@ COLUMNS: tuple[str, ...] = (
     "RoomService", "FoodCourt", "ShoppingMall", "Spa", "VRDeck", "Name", "Transported",
 )  # fmt: skip
 SPENDING = ("RoomService", "FoodCourt", "ShoppingMall", "Spa", "VRDeck")
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """Write `rows` under `header` as CSV text with "\\n" line ends."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def check_table(header: list[str], rows: list[list[str]]) -> None:
