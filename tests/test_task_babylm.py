@@ -439,7 +439,7 @@ def test_baseline_run_on_generated_data(results: Path, data_root: Path, bwrap: A
 
     assert (run["status"], run["final_valid"], run["data_mode"]) == COMPLETED
     (run_dir,) = (results / "runs").iterdir()
-    assert json.loads((run_dir / "run.json").read_text())["config"]["sandbox"] == "bwrap"
+    assert json.loads((run_dir / "run.json").read_text())["config"]["options"]["sandbox"] == "bwrap"
     # graded in the harness's bwrap sandbox, the model in mlab_untrusted's nested one
     glob = results / "tables" / "scores" / "**" / "*.parquet"
     query = f"SELECT metrics FROM read_parquet('{glob}') WHERE valid"
