@@ -181,3 +181,35 @@ def copy_model(source: Path, target: Path) -> None:
     if not any(p.suffix == ".safetensors" for p in source.iterdir()):
         raise PrepareError(f"{source} holds no .safetensors weights; run prepare again")
     shutil.copytree(source, target, dirs_exist_ok=True)
+
+
+def mmlu_questions(path: Path, seed: int) -> list[dict]:
+    """The form's sample (``mmlu_sample``) of the MMLU questions in a downloaded parquet file
+    (cais/mmlu), with the grader's fields: question, subject, choices, answer."""
+    return mmlu_sample(parquet_rows(path, ["question", "subject", "choices", "answer"]), seed)
+
+
+def wikitext_lines(path: Path) -> list[str]:
+    """The text lines of a downloaded WikiText parquet file, stripped, in file order, without
+    blank lines and section headings (" = Title = ")."""
+    lines = [row["text"].strip() for row in parquet_rows(path, ["text"])]
+    return [line for line in lines if line and not line.startswith("=")]
+
+
+def alpaca_texts(path: Path) -> list[str]:
+    """Alpaca's instruction/response pairs (a downloaded parquet file) as one text each:
+    "Instruction: ...", "Input: ..." when there is one, "Response: ..."."""
+    return [
+        f"Instruction: {r['instruction']}\n"
+        + (f"Input: {r['input']}\n" if r["input"] else "")
+        + f"Response: {r['output']}"
+        for r in parquet_rows(path, ["instruction", "input", "output"])
+    ]
+
+
+def write_documents(path: Path, documents: Iterable[str]) -> None:
+    """Write plain-text documents separated by one blank line (blank lines inside a document,
+    and empty documents, are dropped)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cleaned = ["\n".join(line for line in doc.splitlines() if line.strip()) for doc in documents]
+    path.write_text("".join(doc + "\n\n" for doc in cleaned if doc), encoding="utf-8")

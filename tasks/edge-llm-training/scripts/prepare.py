@@ -37,18 +37,11 @@ SEED = 41
 PERPLEXITY_DOCUMENTS = 500
 
 
-def write_documents(path: Path, documents: list[str]) -> None:
-    """Documents separated by one blank line (blank lines inside a document are dropped)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cleaned = ["\n".join(line for line in doc.splitlines() if line.strip()) for doc in documents]
-    path.write_text("".join(doc + "\n\n" for doc in cleaned if doc), encoding="utf-8")
-
-
 def prepare_generated(out: Path) -> None:
     corpus = out / "public" / "corpus"
-    write_documents(corpus / "train" / "c4.txt", data.corpus(SEED, 200))
-    write_documents(corpus / "train" / "alpaca.txt", data.corpus(SEED + 1, 50))
-    write_documents(corpus / "dev" / "c4.txt", data.corpus(SEED + 2, 20))
+    data.write_documents(corpus / "train" / "c4.txt", data.corpus(SEED, 200))
+    data.write_documents(corpus / "train" / "alpaca.txt", data.corpus(SEED + 1, 50))
+    data.write_documents(corpus / "dev" / "c4.txt", data.corpus(SEED + 2, 20))
     data.write_jsonl(out / "private" / "mmlu_test.jsonl", data.mmlu_rows(SEED + 3, 40))
     data.write_jsonl(
         out / "private" / "perplexity_test.jsonl", data.text_rows(data.corpus(SEED + 4, 20))
@@ -67,22 +60,18 @@ def prepare_raw(raw: Path, out: Path) -> None:
     shards = sorted(raw.glob("c4-train.*.json.gz"))
     if not shards:
         raise PrepareError(f"no c4-train.*.json.gz in {raw}; run prepare again")
-    write_documents(corpus / "train" / "c4.txt", [t for s in shards for t in c4_texts(s)])
-    alpaca = data.parquet_rows(raw / "alpaca_train.parquet", ["instruction", "input", "output"])
-    write_documents(corpus / "train" / "alpaca.txt", [
-        f"Instruction: {r['instruction']}\n" + (f"Input: {r['input']}\n" if r["input"] else "")
-        + f"Response: {r['output']}"
-        for r in alpaca
-    ])  # fmt: skip
+    data.write_documents(corpus / "train" / "c4.txt", [t for s in shards for t in c4_texts(s)])
+    data.write_documents(
+        corpus / "train" / "alpaca.txt", data.alpaca_texts(raw / "alpaca_train.parquet")
+    )
     validation = c4_texts(raw / "c4-validation.00000-of-00008.json.gz")  # both forms
     held = set(np.random.default_rng(SEED).choice(len(validation), PERPLEXITY_DOCUMENTS, False))
-    write_documents(corpus / "dev" / "c4.txt",
-                    [t for i, t in enumerate(validation) if i not in held])  # fmt: skip
+    data.write_documents(corpus / "dev" / "c4.txt",
+                         [t for i, t in enumerate(validation) if i not in held])  # fmt: skip
     data.write_jsonl(out / "private" / "perplexity_test.jsonl",
                      data.text_rows(validation[i] for i in sorted(held)))  # fmt: skip
-    rows = data.parquet_rows(raw / "mmlu_test.parquet", ["question", "subject", "choices",
-                                                          "answer"])  # fmt: skip
-    data.write_jsonl(out / "private" / "mmlu_test.jsonl", data.mmlu_sample(rows, SEED))
+    mmlu = data.mmlu_questions(raw / "mmlu_test.parquet", SEED)
+    data.write_jsonl(out / "private" / "mmlu_test.jsonl", mmlu)
 
 
 if __name__ == "__main__":

@@ -48,20 +48,11 @@ def prepare_generated(out: Path) -> None:
 def prepare_raw(raw: Path, out: Path) -> None:
     """The real form from the downloaded files (see task.toml's [[data.files]])."""
     data.copy_model(raw / "base_model", out / "public" / "base_model")
-    rows = data.parquet_rows(raw / "mmlu_test.parquet", ["question", "subject", "choices",
-                                                          "answer"])  # fmt: skip
-    data.write_jsonl(out / "private" / "mmlu_test.jsonl", data.mmlu_sample(rows, SEED))
-    lines = [r["text"] for r in data.parquet_rows(raw / "wikitext_test.parquet", ["text"])]
-    kept = [line.strip() for line in lines if line.strip() and not line.strip().startswith("=")]
-    data.write_jsonl(out / "private" / "perplexity_test.jsonl",
-                     data.text_rows(kept[:PERPLEXITY_LINES]))  # fmt: skip
-    alpaca = data.parquet_rows(raw / "alpaca_train.parquet", ["instruction", "input", "output"])
-    texts = [
-        f"Instruction: {r['instruction']}\n"
-        + (f"Input: {r['input']}\n" if r["input"] else "")
-        + f"Response: {r['output']}"
-        for r in alpaca
-    ]
+    mmlu = data.mmlu_questions(raw / "mmlu_test.parquet", SEED)
+    data.write_jsonl(out / "private" / "mmlu_test.jsonl", mmlu)
+    kept = data.wikitext_lines(raw / "wikitext_test.parquet")[:PERPLEXITY_LINES]
+    data.write_jsonl(out / "private" / "perplexity_test.jsonl", data.text_rows(kept))
+    texts = data.alpaca_texts(raw / "alpaca_train.parquet")
     data.write_jsonl(out / "public" / "data" / "train.jsonl", data.text_rows(texts))
 
 

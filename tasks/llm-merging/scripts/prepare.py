@@ -49,13 +49,10 @@ def prepare_raw(raw: Path, out: Path) -> None:
         raise PrepareError(f"{raw}/experts holds {len(experts)} expert folders, not 2 or more")
     for folder in experts:  # the form's experts: the folders its [[data.files]] fill
         data.copy_model(folder, out / "public" / "experts" / folder.name)
-    rows = data.parquet_rows(raw / "mmlu_test.parquet", ["question", "subject", "choices",
-                                                          "answer"])  # fmt: skip
-    data.write_jsonl(out / "private" / "mmlu_test.jsonl", data.mmlu_sample(rows, SEED))
-    lines = [r["text"].strip() for r in data.parquet_rows(raw / "wikitext_test.parquet", ["text"])]
-    kept = [line for line in lines if line and not line.startswith("=")]
-    data.write_jsonl(out / "private" / "perplexity_test.jsonl",
-                     data.text_rows(kept[:PERPLEXITY_LINES]))  # fmt: skip
+    mmlu = data.mmlu_questions(raw / "mmlu_test.parquet", SEED)
+    data.write_jsonl(out / "private" / "mmlu_test.jsonl", mmlu)
+    kept = data.wikitext_lines(raw / "wikitext_test.parquet")[:PERPLEXITY_LINES]
+    data.write_jsonl(out / "private" / "perplexity_test.jsonl", data.text_rows(kept))
 
 
 if __name__ == "__main__":

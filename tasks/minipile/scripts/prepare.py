@@ -34,18 +34,11 @@ SEED = 29
 PERPLEXITY_DOCUMENTS = 500
 
 
-def write_documents(path: Path, documents: list[str]) -> None:
-    """Documents separated by one blank line (blank lines inside a document are dropped)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cleaned = ["\n".join(line for line in doc.splitlines() if line.strip()) for doc in documents]
-    path.write_text("".join(doc + "\n\n" for doc in cleaned if doc), encoding="utf-8")
-
-
 def prepare_generated(out: Path) -> None:
     """Toy documents, BoolQ- and RTE-schema rows, held-out documents."""
     corpus = out / "public" / "corpus"
-    write_documents(corpus / "train" / "minipile.txt", data.corpus(SEED, 300))
-    write_documents(corpus / "dev" / "minipile.txt", data.corpus(SEED + 1, 30))
+    data.write_documents(corpus / "train" / "minipile.txt", data.corpus(SEED, 300))
+    data.write_documents(corpus / "dev" / "minipile.txt", data.corpus(SEED + 1, 30))
     data.write_jsonl(out / "private" / "boolq_test.jsonl", data.boolq_rows(SEED + 2, 40))
     data.write_jsonl(out / "private" / "rte_test.jsonl", data.rte_rows(SEED + 3, 40))
     data.write_jsonl(
@@ -67,10 +60,10 @@ def prepare_raw(raw: Path, out: Path) -> None:
     if not shards:
         raise PrepareError(f"no minipile_train*.parquet in {raw}; run prepare again")
     texts = [r["text"] for shard in shards for r in data.parquet_rows(shard, ["text"])]
-    write_documents(corpus / "train" / "minipile.txt", texts)
+    data.write_documents(corpus / "train" / "minipile.txt", texts)
     texts = [r["text"] for r in data.parquet_rows(need(raw / "minipile_validation.parquet"),
                                                   ["text"])]  # fmt: skip
-    write_documents(corpus / "dev" / "minipile.txt", texts)
+    data.write_documents(corpus / "dev" / "minipile.txt", texts)
     test = [r["text"] for r in data.parquet_rows(need(raw / "minipile_test.parquet"), ["text"])]
     chosen = np.sort(np.random.default_rng(SEED).choice(len(test), PERPLEXITY_DOCUMENTS, False))
     data.write_jsonl(out / "private" / "perplexity_test.jsonl",
