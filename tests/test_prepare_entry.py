@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -297,3 +298,20 @@ def test_a_downloaded_model_without_weights_is_one_line(tmp_path: Path) -> None:
         f"prepare.py: error: {tmp_path / 'raw' / 'base_model'} holds no .safetensors weights; "
         "run prepare again\n"
     )
+
+
+def test_a_delivered_csv_is_read_as_delivered_or_from_the_zip(tmp_path: Path) -> None:
+    from mlab_hpc.grader_lib.mlab_prepare import PrepareError, read_delivered_csv
+
+    text = '\ufeffid,essay\r\n1,"two\r\nlines"\r\n\r\n2,plain\r\n'
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "train.csv").write_bytes(text.encode())
+    (tmp_path / "zipped").mkdir()
+    with zipfile.ZipFile(tmp_path / "zipped" / "competition.zip", "w") as zipped:
+        zipped.writestr("data/train.csv", text.encode())
+    want = (["id", "essay"], [["1", "two\r\nlines"], ["2", "plain"]])
+
+    assert read_delivered_csv(tmp_path / "plain", "train.csv") == want
+    assert read_delivered_csv(tmp_path / "zipped", "train.csv") == want
+    with pytest.raises(PrepareError, match=r"no test\.csv in .*plain \(nor in a zip file there\)"):
+        read_delivered_csv(tmp_path / "plain", "test.csv")

@@ -16,7 +16,8 @@ what every task would otherwise repeat:
   builders read them with ``task_params`` (re-exported here);
 - the folders: OUT, OUT/public (what the agent sees) and OUT/private (the answer key) exist
   before the builder runs;
-- ``write_csv``, the CSV writer of the tabular tasks' splits;
+- ``read_delivered_csv`` and ``write_csv``, the CSV reader (a file as delivered, or inside
+  the competition's zip) and writer of the tabular tasks' splits;
 - errors as one line on stderr: a usage error exits 2; a ``PrepareError`` (or one of the
   task's ``errors``) and a missing file exit 1, naming the file and what to do about it.
 
@@ -29,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
 import sys
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -40,7 +43,7 @@ try:
 except ModuleNotFoundError:  # imported as mlab_hpc.grader_lib.mlab_prepare
     from mlab_hpc.grader_lib.mlab_model_eval import PARAMS_ENV, task_params
 
-__all__ = ["PrepareError", "prepare_main", "task_params", "write_csv"]
+__all__ = ["PrepareError", "prepare_main", "read_delivered_csv", "task_params", "write_csv"]
 
 USAGE_EXIT = 2
 FAILURE_EXIT = 1
@@ -64,6 +67,29 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
         writer = csv.writer(file, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
+
+
+def read_delivered_csv(raw: Path, name: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows (blank rows dropped) of the CSV file ``name`` as a competition delivers
+    it: ``RAW/name``, or else the member of that name in the first zip in RAW (sorted) holding
+    one. UTF-8 with or without a byte-order mark; quoted fields keep their line breaks.
+    PrepareError when no such file is there or it is empty."""
+    path = raw / name
+    if path.is_file():
+        data = path.read_bytes()
+    else:
+        for archive in sorted(raw.glob("*.zip")):
+            with zipfile.ZipFile(archive) as zipped:
+                members = [member for member in zipped.namelist() if Path(member).name == name]
+                if members:
+                    data = zipped.read(members[0])
+                    break
+        else:
+            raise PrepareError(f"no {name} in {raw} (nor in a zip file there)")
+    table = [row for row in csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")) if row]
+    if not table:
+        raise PrepareError(f"{name} is empty")
+    return table[0], table[1:]
 
 
 def _program() -> str:

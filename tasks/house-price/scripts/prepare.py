@@ -19,17 +19,19 @@ on every run (one numpy Generator with a fixed seed, fixed column order).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main, write_csv
+from mlab_hpc.grader_lib.mlab_prepare import (
+    PrepareError,
+    prepare_main,
+    read_delivered_csv,
+    write_csv,
+)
 
 TRAIN_FRACTION_NUMERATOR, TRAIN_FRACTION_DENOMINATOR = 4, 5  # 80% train, in file order
 GENERATED_ROWS = 400
@@ -95,30 +97,6 @@ def split(header: list[str], rows: list[list[str]], out: Path) -> None:
     write_csv(out / "public" / "test.csv", without_price(header), map(without_price, test_rows))
     answers = [[row[id_index], row[price_index]] for row in test_rows]
     write_csv(out / "private" / "answer.csv", ["Id", "SalePrice"], answers)
-
-
-# --- --raw ---------------------------------------------------------------------------------
-
-
-def read_raw_train(raw: Path) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of Kaggle's train.csv, from RAW/train.csv or a zip in RAW."""
-    path = raw / "train.csv"
-    if path.is_file():
-        text = path.read_text(encoding="utf-8-sig")
-    else:
-        text = ""
-        for archive in sorted(raw.glob("*.zip")):
-            with zipfile.ZipFile(archive) as zipped:
-                members = [name for name in zipped.namelist() if Path(name).name == "train.csv"]
-                if members:
-                    text = zipped.read(members[0]).decode("utf-8-sig")
-                    break
-        else:
-            raise PrepareError(f"no train.csv in {raw} (nor in a zip file there)")
-    table = [row for row in csv.reader(io.StringIO(text)) if row]
-    if not table:
-        raise PrepareError("train.csv is empty")
-    return table[0], table[1:]
 
 
 # --- --generated ---------------------------------------------------------------------------
@@ -541,5 +519,8 @@ def generated_table(
 
 
 if __name__ == "__main__":
-    prepare_main(__doc__, from_raw=lambda raw, out: split(*read_raw_train(raw), out),
-                 generated=lambda out: split(*generated_table(), out))  # fmt: skip
+    prepare_main(
+        __doc__,
+        from_raw=lambda raw, out: split(*read_delivered_csv(raw, "train.csv"), out),
+        generated=lambda out: split(*generated_table(), out),
+    )
