@@ -16,8 +16,9 @@ sandbox, a container runtime without user namespaces) the child runs unhidden an
 that results obtained without the protection can be told apart.
 
 Feed the child its inputs through a pipe after it has started (stdin), never as files in a
-hidden folder; ``mlab_channel`` frames messages over such pipes, bounded in time and size. Used by graders from the task's scripts/eval.py; the harness mounts this
-folder read-only and puts it on the grader's PYTHONPATH.
+hidden folder; ``mlab_channel`` frames messages over such pipes, bounded in time and size.
+Used by graders from the task's scripts/eval.py; the harness mounts this folder read-only and
+puts it on the grader's PYTHONPATH.
 """
 
 from __future__ import annotations
