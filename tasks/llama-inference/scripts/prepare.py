@@ -27,7 +27,6 @@ batches). The output is byte-identical on every run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 
 CONTEXT_LENGTH = 128
 PUBLIC_PROMPTS = 400  # the published script's 100 batches of 4
@@ -54,10 +55,6 @@ REQUIRED_CONFIG = (
     "num_hidden_layers",
     "vocab_size",
 )
-
-
-class PrepareError(Exception):
-    """The raw data cannot be prepared; the message says why."""
 
 
 # --- safetensors -------------------------------------------------------------------------------
@@ -296,22 +293,5 @@ def prepare_generated(out: Path) -> None:
     write_prompts(prompts.astype(np.int64), GENERATED_PUBLIC_PROMPTS, out)
 
 
-def main() -> None:
-    """Parse the command line and prepare the data."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--raw", type=Path, help="folder holding the model and wikitext files")
-    source.add_argument("--generated", action="store_true", help="make a tiny random model")
-    parser.add_argument("--out", type=Path, required=True, help="writes OUT/public and OUT/private")
-    args = parser.parse_args()
-    try:
-        if args.generated:
-            prepare_generated(args.out)
-        else:
-            prepare_real(args.raw, args.out)
-    except PrepareError as error:
-        parser.exit(1, f"prepare.py: error: {error}\n")
-
-
 if __name__ == "__main__":
-    main()
+    prepare_main(__doc__, from_raw=prepare_real, generated=prepare_generated)
