@@ -147,3 +147,10 @@ def test_a_table_writer_refuses_a_column_its_schema_lacks(tmp_path: Path) -> Non
         write_table(tmp_path / "r.parquet", "runs", [{"run_id": "r", "finel_score": 1.0}])
     assert not list(tmp_path.iterdir())  # nothing half written
     assert write_table(tmp_path / "r.parquet", "runs", [{"run_id": "r", "final_score": 1.0}]) == 1
+
+
+def test_every_exit_reason_has_a_status_and_no_other() -> None:
+    from mlab_hpc.runner import STATUS_OF_EXIT
+    from mlab_hpc.runrecord import EXIT_REASONS
+
+    assert set(STATUS_OF_EXIT) == set(EXIT_REASONS)
