@@ -7,7 +7,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,7 @@ def main(ctx: click.Context, results: Path | None, data_root: Path | None, verbo
     )
 
 
-# --------------------------------------------------------------------------- run
+# --------------------------------------------------------------------------- shared options
 def campaign_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
         "--campaign",
@@ -137,9 +137,6 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     A value RunOptions refuses (NaN limit, temperature out of range, ...) is a usage error.
     API keys are read from OPENAI_API_KEY / ANTHROPIC_API_KEY only, never from an option.
     """
-    from dataclasses import fields
-
-
 
     @functools.wraps(fn)
     def collect(*args: Any, **kwargs: Any) -> Any:
