@@ -291,7 +291,10 @@ def test_hard_time_limit_is_a_timeout(
         if sacct.split("|")[-1] not in ("RUNNING", "COMPLETING") or time.monotonic() > deadline:
             break
         time.sleep(1)
-    assert sacct.split("|")[1:] == ["mlab-grade-cpu", "COMPLETED"], sacct
+    # the grading job ended well; its name is not checked here: slurmdbd may record a job
+    # whose step reached it before the job itself under the placeholder name "allocation"
+    # (its identity is proven above: the submission record and run.json name this job id)
+    assert sacct.split("|")[0] == grade_job and sacct.split("|")[-1] == "COMPLETED", sacct
 
 
 @pytest.mark.usefixtures("dev_cluster", "data_root")
