@@ -75,8 +75,8 @@ class RunOptions:
     """
 
     sandbox: str | None = option(
-        None, "--sandbox", help="Where the agent's commands run (default: bwrap if it works, "
-        "else process; see `mlab-hpc run --help`).",
+        None, "--sandbox", help="Where the agent's commands run: bwrap, process or apptainer "
+        "(default: bwrap if it works, else process).",
     )  # fmt: skip
     max_steps: int | None = option(
         None, "--max-steps", type=int, help="Override the task's step limit."
