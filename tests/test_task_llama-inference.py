@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from mlab_hpc.data import MANIFEST, prepare, verify
-from mlab_hpc.grader_lib.mlab_timing import controlled_speedup, median_interval, rotation
+from mlab_hpc.grader_lib.mlab_timing import median_interval, rotation, speedup_over_waves
 from mlab_hpc.taskspec import load_task
 from tests.task_helpers import COMPLETED, baseline_run, generated_twice, run_grader
 
@@ -249,68 +249,77 @@ def test_rotation_gives_every_process_every_place() -> None:
     assert len(set(orders)) == 6
     for name in ("agent", "starter", "control"):
         assert sorted(order.index(name) for order in orders) == [0, 0, 1, 1, 2, 2]
+    assert [rotation(index, ("agent", "starter")) for index in range(3)] == [
+        ("agent", "starter"),
+        ("starter", "agent"),
+        ("agent", "starter"),
+    ]
 
 
-def test_the_control_widens_the_interval_by_the_drift_it_measures() -> None:
-    # The control starter's process is 30% slower for the whole job than the starter's
-    # process, which runs exactly as fast as the candidate's: the candidate, scored against
-    # the control alone, would look 1.3 times faster.
-    candidate, starter, control = [1.0] * 11, [1.0] * 11, [1.3] * 11
+def test_a_lasting_difference_between_processes_counts_once_per_wave() -> None:
+    # In one wave the starter's process is 30% slower than the candidate's for its whole life
+    # (every batch), in the others the two processes run alike: that wave is one draw, not
+    # three consistent batches, and the interval over 8 waves starts at the smallest ratio.
+    waves = [([1.0, 1.0, 1.0], [1.3, 1.3, 1.3])] + [([1.0, 1.0, 1.0], [1.0, 1.0, 1.0])] * 7
 
-    metrics = controlled_speedup(candidate, starter, control)
+    metrics = speedup_over_waves(waves)
 
     assert metrics["speedup"] == 1.0
-    assert metrics["speedup_raw_low"] == 1.0  # the smaller of the two lower ends
-    assert metrics["timing_noise"] == pytest.approx(1.3)  # starter / control: 1 / 1.3
-    assert metrics["speedup_low"] == pytest.approx(1 / 1.3)
-    # a slow starter (rather than control) is caught the same way
-    swapped = controlled_speedup(candidate, control, starter)
-    assert swapped["speedup_low"] == pytest.approx(1 / 1.3)
+    assert (metrics["speedup_low"], metrics["speedup_high"]) == (1.0, pytest.approx(1.3))
+    assert (metrics["timing_waves"], metrics["timing_pairs"]) == (8.0, 24.0)
 
 
-def test_a_clear_speedup_survives_the_control() -> None:
-    starter = [1.0, 1.1, 0.9, 1.05, 0.95, 1.0, 1.02, 0.98, 1.0, 1.1, 0.9]
-    control = [s * 1.05 for s in starter]  # 5% drift between the two starter processes
-    candidate = [s / 2 for s in starter]
+def test_a_wave_ratio_is_the_median_of_its_batches() -> None:
+    # one batch of each wave hit by a hiccup in the candidate's process (3x as long): the
+    # median over the wave's batches ignores it
+    waves = [([0.5, 0.5, 1.5], [1.0, 1.0, 1.0])] * 8
 
-    metrics = controlled_speedup(candidate, starter, control)
+    metrics = speedup_over_waves(waves)
 
-    assert metrics["speedup"] == pytest.approx(2.0)
-    assert metrics["timing_noise"] == pytest.approx(1.05)
-    assert metrics["speedup_low"] == pytest.approx(2.0 / 1.05)
-    assert metrics["timing_pairs"] == 11.0
-    without = controlled_speedup(candidate, starter, None)
-    assert (without["timing_noise"], without["speedup_low"]) == (1.0, pytest.approx(2.0))
-    with pytest.raises(ValueError, match="same batches"):
-        controlled_speedup(candidate, starter, control[:-1])
+    assert metrics["speedup"] == metrics["speedup_low"] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="same timed batches"):
+        speedup_over_waves([([1.0, 1.0], [1.0])])
+    with pytest.raises(ValueError, match="at least one wave"):
+        speedup_over_waves([])
 
 
-@pytest.mark.slow  # 20 gradings, each timing the starter against two starters
-@pytest.mark.xfail(
-    strict=False,
-    reason="known: in a full-suite CI run the control rule still let the unchanged starter "
-    "reach speedup_low 1.113 (>= 1.10) once in 20 tries; 0 of 120 in runs of this file alone. "
-    "Open in the issue on timed tasks",
-)
+def test_the_unchanged_starter_passes_in_all_8_waves_rarely_even_with_wild_noise() -> None:
+    # The sign argument behind WAVES = 8, checked by simulation: each process has a lasting
+    # speed factor (log-normal, sd 0.3: two identical processes often 30-50% apart) and each
+    # batch its own noise; an unchanged candidate reaches speedup_low >= 1.10 in well under
+    # 2**-8 of gradings.
+    rng = np.random.default_rng(7)
+    trials, passes = 20_000, 0
+    for _ in range(trials):
+        waves = []
+        for _ in range(EVAL.WAVES):
+            candidate, starter = np.exp(rng.normal(0, 0.3, size=2))
+            noise = np.exp(rng.normal(0, 0.1, size=(2, EVAL.TIMED_BATCHES_PER_WAVE)))
+            waves.append((list(candidate * noise[0]), list(starter * noise[1])))
+        passes += speedup_over_waves(waves)["speedup_low"] >= EVAL.SUCCESS_SPEEDUP
+    assert passes / trials < 2**-8, passes
+
+
+@pytest.mark.slow  # 20 gradings, each of 8 waves of two fresh processes
 def test_an_unchanged_starter_never_succeeds_in_20_tries(
     tmp_path: Path, answers: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Paired timing of the starter against itself: speedup_low stays below 1.10, 20 of 20.
 
-    Without the control starter this failed: two processes running the same code differ by
-    up to ~50% for a whole grading on a shared machine (speedup_low up to 1.28 in 20 tries).
-    The figures are printed (`pytest -s`) for the README.
+    With one pair of processes for the whole grading this failed (two processes running the
+    same code differ by up to ~50% for their whole life on a shared machine: speedup_low up
+    to 1.28 in 20 tries), and with a third "control" process whose drift widened the
+    interval it still failed once in a full-suite run. The figures are printed (`pytest -s`)
+    for the README.
     """
     workspace = workspace_with(tmp_path, STARTER)
     figures = []
     for _ in range(20):
         metrics = grade_here(workspace, answers, monkeypatch)["metrics"]
-        figures.append(
-            tuple(round(metrics[k], 3) for k in ("speedup_low", "speedup_raw_low", "timing_noise"))
-        )
-    print("\nspeedup_low, speedup_raw_low, timing_noise:", figures)
+        figures.append(tuple(round(metrics[k], 3) for k in ("speedup_low", "speedup")))
+    print("\nspeedup_low, speedup:", figures)
 
-    assert all(low < EVAL.SUCCESS_SPEEDUP for low, _, _ in figures), figures
+    assert all(low < EVAL.SUCCESS_SPEEDUP for low, _ in figures), figures
 
 
 def test_the_starter_is_valid_and_unchanged(tmp_path: Path, answers: Path) -> None:
@@ -324,21 +333,20 @@ def test_the_starter_is_valid_and_unchanged(tmp_path: Path, answers: Path) -> No
     assert metrics["load_s"] >= 0
     assert metrics["answers_hidden"] == 1.0  # bwrap works here: the prompts were hidden
     # timed against the starter in the same job: no improvement beyond the noise
-    assert metrics["timing_pairs"] == 19.0  # 5 rounds of the 4 generated batches, less warm-up
-    assert metrics["timing_control"] == 1.0  # a second starter process measured the drift
-    assert metrics["timing_noise"] >= 1.0
-    assert metrics["speedup_low"] <= metrics["speedup_raw_low"] <= metrics["speedup"]
-    assert metrics["speedup"] <= metrics["speedup_high"]
+    assert metrics["timing_waves"] == 8.0  # 8 pairs of fresh processes
+    assert metrics["timing_pairs"] == 24.0  # each wave: 4 of the 32 batches, less a warm-up
+    assert metrics["speedup_low"] <= metrics["speedup"] <= metrics["speedup_high"]
+    assert metrics["speedup_low"] < EVAL.SUCCESS_SPEEDUP
 
 
 def test_throughput_of_a_slowed_starter(tmp_path: Path, answers: Path) -> None:
-    # 19 timed batches (5 rounds of 4, less the warm-up) of 4 prompts x 16 new tokens = 1216
-    # tokens; each call sleeps 0.25 s, so at most 1216 / 4.75 = 256 tokens per second.
+    # 24 timed batches (8 waves of 4, less a warm-up each) of 4 prompts x 16 new tokens = 1536
+    # tokens; each call sleeps 0.25 s, so at most 1536 / 6 = 256 tokens per second.
     result = grade(workspace_with(tmp_path, SLEEPY), answers)
 
     assert result["valid"], result["reason"]
     assert 0 < result["metrics"]["tokens_per_s"] <= 256
-    assert result["metrics"]["ms_per_token"] >= 1000 * 4.75 / 1216
+    assert result["metrics"]["ms_per_token"] >= 1000 * 6 / 1536
     assert result["metrics"]["speedup"] < 1.0  # slower than the starter timed alongside
 
 
@@ -349,10 +357,65 @@ def test_a_kv_cache_keeps_the_output_and_is_scored_a_success(tmp_path: Path, ans
     metrics = result["metrics"]
     assert metrics["exact_token_fraction"] == 1.0
     assert metrics["max_logit_gap"] < 1e-3
-    # a genuine speedup (several times on CPU, measured 3-6x) is still detected once the
-    # interval is widened by the drift between the two starter processes
-    assert metrics["timing_control"] == 1.0
+    # a genuine speedup (several times on CPU) is seen in every one of the 8 waves
+    assert metrics["timing_waves"] == 8.0
     assert metrics["speedup_low"] >= EVAL.SUCCESS_SPEEDUP, metrics
+
+
+# An attack on the clock rather than on the model: helpers forked in load_model spin on every
+# core whenever generate is not running, i.e. exactly while the starter is timed. Before the
+# grader stopped the idle process's tree, this unchanged starter scored speedup 2.9-3.0 here
+# (speedup_low 1.9-2.4, a success by far); now its waves look like any unchanged starter's.
+BUSY_WHILE_IDLE = (
+    STARTER
+    + """
+
+import multiprocessing as _multiprocessing
+
+_busy = None
+
+
+def _spin(flag):
+    while True:
+        if flag.value:
+            total = 0
+            for step in range(20000):
+                total += step
+        else:
+            time.sleep(0.0005)
+
+
+_plain_load, _plain_generate = load_model, generate
+
+
+def load_model(model_dir, device):
+    global _busy
+    _busy = _multiprocessing.Value("b", 1, lock=False)
+    fork = _multiprocessing.get_context("fork")
+    for _ in range(2 * (os.cpu_count() or 2)):
+        fork.Process(target=_spin, args=(_busy,), daemon=True).start()
+    return _plain_load(model_dir, device)
+
+
+def generate(model, prompt_ids, max_new_tokens):
+    _busy.value = 0
+    try:
+        return _plain_generate(model, prompt_ids, max_new_tokens)
+    finally:
+        _busy.value = 1
+"""
+)
+
+
+def test_helpers_that_keep_the_machine_busy_while_the_starter_is_timed_gain_nothing(
+    tmp_path: Path, answers: Path
+) -> None:
+    result = grade(workspace_with(tmp_path, BUSY_WHILE_IDLE), answers)
+
+    assert result["valid"], result["reason"]
+    metrics = result["metrics"]
+    assert metrics["speedup_low"] < EVAL.SUCCESS_SPEEDUP, metrics
+    assert metrics["speedup"] < 1.5, metrics  # 2.9-3.0 when the helpers ran unpaused
 
 
 def wrapped(body: str) -> str:

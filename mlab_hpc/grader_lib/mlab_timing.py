@@ -6,21 +6,21 @@ distribution-free interval (`median_interval`). Success needs the interval's low
 exceed the task's threshold (10% better), so noise measured in the job cannot pass for
 success.
 
-That interval covers the noise *between batches*. When the two sides run in separate
-processes (llama-inference: the agent's code must not share the grader's process), a second
-kind of noise appears: one process can be slower than another running the identical code for
-its whole life (where its memory landed, the core the scheduler keeps it on, which other
-jobs share that core). On a shared 2-core machine two starter processes differed by 10-50%
-for a whole grading, with every paired ratio on the same side, so no interval over batches
-can see it. `controlled_speedup` handles it with a control: a second, independent starter
-process timed in the same rotation. Its ratio to the first starter measures, in this very
-job, how far two processes running the same code can drift apart; the candidate's lower end
-is divided by the larger of that control interval's ends (taken as a factor >= 1). Under
-the null hypothesis (candidate = starter code) the three processes are exchangeable, so a
-candidate process that merely landed well must beat the starter processes by more than they
-differ from each other, and by 10% besides. The candidate is compared with the slower-scoring
-of the two starters (the smaller lower end), so a control that happens to be slow counts
-against the candidate too, not for it.
+Where the candidate runs in the grader's process (vectorization), the unit of that interval
+is the timed batch. Where it runs in a process of its own (llama-inference: the agent's code
+must not share the grader's process), a second kind of noise appears: one process can be
+slower than another running the identical code for its whole life (where its memory landed,
+the core the scheduler keeps it on, which other jobs share that core). On a shared 2-core
+machine two starter processes differed by 10-50% for a whole grading, every batch on the
+same side, so no interval over the batches of one pair of processes can see it.
+`speedup_over_waves` makes the process the unit instead: the grading is split into waves,
+each with a fresh candidate process and a fresh starter process, timed alternately; each wave
+gives one ratio (the median over its batches), and the interval is taken over the waves.
+Under the null hypothesis (the candidate is the starter's code) the two processes of a wave
+are exchangeable, so each wave's ratio is as likely above 1 as below, independently of the
+other waves: all W waves above 1 has probability 2**-W, and all of them above 1.10 far less.
+No model of the noise is needed, and a lasting difference between two processes is counted
+once per wave, where it belongs.
 
 Nothing here may import mlab_hpc: inside the grader's sandbox it is importable as the
 top-level module ``mlab_timing``.
@@ -74,45 +74,35 @@ def rotation(index: int, names: Sequence[str]) -> tuple[str, ...]:
     return orders[index % len(orders)]
 
 
-def controlled_speedup(
-    candidate_s: Sequence[float],
-    starter_s: Sequence[float],
-    control_s: Sequence[float] | None,
+def speedup_over_waves(
+    waves: Sequence[tuple[Sequence[float], Sequence[float]]],
 ) -> dict[str, float]:
-    """Speedup metrics of the candidate over the starter, widened by the control's drift.
+    """Speedup of the candidate over the starter, with the process as the unit of replication.
 
-    The three sequences are the seconds of the same timed batches, in the same order, in the
-    candidate's process, the starter's process and a second starter process (the control;
-    None where none could run). Returns
+    `waves` holds, per wave, the seconds of its timed batches in the candidate's process and
+    in the starter's process (the same batches, in the same order). Returns
 
-        speedup        median over batches of starter seconds / candidate seconds
-        speedup_raw_low  lower end of that median's 95% interval (the smaller of the two,
-                         against the starter and against the control)
-        timing_noise   max(control_high, 1 / control_low) over the interval of starter
-                       seconds / control seconds: a factor >= 1 (1 without a control)
-        speedup_low    speedup_raw_low / timing_noise: the number success is judged on
-        speedup_high   upper end of the interval against the starter (not widened)
-        timing_pairs   number of timed batches
+        speedup        median over waves of the wave ratio (median over the wave's batches of
+                       starter seconds / candidate seconds)
+        speedup_low    lower end of the distribution-free 95% interval of that median over
+                       the waves (`median_interval`; the smallest wave ratio for 6-8 waves):
+                       the number success is judged on
+        speedup_high   upper end of that interval
+        timing_waves   number of waves (pairs of fresh processes)
+        timing_pairs   number of timed batches over all waves
     """
-    if len(candidate_s) != len(starter_s) or (
-        control_s is not None and len(control_s) != len(starter_s)
-    ):
-        raise ValueError("candidate, starter and control timings must cover the same batches")
-    ratios = [s / c for s, c in zip(starter_s, candidate_s, strict=True)]
+    if not waves:
+        raise ValueError("speedup_over_waves needs at least one wave")
+    ratios = []
+    for candidate_s, starter_s in waves:
+        if not candidate_s or len(candidate_s) != len(starter_s):
+            raise ValueError("each wave needs the same timed batches for candidate and starter")
+        ratios.append(median([s / c for s, c in zip(starter_s, candidate_s, strict=True)]))
     low, high = median_interval(ratios)
-    noise = 1.0
-    if control_s is not None:
-        control_ratios = [s / c for s, c in zip(control_s, candidate_s, strict=True)]
-        low = min(low, median_interval(control_ratios)[0])
-        drift_low, drift_high = median_interval(
-            [s / c for s, c in zip(starter_s, control_s, strict=True)]
-        )
-        noise = max(drift_high, 1 / drift_low, 1.0)
     return {
         "speedup": median(ratios),
-        "speedup_raw_low": low,
-        "timing_noise": noise,
-        "speedup_low": low / noise,
+        "speedup_low": low,
         "speedup_high": high,
-        "timing_pairs": float(len(ratios)),
+        "timing_waves": float(len(ratios)),
+        "timing_pairs": float(sum(len(candidate_s) for candidate_s, _ in waves)),
     }

@@ -10,28 +10,31 @@ has never seen):
     new_ids = generate(model, prompt_ids, GENERATION_LENGTH)   # timed, batch by batch
 
 The grader sends one batch of BATCH_SIZE prompts at a time and times, from its own process,
-the round trip until the new tokens are back: one untimed warm-up batch, then the timed ones.
-Timing is paired and interleaved, with a control: two more children each run the unchanged
-starter (a pristine copy, scripts/reference_inference.py), "starter" and "control", and get
-every batch too; the order of the three processes cycles through all six permutations from
-batch to batch, so none is favoured by its place. When the prompts make fewer than
-MIN_TIMED_PAIRS timed batches (the generated data: 3), the grader sends them again in further
-rounds, each with its own fresh tokens (see below), until there are enough batches to bound
-the median ratio.
+the round trip until the new tokens are back. Timing is paired, interleaved and replicated
+over processes: the grading is split into WAVES waves; each wave starts a fresh child running
+the agent's inference.py and a fresh child running the unchanged starter (a pristine copy,
+scripts/reference_inference.py), sends both the same batches, taking turns (the order
+alternates from batch to batch and from wave to wave), the first WARMUP_BATCHES untimed, and
+then both children exit. While one child is timed, the other one's whole process tree is
+stopped (SIGSTOP, mlab_pause): helpers that keep the machine busy while the starter is timed
+cannot make the agent's code look faster. Each wave gives one ratio, the median over its
+timed batches of starter seconds / agent seconds; the prompts are sent again in further
+rounds, each with its own fresh tokens (see below), until every wave has at least
+TIMED_BATCHES_PER_WAVE timed batches.
 
-Why a control. The paired ratios (starter seconds / agent seconds, batch by batch) cancel the
-noise that comes and goes during a grading, and their order-statistic interval covers it. They
-cannot see a difference that lasts as long as a process: on a shared 2-core machine, two
-processes running the identical starter differed by 10-50% for a whole grading (where their
-memory landed, which core the scheduler kept each on, what else ran there), every ratio on the
-same side, so an unchanged submission "succeeded" in 2 of 20 gradings. The control measures
-that drift in this very job: speedup_low is the smaller of the candidate's lower ends (against
-the starter, against the control) divided by max(high, 1 / low) of the starter/control
-interval (mlab_timing.controlled_speedup). A candidate process that merely landed well must
-beat both starter processes by more than they differ from each other, and by 10% besides;
-an unchanged submission is a third draw from the same distribution of processes. Where the
-control cannot load (a GPU too small for a third model), timing goes on without it
-(timing_control 0, timing_noise 1).
+Why waves of fresh processes. The paired ratios of one pair of processes cancel the noise that
+comes and goes during a grading; they cannot see a difference that lasts as long as a process:
+on a shared 2-core machine two processes running the identical starter differed by 10-50% for
+a whole grading (where their memory landed, which core the scheduler kept each on, what else
+ran there), every batch on the same side, so an unchanged submission "succeeded" in 2 of 20
+gradings with one pair, and still once in 20 with a third "control" process whose drift
+widened the interval. With a fresh pair per wave, the process is the unit of replication: for
+an unchanged submission the two children of a wave are exchangeable, so each wave's ratio is as
+likely above 1 as below, independently of the other waves, and the interval over the waves
+(mlab_timing.speedup_over_waves: with 8 waves, from the smallest wave ratio to the largest)
+counts that lasting difference once per wave. To succeed, all 8 waves must favour the
+submission by more than 10%: for unchanged code, less likely than 2**-8 = 0.4% even if the
+noise were unbounded. Loading (not timed) is repeated once per wave.
 
 The agent's code never shares a process with the clock, the grader's state or the reference
 model. Before a batch is sent, the token after BOS of each prompt is replaced by a token drawn
@@ -43,24 +46,23 @@ answers before it sees the batch. Metrics:
     ms_per_token          the same as milliseconds per generated token
     exact_token_fraction  share of generated tokens equal to the reference's greedy choice
     max_logit_gap         largest (best logit - logit of the generated token) seen
-    load_s                seconds load_model took
+    load_s                seconds until load_model returned (importing included), the
+                          longest over the waves
     starter_tokens_per_s  the starter's throughput, measured alongside
-    speedup               median over the timed batches of starter seconds / agent seconds
-    speedup_raw_low       lower end of a distribution-free 95% interval of that median (an
-                          order statistic of the paired ratios; the extremes below 6
-                          batches), the smaller of the two against starter and control
-    timing_noise          the drift between the two starter processes, a factor >= 1:
-                          max(high, 1 / low) of the interval of starter / control seconds
-    speedup_low           speedup_raw_low / timing_noise (success is judged on it)
-    speedup_high          upper end of the interval against the starter (not widened)
-    timing_pairs          number of timed batches
-    timing_control        1 when the control starter ran, 0 when it could not load
+    speedup               median over the waves of the wave ratio (median over the wave's
+                          timed batches of starter seconds / agent seconds)
+    speedup_low           lower end of a distribution-free 95% interval of that median over
+                          the waves (order statistics: the smallest wave ratio at 6-8 waves);
+                          success is judged on it
+    speedup_high          upper end of that interval
+    timing_waves          number of waves (pairs of fresh processes)
+    timing_pairs          number of timed batches over all waves
 
-A timed task succeeds only when speedup_low >= 1.10: the improvement must exceed 10%, the
-noise between batches and the drift between processes, both measured in this very job. An
-unchanged submission has speedup near 1 and speedup_low below 1.
+A timed task succeeds only when speedup_low >= 1.10: every wave, each with its own pair of
+processes, must see the improvement exceed 10%. An unchanged submission has speedup near 1 and
+speedup_low below 1.
 
-The output must stay the same. After the child has exited, the reference model
+The output must stay the same. After the last wave's children have exited, the reference model
 (scripts/reference_inference.py, a pristine copy of the starter, in float32 with TF32 off)
 scores every prompt followed by the agent's tokens in one pass. Each generated token must be
 the reference's greedy choice up to LOGIT_TOLERANCE (its logit at most that far below the best
@@ -97,10 +99,12 @@ import numpy as np
 import torch
 
 try:
-    from mlab_timing import controlled_speedup, rotation
+    from mlab_pause import Pauser
+    from mlab_timing import rotation, speedup_over_waves
     from mlab_untrusted import untrusted_command
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
-    from mlab_hpc.grader_lib.mlab_timing import controlled_speedup, rotation
+    from mlab_hpc.grader_lib.mlab_pause import Pauser
+    from mlab_hpc.grader_lib.mlab_timing import rotation, speedup_over_waves
     from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
 
 SCRIPT_NAME = "inference.py"
@@ -109,11 +113,12 @@ LOGIT_TOLERANCE = 0.25
 MIN_EXACT_FRACTION = 0.95
 LOAD_BUDGET_S = 1200.0  # load_model (importing included) beyond this is invalid
 GENERATION_BUDGET_S = 1800.0  # timed generation beyond this is invalid (the starter: ~1-2 min)
-WARMUP_BATCHES = 1
-# At 9 timed batches the 2nd smallest ratio bounds the median at 95%; 17 (the 5th smallest)
-# narrows both intervals, which the control rule divides, so that a 2x gain passed 4 of 5
-# gradings under heavy load instead of 2 of 5 (task README).
-MIN_TIMED_PAIRS = 17
+# The process is the unit of replication: WAVES pairs of fresh processes (agent, starter).
+# With 8 waves the interval of the median wave ratio is [smallest, largest] (99.2%), and an
+# unchanged submission passes only if all 8 of its exchangeable waves favour it by over 10%.
+WAVES = 8
+WARMUP_BATCHES = 1  # per wave: each fresh process gets one untimed batch first
+TIMED_BATCHES_PER_WAVE = 3  # at least; real data gives some waves one more
 SUCCESS_SPEEDUP = 1.10  # the rule stated in the docstring (applied by the analysis)
 FIRST_SPECIAL_IDS = 3  # ids 0, 1, 2 are unknown, BOS and EOS: never drawn as a replacement
 
@@ -262,6 +267,7 @@ class AgentProcess:
             cwd=workspace,
         )  # fmt: skip
         self.answers_hidden = child.hidden
+        self.started = time.perf_counter()
         self.process = subprocess.Popen(
             child.argv, pass_fds=(to_child, from_child), cwd=workspace, env=child.env
         )
@@ -285,10 +291,9 @@ class AgentProcess:
         return reply
 
     def wait_ready(self) -> float:
-        """Seconds until load_model returned in the child."""
-        start = time.perf_counter()
-        self.receive("load_model", LOAD_BUDGET_S)
-        return time.perf_counter() - start
+        """Seconds from the child's start until its load_model returned."""
+        self.receive("load_model", LOAD_BUDGET_S - (time.perf_counter() - self.started))
+        return time.perf_counter() - self.started
 
     def generate(self, batch: np.ndarray, n: int, timeout_s: float) -> tuple[Any, float]:
         """The child's generate output for `batch` and the round trip's wall time."""
@@ -297,12 +302,19 @@ class AgentProcess:
         reply = self.receive("generate", timeout_s)
         return reply.get("tokens"), time.perf_counter() - start
 
+    def stop(self) -> None:
+        """Ask the child to stop, without waiting for it (`close` waits)."""
+        try:
+            write_message(self._to_child, {"stop": True})
+        except OSError:  # already gone
+            pass
+
     def close(self, kill: bool = False) -> None:
-        """Ask the child to stop (kill it at once with `kill`, or if it does not stop)."""
+        """Stop the child and wait for it (kill it at once with `kill`, or if it lingers)."""
         try:
             if kill:
                 raise OSError("no stop request: kill")
-            write_message(self._to_child, {"stop": True})
+            self.stop()
             self.process.wait(timeout=60)
         except (OSError, subprocess.TimeoutExpired):
             self.process.kill()
@@ -341,77 +353,105 @@ def fresh_prompts(prompts: np.ndarray, vocab_size: int) -> np.ndarray:
     return fresh
 
 
-def start_starter(
-    starter_dir: Path, model_dir: Path, device: str, hide: list[Path], scratch: Path
-) -> AgentProcess:
-    """A process running the pristine starter from `starter_dir`, its model loaded."""
-    starter = AgentProcess(starter_dir, model_dir, device, hide, scratch)
+def start_wave(
+    workspace: Path,
+    starter_dir: Path,
+    model_dir: Path,
+    device: str,
+    hide: list[Path],
+    scratch: Path,
+) -> tuple[dict[str, AgentProcess], float]:
+    """A fresh agent process and a fresh starter process, both loaded; the agent's load s.
+
+    Both load at once (loading is not timed). A starter that cannot load beside the agent's
+    model (a GPU too small for both) makes the submission invalid, with that reason.
+    """
+    processes = {"agent": AgentProcess(workspace, model_dir, device, hide, scratch)}
     try:
-        starter.wait_ready()
-    except InvalidSubmission:
-        starter.close(kill=True)
+        processes["starter"] = AgentProcess(starter_dir, model_dir, device, hide, scratch)
+        load_s = processes["agent"].wait_ready()
+        try:
+            processes["starter"].wait_ready()
+        except InvalidSubmission as error:
+            raise InvalidSubmission(
+                one_line(f"the starter, timed alongside, could not load beside {SCRIPT_NAME}'s "
+                         f"model: {error}")
+            ) from None  # fmt: skip
+    except BaseException:
+        for process in processes.values():
+            process.close(kill=True)
         raise
-    return starter
+    return processes, load_s
 
 
 def run_agent(
     workspace: Path,
     model_dir: Path,
-    prompts: np.ndarray,
+    waves: list[np.ndarray],
     settings: ModuleType,
     device: str,
     hide: list[Path],
     scratch: Path,
-) -> tuple[list[np.ndarray], dict[str, list[float]], float, bool]:
-    """Generate every batch in the agent's process and in two starter processes, in rotation.
+    adopt_orphans: bool = False,
+) -> tuple[list[np.ndarray], list[tuple[list[float], list[float]]], float, bool]:
+    """Generate every wave's batches in a fresh agent process and a fresh starter process.
 
-    The processes: "agent" (the workspace's inference.py), "starter" and "control" (two
-    independent processes running the pristine starter). Each batch goes to every process,
-    in an order that cycles through all permutations (`rotation`). When the control cannot
-    load (say, the GPU cannot hold a third model), timing goes on without it. Returns (the
-    agent's outputs, seconds per timed batch for each process name, the agent's load
-    seconds, whether `hide` was hidden from it).
+    `waves` holds the prompts of each wave. Within a wave both processes get every batch,
+    taking turns (`rotation`; the first place alternates from wave to wave too), and while one
+    is timed the other is stopped (`Pauser`; with `adopt_orphans`, for a grader in a process
+    of its own, so are helpers that left their parent): it cannot slow its rival down. The first
+    WARMUP_BATCHES of each wave are not timed. Returns (the agent's outputs, batch by batch
+    in prompt order; per wave, the agent's and the starter's seconds per timed batch; the
+    agent's longest load, in seconds; whether `hide` was hidden from it).
     """
     vocab_size = json.loads((model_dir / "config.json").read_text())["vocab_size"]
     batch_size, new_tokens = settings.BATCH_SIZE, settings.GENERATION_LENGTH
+    outputs: list[np.ndarray] = []
+    timings: list[tuple[list[float], list[float]]] = []
+    load_s, hidden, agent_s = 0.0, True, 0.0
+    pauser = Pauser(adopt_orphans)
+    leaving: list[AgentProcess] = []  # the last wave's processes, exiting
     with tempfile.TemporaryDirectory(prefix="llama-starter-") as starter_dir:
         shutil.copyfile(REFERENCE, Path(starter_dir) / SCRIPT_NAME)
-        agent = AgentProcess(workspace, model_dir, device, hide, scratch)
-        processes: dict[str, AgentProcess] = {"agent": agent}
+        processes: dict[str, AgentProcess] = {}
         try:
-            load_s = agent.wait_ready()
-            processes["starter"] = start_starter(
-                Path(starter_dir), model_dir, device, hide, scratch
-            )
-            try:
-                processes["control"] = start_starter(
-                    Path(starter_dir), model_dir, device, hide, scratch
+            for wave, prompts in enumerate(waves):
+                pauser.resume_all()
+                processes, wave_load_s = start_wave(
+                    workspace, Path(starter_dir), model_dir, device, hide, scratch
                 )
-            except InvalidSubmission:
-                pass  # no control: the drift between processes goes unmeasured
-            outputs: list[np.ndarray] = []
-            times: dict[str, list[float]] = {name: [] for name in processes}
-            for index in range(len(prompts) // batch_size):
-                batch = prompts[index * batch_size : (index + 1) * batch_size]
-                seconds: dict[str, float] = {}
-                for name in rotation(index, tuple(processes)):
-                    left = GENERATION_BUDGET_S
-                    if name == "agent":
-                        left -= sum(times["agent"])
-                    tokens, seconds[name] = processes[name].generate(batch, new_tokens, left)
-                    if name == "agent":
-                        shape = (len(batch), new_tokens)
-                        outputs.append(as_token_array(tokens, shape, vocab_size))
-                if index >= WARMUP_BATCHES:
-                    for name, value in seconds.items():
-                        times[name].append(value)
-        except InvalidSubmission:
-            for process in processes.values():
+                for process in leaving:
+                    process.close()  # after the new ones loaded: their exit overlapped it
+                leaving = []
+                load_s = max(load_s, wave_load_s)
+                hidden = hidden and processes["agent"].answers_hidden
+                seconds: dict[str, list[float]] = {"agent": [], "starter": []}
+                for index in range(len(prompts) // batch_size):
+                    batch = prompts[index * batch_size : (index + 1) * batch_size]
+                    for name in rotation(wave + index, ("agent", "starter")):
+                        rivals = [p.process.pid for n, p in processes.items() if n != name]
+                        pauser.run_alone(processes[name].process.pid, rivals)
+                        left = GENERATION_BUDGET_S - agent_s if name == "agent" else float("inf")
+                        tokens, elapsed = processes[name].generate(batch, new_tokens, left)
+                        if name == "agent":
+                            agent_s += elapsed
+                            shape = (len(batch), new_tokens)
+                            outputs.append(as_token_array(tokens, shape, vocab_size))
+                        if index >= WARMUP_BATCHES:
+                            seconds[name].append(elapsed)
+                timings.append((seconds["agent"], seconds["starter"]))
+                pauser.resume_all()
+                for process in processes.values():
+                    process.stop()
+                leaving, processes = list(processes.values()), {}
+        except BaseException:
+            pauser.resume_all()
+            for process in [*processes.values(), *leaving]:
                 process.close(kill=True)  # the agent's may be stuck in its own code
             raise
-        for process in processes.values():
+        for process in leaving:
             process.close()
-    return outputs, times, load_s, agent.answers_hidden
+    return outputs, timings, load_s, hidden
 
 
 def logit_gaps(logits: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -466,11 +506,14 @@ def reference_check(
     return fraction, worst
 
 
-def grade(workspace: Path, answers: Path, out_dir: Path) -> dict[str, Any]:
+def grade(
+    workspace: Path, answers: Path, out_dir: Path, adopt_orphans: bool = False
+) -> dict[str, Any]:
     """Grade one workspace; returns the grader's JSON document.
 
     The agent's process sees neither the prompts file nor `out_dir` (mlab_untrusted); it
-    reads the model, as published, from ANS/model.
+    reads the model, as published, from ANS/model. `adopt_orphans`: this is the grader's own
+    process (see `run_agent`).
     """
     model_dir, prompts_path = answers / "model", answers / "prompts.npy"
     if not (model_dir / "config.json").is_file() or not prompts_path.is_file():
@@ -479,35 +522,42 @@ def grade(workspace: Path, answers: Path, out_dir: Path) -> dict[str, Any]:
     reference = import_file(REFERENCE, "reference_inference")
     published = np.load(prompts_path)
     batches = len(published) // reference.BATCH_SIZE
-    rounds = max(1, math.ceil((MIN_TIMED_PAIRS + WARMUP_BATCHES) / max(batches, 1)))
+    needed = WAVES * (WARMUP_BATCHES + TIMED_BATCHES_PER_WAVE)
+    rounds = max(1, math.ceil(needed / max(batches, 1)))
     published = published[: batches * reference.BATCH_SIZE]
     prompts = np.concatenate([fresh_prompts(published, vocab_size) for _ in range(rounds)])
+    waves = [
+        prompts[part[0] * reference.BATCH_SIZE : (part[-1] + 1) * reference.BATCH_SIZE]
+        for part in np.array_split(np.arange(batches * rounds), WAVES)
+    ]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        outputs, times, load_s, hidden = run_agent(
+        outputs, timings, load_s, hidden = run_agent(
             workspace,
             model_dir,
-            prompts,
+            waves,
             reference,
             device,
             hide=[prompts_path, out_dir],
             scratch=out_dir / "untrusted-scratch",
+            adopt_orphans=adopt_orphans,
         )
         fraction, worst = reference_check(reference, model_dir, prompts, outputs, device)
     except InvalidSubmission as invalid:
         return {"valid": False, "reason": str(invalid), "metrics": {}, "agent_reported": None}
-    n_tokens = sum(tokens.size for tokens in outputs[WARMUP_BATCHES:])
-    timed_s = sum(times["agent"])
+    timed_batches = sum(len(agent) for agent, _ in timings)
+    n_tokens = timed_batches * reference.BATCH_SIZE * reference.GENERATION_LENGTH
+    agent_s = sum(sum(agent) for agent, _ in timings)
+    starter_s = sum(sum(starter) for _, starter in timings)
     metrics = {
-        "tokens_per_s": n_tokens / timed_s,
-        "ms_per_token": 1000.0 * timed_s / n_tokens,
+        "tokens_per_s": n_tokens / agent_s,
+        "ms_per_token": 1000.0 * agent_s / n_tokens,
         "exact_token_fraction": fraction,
         "max_logit_gap": worst,
         "load_s": load_s,
         "answers_hidden": float(hidden),
-        "starter_tokens_per_s": n_tokens / sum(times["starter"]),
-        "timing_control": float("control" in times),
-        **controlled_speedup(times["agent"], times["starter"], times.get("control")),
+        "starter_tokens_per_s": n_tokens / starter_s,
+        **speedup_over_waves(timings),
     }
     return {"valid": True, "reason": "", "metrics": metrics, "agent_reported": None}
 
@@ -525,7 +575,7 @@ def main() -> None:
     args = parser.parse_args()
     workspace, answers, out = args.workspace.resolve(), args.answers.resolve(), args.out.resolve()
     sys.dont_write_bytecode = True
-    result = grade(workspace, answers, out.parent)
+    result = grade(workspace, answers, out.parent, adopt_orphans=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
 
 
