@@ -9,6 +9,7 @@ the compile path is exercised up to the point where it must find one.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -197,9 +198,40 @@ if leaked.strip() or os.environ.get("LEAN_PATH") != "/opt/project/lib":
 if "BAD" in source:
     print("Problem.lean:7:8: error: unknown identifier 'BAD'")
     sys.exit(1)
+if "FLOOD" in source:  # pages of messages before the verdict
+    sys.stdout.write(("Problem.lean:1:0: info: " + "x" * 200 + "\\n") * 10000)
 if "sorry" in source:
     print("Problem.lean:5:8: warning: declaration uses 'sorry'")
 """
+
+
+def stand_in_lean(folder: Path, key: Path) -> Path:
+    """STAND_IN_LEAN as an executable `lean` in `folder`/bin."""
+    lean = folder / "bin" / "lean"
+    lean.parent.mkdir(parents=True)
+    lean.write_text(STAND_IN_LEAN.format(python=sys.executable, key=str(key)))
+    lean.chmod(0o755)
+    return lean
+
+
+def test_lean_output_beyond_what_the_grader_keeps_is_not_accepted(tmp_path: Path) -> None:
+    # The grader keeps the first MiB of Lean's output (a file that makes Lean print without
+    # end cannot exhaust its memory). A verdict it did not read could be the sorry warning or
+    # an error: such a file is neither accepted nor proved.
+    spec = importlib.util.spec_from_file_location("math_eval", get_task(TASK).eval_script)
+    assert spec is not None and spec.loader is not None
+    grader = importlib.util.module_from_spec(spec)
+    sys.modules["math_eval"] = grader  # its dataclasses look their module up
+    spec.loader.exec_module(grader)
+    lean = stand_in_lean(tmp_path, tmp_path / "no-key")
+    settings = {"lean": str(lean), "lean_path": "/opt/project/lib", "project": str(tmp_path)}
+    source = HEADER + "theorem t : 1 = 1 := by\n  sorry -- FLOOD\n"
+
+    quiet = grader.compile_one(source.replace("FLOOD", ""), settings, tmp_path / "a", [], 60)
+    flooded = grader.compile_one(source, settings, tmp_path / "b", [], 60)
+
+    assert (quiet.accepted, quiet.proved) == (True, False)  # the warning was read
+    assert (flooded.accepted, flooded.proved) == (False, False)
 
 
 @pytest.fixture(scope="module")
@@ -221,9 +253,7 @@ def test_a_model_echoing_the_references_scores_one_and_lean_judges_each_file(
     answers = answer_key(tmp_path / "answers", {"generated": True, "lean": str(lean),
                          "lean_path": "/opt/project/lib", "project": str(tmp_path)})  # fmt: skip
     key = str(answers / "problems.jsonl")
-    lean.parent.mkdir()
-    lean.write_text(STAND_IN_LEAN.format(python=sys.executable, key=key))
-    lean.chmod(0o755)
+    stand_in_lean(tmp_path, Path(key))
     workspace = tmp_path / "ws"
     output = workspace / "output"
     shutil.copytree(tiny_model, output)

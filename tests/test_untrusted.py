@@ -9,8 +9,10 @@ scratch folder, and it gets its input through a pipe.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,32 @@ def test_without_a_nested_sandbox_the_child_runs_unhidden_and_says_so(
         mlab_untrusted._nested_bwrap.cache_clear()
     assert child.argv == ["python", "x.py"] and child.hidden is False
     assert child.env["TMPDIR"] == str(tmp_path / "scratch")
+
+
+def test_run_captured_keeps_the_start_of_endless_output_and_ends_at_the_timeout() -> None:
+    from mlab_untrusted import run_captured
+
+    # 64 MiB on stdout and 1 KiB on stderr: a kept MiB of the first, all of the second
+    flood = (
+        "import sys\n"
+        "sys.stderr.write('e' * 1024)\n"
+        "block = 'o' * (1 << 20)\n"
+        "for _ in range(64):\n"
+        "    sys.stdout.write(block)\n"
+    )
+    done = run_captured([sys.executable, "-c", flood], env=os.environ, timeout_s=60)
+    assert (done.returncode, done.overflow) == (0, True)
+    assert done.stdout == "o" * (1 << 20)
+    assert done.stderr == "e" * 1024
+
+    quiet = run_captured([sys.executable, "-c", "print('hi')"], env=os.environ, timeout_s=60)
+    assert (quiet.returncode, quiet.stdout, quiet.overflow) == (0, "hi\n", False)
+
+    started = time.monotonic()
+    stuck = run_captured(
+        [sys.executable, "-c", "import time; print('started', flush=True); time.sleep(60)"],
+        env=os.environ,
+        timeout_s=1,
+    )
+    assert (stuck.returncode, stuck.stdout) == (None, "started\n")
+    assert time.monotonic() - started < 10

@@ -28,9 +28,11 @@ import glob
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 
 @dataclass(frozen=True)
@@ -110,3 +112,63 @@ def untrusted_command(
     if cwd is not None:
         cmd += ["--chdir", str(Path(cwd).resolve())]
     return Untrusted([*cmd, "--", *argv], env, hidden=True)
+
+
+@dataclass(frozen=True)
+class Captured:
+    """How a child ended and the start of what it printed."""
+
+    returncode: int | None  # None: still running at the timeout, and killed
+    stdout: str
+    stderr: str
+    overflow: bool  # it printed more than was kept (on either stream)
+
+
+def _drain(stream: IO[bytes], kept: bytearray, max_bytes: int, overflow: list[bool]) -> None:
+    """Read `stream` to its end, keeping its first `max_bytes` bytes in `kept`."""
+    while chunk := stream.read1(1 << 16):
+        room = max_bytes - len(kept)
+        kept += chunk[: max(room, 0)]
+        if len(chunk) > room:
+            overflow[0] = True
+    stream.close()
+
+
+def run_captured(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    timeout_s: float,
+    max_bytes: int = 1 << 20,
+) -> Captured:
+    """Run the child ``argv`` to its end, or kill it after ``timeout_s``; keep what it prints.
+
+    At most ``max_bytes`` of each of stdout and stderr are kept (their beginning); the rest is
+    read and dropped, and ``overflow`` says so: a child that prints without end cannot exhaust
+    the grader's memory (``subprocess.run(capture_output=True)`` keeps everything). Stdin is
+    empty. A grader that judges the output (a compiler's errors) must treat ``overflow`` as a
+    failure: the part that was dropped is the part it did not read.
+    """
+    child = subprocess.Popen(
+        list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    kept = (bytearray(), bytearray())
+    overflow = [False]
+    readers = [
+        threading.Thread(target=_drain, args=(stream, buffer, max_bytes, overflow), daemon=True)
+        for stream, buffer in zip((child.stdout, child.stderr), kept, strict=True)
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        returncode: int | None = child.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        returncode = None
+    for reader in readers:
+        reader.join(timeout=5)  # a helper outside a PID namespace may hold a pipe open
+    out, err = (bytes(buffer).decode("utf-8", "replace") for buffer in kept)
+    return Captured(returncode, out, err, overflow[0])

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,9 +31,9 @@ from typing import Any
 import numpy as np
 
 try:
-    from mlab_untrusted import untrusted_command
+    from mlab_untrusted import run_captured, untrusted_command
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
-    from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
+    from mlab_hpc.grader_lib.mlab_untrusted import run_captured, untrusted_command
 
 ANSWER_NAME = "test.npz"
 MODEL_NAME = "model.py"
@@ -96,19 +95,11 @@ def run_model(
             cwd=workspace,
         )
         env = {**child.env, "PYTHONDONTWRITEBYTECODE": "1"}
-        try:
-            done = subprocess.run(
-                child.argv,
-                cwd=workspace,
-                capture_output=True,
-                text=True,
-                timeout=budget_s,
-                env=env,
-            )
-        except subprocess.TimeoutExpired:
+        done = run_captured(child.argv, cwd=workspace, timeout_s=budget_s, env=env)
+        if done.returncode is None:
             raise InvalidSubmission(
                 f"the model did not predict the test graphs within {budget_s:.0f} s"
-            ) from None
+            )
         if done.returncode != 0:
             reason = one_line(done.stderr or done.stdout)
             raise InvalidSubmission(f"the model failed (exit {done.returncode}): {reason}")

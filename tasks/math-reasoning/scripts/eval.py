@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +48,7 @@ from typing import Any
 try:
     from mlab_model_eval import LocalTask, grade_model, model_rules, task_params
     from mlab_text_metrics import corpus_bleu, rouge_l
-    from mlab_untrusted import untrusted_command
+    from mlab_untrusted import run_captured, untrusted_command
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
     from mlab_hpc.grader_lib.mlab_model_eval import (
         LocalTask,
@@ -58,11 +57,12 @@ except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
         task_params,
     )
     from mlab_hpc.grader_lib.mlab_text_metrics import corpus_bleu, rouge_l
-    from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
+    from mlab_hpc.grader_lib.mlab_untrusted import run_captured, untrusted_command
 
 PARAMS = ("max_parameters", "max_bytes", "max_new_tokens", "compile_timeout_s")
 STOP = "\n\n"
 COMPILE_WORKERS = max(1, min(8, os.cpu_count() or 1))
+LEAN_OUTPUT_BYTES = 1 << 20  # Lean printing more than this on one file: not accepted
 PROMPT = "{{header}}{{informal_prefix}}theorem {{name}}"
 LEAN_FIX = (
     "build a Lake project with Mathlib under /opt (README, 'Lean'), then run `mlab-hpc "
@@ -163,12 +163,8 @@ def compile_one(
         [settings["lean"], str(file)], hide=hide, scratch=scratch, cwd=Path(settings["project"])
     )
     env = {**child.env, "LEAN_PATH": settings.get("lean_path", "")}
-    try:
-        done = subprocess.run(
-            child.argv, env=env, capture_output=True, text=True, timeout=timeout_s,
-            stdin=subprocess.DEVNULL, check=False,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
+    done = run_captured(child.argv, env=env, timeout_s=timeout_s, max_bytes=LEAN_OUTPUT_BYTES)
+    if done.returncode is None or done.overflow:  # unread output may hold the error or sorry
         return Compiled(False, False, child.hidden)
     output = done.stdout + done.stderr
     accepted = done.returncode == 0 and ": error" not in output
