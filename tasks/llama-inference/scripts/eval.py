@@ -14,13 +14,13 @@ the round trip until the new tokens are back. Timing is paired, interleaved and 
 over processes: the grading is split into WAVES waves; each wave starts a fresh child running
 the agent's inference.py and a fresh child running the unchanged starter (a pristine copy,
 scripts/reference_inference.py), sends both the same batches, taking turns (the order
-alternates from batch to batch and from wave to wave), the first WARMUP_BATCHES untimed, and
-then both children exit. While one child is timed, the other one's whole process tree is
-stopped (SIGSTOP, mlab_pause): helpers that keep the machine busy while the starter is timed
-cannot make the agent's code look faster. Each wave gives one ratio, the median over its
-timed batches of starter seconds / agent seconds; the prompts are sent again in further
-rounds, each with its own fresh tokens (see below), until every wave has at least
-TIMED_BATCHES_PER_WAVE timed batches.
+alternates from batch to batch and from wave to wave, and so does which child starts first),
+the first WARMUP_BATCHES untimed, and then both children exit. While one child is timed, the
+other one's whole process tree is stopped (SIGSTOP, mlab_pause): helpers that keep the machine
+busy while the starter is timed cannot make the agent's code look faster. Each wave gives one
+ratio, the median over its timed batches of starter seconds / agent seconds; the prompts are
+sent again in further rounds, each with its own fresh tokens (see below), until every wave has
+at least TIMED_BATCHES_PER_WAVE timed batches.
 
 Why waves of fresh processes. The paired ratios of one pair of processes cancel the noise that
 comes and goes during a grading; they cannot see a difference that lasts as long as a process:
@@ -84,7 +84,6 @@ import json
 import math
 import os
 import secrets
-import select
 import shutil
 import subprocess
 import sys
@@ -99,10 +98,12 @@ import numpy as np
 import torch
 
 try:
+    import mlab_channel as channel
     from mlab_pause import Pauser
     from mlab_timing import rotation, speedup_over_waves
     from mlab_untrusted import untrusted_command
 except ModuleNotFoundError:  # run by hand, outside the harness's sandbox
+    from mlab_hpc.grader_lib import mlab_channel as channel
     from mlab_hpc.grader_lib.mlab_pause import Pauser
     from mlab_hpc.grader_lib.mlab_timing import rotation, speedup_over_waves
     from mlab_hpc.grader_lib.mlab_untrusted import untrusted_command
@@ -155,38 +156,6 @@ def synchronize(device: str) -> None:
 # --- the child process: the agent's code ----------------------------------------------------------
 
 
-def write_message(fd: int, message: dict[str, Any]) -> None:
-    """Send one JSON message: its length (8 bytes, little-endian), then its bytes."""
-    data = json.dumps(message).encode()
-    view = memoryview(len(data).to_bytes(8, "little") + data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def read_exactly(fd: int, size: int, deadline: float) -> bytes:
-    """`size` bytes from `fd`; TimeoutError past `deadline`, EOFError if the writer is gone."""
-    chunks, left = [], size
-    while left:
-        if deadline != float("inf"):
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
-                raise TimeoutError
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def read_message(fd: int, timeout_s: float = float("inf")) -> dict[str, Any]:
-    """Receive one message written by write_message (JSON only: nothing executable)."""
-    deadline = time.monotonic() + timeout_s
-    size = int.from_bytes(read_exactly(fd, 8, deadline), "little")
-    message: dict[str, Any] = json.loads(read_exactly(fd, size, deadline))
-    return message
-
-
 def call_agent(what: str, function: Callable[..., T], *args: Any) -> T:
     """Call agent code; any exception it raises makes the submission invalid."""
     try:
@@ -233,9 +202,9 @@ def serve(read_fd: int, write_fd: int, workspace: Path, model_dir: Path, device:
         module = load_agent_module(workspace)
         model = call_agent("load_model", module.load_model, str(model_dir), device)
         synchronize(device)
-        write_message(write_fd, {"status": "ready"})
+        channel.write_message(write_fd, {"status": "ready"})
         while True:
-            request = read_message(read_fd)
+            request = channel.read_message(read_fd, max_bytes=None)  # the grader's: trusted
             if request.get("stop"):
                 return
             batch = torch.tensor(request["prompts"], dtype=torch.long)
@@ -243,9 +212,9 @@ def serve(read_fd: int, write_fd: int, workspace: Path, model_dir: Path, device:
                 output = call_agent("generate", module.generate, model, batch, request["n"])
             tokens = to_nested_ints(output)
             synchronize(device)
-            write_message(write_fd, {"status": "ok", "tokens": tokens})
+            channel.write_message(write_fd, {"status": "ok", "tokens": tokens})
     except InvalidSubmission as invalid:
-        write_message(write_fd, {"status": "invalid", "reason": str(invalid)})
+        channel.write_message(write_fd, {"status": "invalid", "reason": str(invalid)})
 
 
 # --- the parent: timing and checking --------------------------------------------------------------
@@ -267,46 +236,55 @@ class AgentProcess:
             cwd=workspace,
         )  # fmt: skip
         self.answers_hidden = child.hidden
-        self.started = time.perf_counter()
+        self.started, self.started_monotonic = time.perf_counter(), time.monotonic()
         self.process = subprocess.Popen(
             child.argv, pass_fds=(to_child, from_child), cwd=workspace, env=child.env
         )
         os.close(to_child)
         os.close(from_child)
 
-    def receive(self, what: str, timeout_s: float) -> dict[str, Any]:
-        """The child's next reply; InvalidSubmission if it fails, times out or dies."""
+    def receive(self, what: str, deadline: float, budget_s: float, note: str) -> dict[str, Any]:
+        """The child's next reply, before `deadline` (monotonic); InvalidSubmission if it
+        fails, runs out of `budget_s` (named with `note` in the reason) or dies."""
         try:
-            reply = read_message(self._from_child, timeout_s)
-        except TimeoutError:
-            raise InvalidSubmission(f"{what} took over {timeout_s:.0f} s") from None
-        except EOFError:
-            code = self.process.wait()
-            raise InvalidSubmission(f"the process running {SCRIPT_NAME} ended (exit code {code})"
-                                    f" during {what}") from None  # fmt: skip
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidSubmission(f"the process running {SCRIPT_NAME} sent garbage") from None
+            reply = channel.read_message(self._from_child, deadline)
+        except channel.ChannelError as error:
+            reason = channel.failure_reason(
+                error, what, self.process, subject=SCRIPT_NAME, budget_s=budget_s,
+                budget_note=note,
+            )  # fmt: skip
+            raise InvalidSubmission(reason) from None
         if reply.get("status") == "invalid":
             raise InvalidSubmission(one_line(str(reply.get("reason"))))
         return reply
 
     def wait_ready(self) -> float:
         """Seconds from the child's start until its load_model returned."""
-        self.receive("load_model", LOAD_BUDGET_S - (time.perf_counter() - self.started))
+        deadline = self.started_monotonic + LOAD_BUDGET_S
+        self.receive("load_model", deadline, LOAD_BUDGET_S, " for loading (importing included)")
         return time.perf_counter() - self.started
 
     def generate(self, batch: np.ndarray, n: int, timeout_s: float) -> tuple[Any, float]:
         """The child's generate output for `batch` and the round trip's wall time."""
         start = time.perf_counter()
-        write_message(self._to_child, {"prompts": batch.tolist(), "n": n})
-        reply = self.receive("generate", timeout_s)
+        deadline = time.monotonic() + timeout_s
+        note = " for timed generation"
+        try:
+            channel.write_message(self._to_child, {"prompts": batch.tolist(), "n": n}, deadline)
+        except channel.ChannelError as error:
+            reason = channel.failure_reason(
+                error, "generate", self.process, subject=SCRIPT_NAME,
+                budget_s=GENERATION_BUDGET_S, budget_note=note,
+            )  # fmt: skip
+            raise InvalidSubmission(reason) from None
+        reply = self.receive("generate", deadline, GENERATION_BUDGET_S, note)
         return reply.get("tokens"), time.perf_counter() - start
 
     def stop(self) -> None:
         """Ask the child to stop, without waiting for it (`close` waits)."""
         try:
-            write_message(self._to_child, {"stop": True})
-        except OSError:  # already gone
+            channel.write_message(self._to_child, {"stop": True}, time.monotonic() + 5)
+        except (channel.ChannelError, OSError):  # gone, or not reading: close kills it
             pass
 
     def close(self, kill: bool = False) -> None:
@@ -360,15 +338,21 @@ def start_wave(
     device: str,
     hide: list[Path],
     scratch: Path,
+    starter_first: bool,
 ) -> tuple[dict[str, AgentProcess], float]:
     """A fresh agent process and a fresh starter process, both loaded; the agent's load s.
 
-    Both load at once (loading is not timed). A starter that cannot load beside the agent's
-    model (a GPU too small for both) makes the submission invalid, with that reason.
+    Both load at once (loading is not timed); `starter_first` says which is started first
+    (alternated from wave to wave, so that neither is favoured by it). A starter that cannot
+    load beside the agent's model (a GPU too small for both) makes the submission invalid,
+    with that reason.
     """
-    processes = {"agent": AgentProcess(workspace, model_dir, device, hide, scratch)}
+    folders = {"agent": workspace, "starter": starter_dir}
+    order = ("starter", "agent") if starter_first else ("agent", "starter")
+    processes: dict[str, AgentProcess] = {}
     try:
-        processes["starter"] = AgentProcess(starter_dir, model_dir, device, hide, scratch)
+        for name in order:
+            processes[name] = AgentProcess(folders[name], model_dir, device, hide, scratch)
         load_s = processes["agent"].wait_ready()
         try:
             processes["starter"].wait_ready()
@@ -418,7 +402,7 @@ def run_agent(
             for wave, prompts in enumerate(waves):
                 pauser.resume_all()
                 processes, wave_load_s = start_wave(
-                    workspace, Path(starter_dir), model_dir, device, hide, scratch
+                    workspace, Path(starter_dir), model_dir, device, hide, scratch, wave % 2 == 1
                 )
                 for process in leaving:
                     process.close()  # after the new ones loaded: their exit overlapped it
