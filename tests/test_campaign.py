@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -588,6 +589,27 @@ def test_arrays_split_at_the_array_size_and_smoke_asks_short_limits() -> None:
     house = plan("s", [get_task("house-price")], [0], ["baseline"], [None], "generated", True)
     (array,) = group_arrays(house, profile, smoke)
     assert array.time_min == profile.smoke_time_min == 30
+
+
+def test_jobs_ask_for_the_agent_time_and_the_graders_time() -> None:
+    # A run's job grades the run at its end: it asks for the task's agent time plus its
+    # grader's limit (baby-lm's: 2 h) plus the margin. A grading job asks for the grader's
+    # limit plus the margin, at least the profile's grade_time_min: a 10-minute grading job
+    # would be killed in the middle of a 2-hour grading and leave the run ungraded.
+    profile = load_profile(DEV_PROFILE)
+    settings = JobSettings(results="/r", data_root="/d")
+    tasks = [get_task("cartpole"), get_task("baby-lm")]
+    runs = plan("t", tasks, [0], ["baseline"], [None], None)
+    jobs = {a.runs[0].task: a.time_min for a in group_arrays(runs, profile, settings)}
+    grading = {
+        a.runs[0].task: a.time_min for a in group_arrays(runs, profile, settings, grading=True)
+    }
+    for task in tasks:
+        agent_min = math.ceil(task.limits.max_time_s / 60)
+        grader_min = math.ceil(task.grader.timeout_s / 60)
+        assert jobs[task.id] == agent_min + grader_min + profile.time_margin_min
+        assert grading[task.id] == max(profile.grade_time_min, grader_min + 5)
+    assert (profile.grade_time_min, grading["baby-lm"]) == (10, 125)
 
 
 @pytest.mark.slow

@@ -35,7 +35,7 @@ class ClusterProfile:
     account: str | None = None
     qos: str | None = None
     setup: tuple[str, ...] = ()
-    time_margin_min: int = 15  # setup, grading and requeue latency on top of the task's limit
+    time_margin_min: int = 15  # setup and requeue latency on top of the agent's and grader's limits
     array_parallelism: int = 64
     max_attempts: int = 3
     signal_delay_s: int = 120  # Slurm's warning (USR2) before a time limit: time to checkpoint
@@ -43,7 +43,7 @@ class ClusterProfile:
     path: Path | None = None
     max_array_size: int | None = None  # default: the cluster's MaxArraySize (scontrol)
     smoke_time_min: int = 30  # the wall-clock request of a --smoke run
-    grade_time_min: int = 60  # the wall-clock request of a grading job (one run's grading)
+    grade_time_min: int = 60  # the least a grading job asks for (else: grader timeout + margin)
 
     def resource_class(self, gpus: int) -> ResourceClass:
         """The class of a run that needs ``gpus`` GPUs."""

@@ -73,13 +73,23 @@ def slurm_available() -> str | None:
 
 
 def run_time_min(task: TaskSpec, settings: JobSettings, profile: ClusterProfile) -> int:
-    """A run's wall-clock request: the task's agent time plus the profile's margin (a smoke
-    run: the profile's ``smoke_time_min``, unless the task's own time is shorter)."""
+    """A run's wall-clock request: the task's agent time, then its grader's time limit (the
+    job grades the run at its end), plus the profile's margin (a smoke run: the profile's
+    ``smoke_time_min``, unless that is longer)."""
     agent_s = settings.options.max_time_s or task.limits.max_time_s
-    minutes = math.ceil(agent_s / 60) + profile.time_margin_min
+    minutes = math.ceil(agent_s / 60) + math.ceil(task.grader.timeout_s / 60)
+    minutes += profile.time_margin_min
     if settings.options.smoke:
         minutes = min(minutes, profile.smoke_time_min)
     return minutes
+
+
+def grading_time_min(task: TaskSpec, profile: ClusterProfile) -> int:
+    """A grading job's wall-clock request: the task's grader time limit plus the profile's
+    margin, and at least the profile's ``grade_time_min``."""
+    return max(
+        profile.grade_time_min, math.ceil(task.grader.timeout_s / 60) + profile.time_margin_min
+    )
 
 
 @dataclass(frozen=True)
@@ -191,11 +201,11 @@ def group_arrays(
     profile: ClusterProfile,
     settings: JobSettings,
     max_array_size: int | None = None,
-    time_min: int | None = None,
+    grading: bool = False,
 ) -> list[JobArray]:
     """Job arrays: one per distinct request (class, CPUs, memory, GPUs, time), each split into
-    arrays of at most ``max_array_size`` elements. ``time_min`` replaces every run's time
-    (grading jobs).
+    arrays of at most ``max_array_size`` elements. With ``grading``, the arrays of grading
+    jobs: each run's time is its task's grading time (`grading_time_min`).
 
     A run whose time exceeds the partition's limit gets the limit: it is requeued at the limit
     and resumes after its last completed step (up to the profile's max_attempts).
@@ -204,7 +214,10 @@ def group_arrays(
     for spec in runs:
         task = get_task(spec.task)
         rc = profile.resource_class(task.resources.gpus)
-        minutes = time_min or run_time_min(task, settings, profile)
+        if grading:
+            minutes = grading_time_min(task, profile)
+        else:
+            minutes = run_time_min(task, settings, profile)
         if rc.max_time_min:
             minutes = min(minutes, rc.max_time_min)
         key = (
@@ -370,7 +383,7 @@ def submit_grading(
 ) -> list[dict[str, Any]]:
     """Send grading jobs for ``rows`` (``launch.status.RunStatus`` with ``to_grade`` set):
     one array per distinct request of their tasks (the run's resource class, CPUs, memory,
-    GPUs), asking for the profile's ``grade_time_min``. Each array is appended to
+    GPUs, time: `grading_time_min`). Each array is appended to
     submissions.jsonl (kind ``grade``) the moment its sbatch returns; returns those records.
     Grading jobs get no API key: graders call no model.
     """
@@ -382,7 +395,7 @@ def submit_grading(
         profile,
         settings,
         cluster_max_array_size(profile),
-        time_min=profile.grade_time_min,
+        grading=True,
     )
     folder = paths.submitit_dir / "%j"
     sent: list[dict[str, Any]] = []
