@@ -16,7 +16,7 @@ from mlab_hpc.agents import AgentContext
 from mlab_hpc.cli import main
 from mlab_hpc.environment import ActionCall, StepRecord
 from mlab_hpc.launch.campaign import CampaignPaths
-from mlab_hpc.launch.status import campaign_status
+from mlab_hpc.launch.status import campaign_status, reconcile
 from mlab_hpc.paths import ResultsRoot
 from mlab_hpc.runrecord import RunState
 
@@ -274,3 +274,48 @@ def test_a_cancelled_gpu_run_is_graded_on_a_gpu_node(
         "gpu",
         "0",
     )
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("dev_cluster", "data_root")
+def test_a_run_whose_grading_job_died_is_ungraded_until_a_resubmission_finishes_it(
+    results: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.setenv("MLAB_TEST_SLEEP_S", "20")
+    args = ("--tasks", "cartpole", "--agent", "tests.agents_for_tests:ResumableAgent")
+    submit(*args, "--campaign", "ug")
+    (array,) = arrays_sent(results, "ug")
+    job_id, run_id = array["job_ids"][0], array["run_ids"][0]
+    deadline = time.monotonic() + 120
+    while not (results / "runs" / run_id / "workspace" / "partial.txt").exists():
+        assert time.monotonic() < deadline, "the run never reached its sleeping step"
+        time.sleep(0.5)
+    subprocess.run(["scancel", job_id], check=True)
+    paths = CampaignPaths(ResultsRoot(results), "ug")
+    wait_until(paths, "to grade")
+    set_node("drain", "mlab-test-grading-job-held")  # the grading job cannot start...
+    try:
+        (row,) = reconcile(paths, notify=[].append)
+        assert row.status == "grading", row
+        (grade,) = grading_records(results, "ug")
+        grade_job = grade["job_ids"][0]
+        subprocess.run(["scancel", grade_job], check=True)  # ...and ends without grading
+        wait_until(paths, "ungraded")
+    finally:
+        set_node("resume")
+        wait_node_up()
+    (row,) = campaign_status(paths)
+    assert (row.grading_job, row.exit_reason) == (grade_job, "cancelled"), row
+    # status says so, and sends no second grading job for the same ending
+    shown = CliRunner().invoke(main, ["status", "--campaign", "ug", "--runs"])
+    assert shown.exit_code == 0 and "ungraded" in shown.output, shown.output
+    assert len(grading_records(results, "ug")) == 1 and not runs_rows(results)
+
+    # a resubmission resumes the run (cancelled is an infrastructure ending) to its end
+    out = submit(*args, "--campaign", "ug")
+    assert "0 already done, 0 still queued or running, 1 to launch" in out, out
+    (row,) = wait_for(results, "ug", timeout=180)
+    assert row.status == "completed", row
+    (table,) = runs_rows(results)
+    assert table["attempts"] == 2 and table["n_steps"] == 5
