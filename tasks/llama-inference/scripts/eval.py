@@ -414,7 +414,10 @@ def run_agent(
                     batch = prompts[index * batch_size : (index + 1) * batch_size]
                     for name in rotation(wave + index, ("agent", "starter")):
                         rivals = [p.process.pid for n, p in processes.items() if n != name]
-                        pauser.run_alone(processes[name].process.pid, rivals)
+                        try:
+                            pauser.run_alone(processes[name].process.pid, rivals)
+                        except RuntimeError as error:  # only the agent's code forks like that
+                            raise InvalidSubmission(f"{SCRIPT_NAME}'s process: {error}") from None
                         left = GENERATION_BUDGET_S - agent_s if name == "agent" else float("inf")
                         tokens, elapsed = processes[name].generate(batch, new_tokens, left)
                         if name == "agent":

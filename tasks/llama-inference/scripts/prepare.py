@@ -41,9 +41,9 @@ from mlab_hpc.grader_lib.mlab_prepare import PrepareError, prepare_main
 
 CONTEXT_LENGTH = 128
 PUBLIC_PROMPTS = 400  # the published script's 100 batches of 4
-PRIVATE_PROMPTS = 44  # the grader's warm-up batch and 10 timed batches of 4
+PRIVATE_PROMPTS = 44  # 11 batches of 4; the grader sends them in 3 rounds over 8 waves
 GENERATED_PUBLIC_PROMPTS = 40  # the starter's 10 batches
-GENERATED_PRIVATE_PROMPTS = 16  # the grader's warm-up batch and 3 timed batches
+GENERATED_PRIVATE_PROMPTS = 16  # 4 batches; the grader sends them in 8 rounds (1 per wave)
 GENERATED_SEED = 20_230_705
 MODEL_FOLDER = "llama-7b"
 WIKITEXT_TEST = "wikitext-103-v1/test-00000-of-00001.parquet"
