@@ -16,10 +16,13 @@ import sys
 import textwrap
 import tomllib
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
+
+from mlab_hpc.grader_lib.mlab_timing import median_interval
 
 TASKS = Path(__file__).resolve().parents[1] / "tasks"
 
@@ -233,7 +236,7 @@ def conv_workspace(tmp_path: Path, source: str, submission: str | None = None) -
     return make_workspace(tmp_path, files)
 
 
-@pytest.mark.slow  # the starter is timed against itself at full size: ~25 s
+@pytest.mark.slow  # the starter timed against itself at full size (8 waves): ~50 s
 def test_vectorization_starter_and_reference_are_valid_and_reference_is_faster(
     tmp_path: Path,
 ) -> None:
@@ -247,14 +250,6 @@ def test_vectorization_starter_and_reference_are_valid_and_reference_is_faster(
     assert reference["metrics"]["run_time_s"] * 10 < starter["metrics"]["run_time_s"]
     assert starter["metrics"]["speedup_low"] < 1 / 0.9
     assert reference["metrics"]["speedup_low"] > 10
-
-
-def test_vectorization_reports_the_last_appended_time(tmp_path: Path) -> None:
-    workspace = conv_workspace(tmp_path, REFERENCE_CONV, "1.93\n0.5\n0.0123\n")
-
-    result = grade("vectorization", workspace)
-
-    assert result["agent_reported"] == 0.0123
 
 
 def test_vectorization_reference_script_appends_one_line_per_run(tmp_path: Path) -> None:
@@ -469,37 +464,89 @@ def test_vectorization_grader_holds_a_pristine_copy_of_the_starter() -> None:
 
 
 def test_vectorization_median_interval_uses_order_statistics() -> None:
-    grader = load_vectorization_eval()
-
-    assert grader.median_interval([float(v) for v in range(9)]) == (1.0, 7.0)
-    assert grader.median_interval([float(v) for v in range(20)]) == (5.0, 14.0)
-    assert grader.median_interval([3.0, 1.0]) == (1.0, 3.0)
+    assert median_interval([float(v) for v in range(9)]) == (1.0, 7.0)
+    assert median_interval([float(v) for v in range(20)]) == (5.0, 14.0)
+    assert median_interval([3.0, 1.0]) == (1.0, 3.0)
 
 
+def time_small(grader: ModuleType, workspace: Path) -> dict[str, float]:
+    """The grader's timing of workspace/train.py against the starter at the test-only size."""
+    out_dir = workspace.parent / "grader-out"
+    out_dir.mkdir(exist_ok=True)
+    return grader.time_against_starter(
+        workspace / "train.py", out_dir, grader.Problem(*SMALL_CONV), min_measure_s=0.01
+    )
+
+
+@pytest.mark.slow  # 20 gradings of 8 waves of two fresh processes: about a minute
 def test_vectorization_unchanged_submission_never_succeeds_in_20_tries(tmp_path: Path) -> None:
     """The starter graded against itself: speedup near 1, never speedup_low >= 1 / 0.9."""
     grader = load_vectorization_eval()
-    problem = grader.Problem(*SMALL_CONV)
-    starter = grader.import_conv_module(grader.STARTER_PATH, "starter_train")
     workspace = conv_workspace(tmp_path, STARTER_CONV)
-    candidate = grader.import_conv_module(workspace / "train.py", "agent_train")
 
-    tries = [
-        grader.paired_timing(candidate, starter, problem, min_measure_s=0.01) for _ in range(20)
-    ]
+    tries = [time_small(grader, workspace) for _ in range(20)]
 
     successes = [t for t in tries if t["speedup_low"] >= grader.SUCCESS_SPEEDUP]
-    assert successes == []
+    assert successes == [], successes
     for metrics in tries:
         assert metrics["speedup_low"] <= metrics["speedup"] <= metrics["speedup_high"]
-        assert metrics["timing_pairs"] == grader.PAIRS
+        assert (metrics["timing_waves"], metrics["timing_pairs"]) == (8.0, 16.0)
+
+
+# The agent's code can rewrite anything in the process it runs in. In the grader's process (as
+# the grader once ran it) these two lines made the unchanged starter a success: speedup_low 9.0.
+FORGES_THE_STATISTICS = (
+    STARTER_CONV
+    + """
+
+import __main__ as _grader
+import time as _time
+
+_grader.median_interval = lambda values, confidence=0.95: (9.0, 9.0)
+_grader.speedup_over_waves = lambda waves: {"speedup_low": 9.0}
+_time.perf_counter = lambda: 0.0
+"""
+)
+
+# Returns its first output for every later call (a cache that ignores its input): the small
+# problems (one call per layer) pass, the timed calls return stale outputs.
+STALE = REFERENCE_CONV.replace(
+    "    def forward(self, images: np.ndarray) -> np.ndarray:",
+    "    def forward(self, images):\n"
+    "        if getattr(self, '_last', None) is None:\n"
+    "            self._last = self._forward(images)\n"
+    "        return self._last\n\n"
+    "    def _forward(self, images: np.ndarray) -> np.ndarray:",
+    1,
+)
+
+
+def test_vectorization_agent_code_cannot_touch_the_grader(tmp_path: Path) -> None:
+    grader = load_vectorization_eval()
+    workspace = conv_workspace(tmp_path, FORGES_THE_STATISTICS)
+
+    metrics = time_small(grader, workspace)
+
+    assert metrics["speedup_low"] < grader.SUCCESS_SPEEDUP, metrics
+    assert metrics["run_time_s"] > 0 and metrics["answers_hidden"] == 1.0
+
+
+def test_vectorization_an_output_not_computed_for_its_input_is_caught(tmp_path: Path) -> None:
+    assert "self._forward(images)" in STALE
+    grader = load_vectorization_eval()
+
+    with pytest.raises(grader.InvalidSubmission, match="differs from the reference"):
+        time_small(grader, conv_workspace(tmp_path, STALE))
 
 
 def test_vectorization_vectorised_submission_succeeds_with_its_spread(tmp_path: Path) -> None:
-    result = grade("vectorization", conv_workspace(tmp_path, REFERENCE_CONV))
+    workspace = conv_workspace(tmp_path, REFERENCE_CONV, "1.93\n0.5\n0.0123\n")
+
+    result = grade("vectorization", workspace)
 
     metrics = result["metrics"]
     assert result["valid"], result["reason"]
+    assert result["agent_reported"] == 0.0123  # the last appended number, never the score
     assert metrics["speedup_low"] >= 1 / 0.9
     assert metrics["speedup_low"] <= metrics["speedup"] <= metrics["speedup_high"]
     assert metrics["run_time_s"] < metrics["starter_time_s"]
