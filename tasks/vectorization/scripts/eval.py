@@ -208,19 +208,24 @@ def build_layer(module: ModuleType, problem: Problem, weights: np.ndarray, bias:
     )
 
 
-def check_output(output: object, expected: np.ndarray, problem: Problem) -> None:
-    """Raise InvalidSubmission unless `output` matches `expected` within the tolerance."""
+def as_output(output: object, shape: tuple[int, ...], problem: Problem) -> np.ndarray:
+    """forward's output as a float64 array of `shape` (InvalidSubmission if it is not one)."""
     try:
         values = np.asarray(output, dtype=np.float64)
     except (TypeError, ValueError):
         raise InvalidSubmission(
             f"forward returned {type(output).__name__}, not an array of numbers"
         ) from None
-    if values.shape != expected.shape:
+    if values.shape != shape:
         raise InvalidSubmission(
-            f"forward output has shape {values.shape}, expected {expected.shape} "
-            f"({problem.label()})"
+            f"forward output has shape {values.shape}, expected {shape} ({problem.label()})"
         )
+    return values
+
+
+def check_output(output: object, expected: np.ndarray, problem: Problem) -> None:
+    """Raise InvalidSubmission unless `output` matches `expected` within the tolerance."""
+    values = as_output(output, expected.shape, problem)
     if not np.all(np.isfinite(values)):
         raise InvalidSubmission(f"forward output holds NaN or inf ({problem.label()})")
     if not np.allclose(values, expected, rtol=RTOL, atol=ATOL):
@@ -275,17 +280,7 @@ def read_array(fd: int, deadline: float = math.inf, max_bytes: int | None = None
 
 def commitment(output: object, vector: np.ndarray, problem: Problem) -> float:
     """The dot product of forward's output with `vector` (InvalidSubmission if it cannot be)."""
-    try:
-        values = np.asarray(output, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidSubmission(
-            f"forward returned {type(output).__name__}, not an array of numbers"
-        ) from None
-    if values.shape != vector.shape:
-        raise InvalidSubmission(
-            f"forward output has shape {values.shape}, expected {vector.shape} ({problem.label()})"
-        )
-    return float(values.ravel() @ vector.ravel())
+    return float(as_output(output, vector.shape, problem).ravel() @ vector.ravel())
 
 
 def serve(read_fd: int, write_fd: int, script: Path) -> None:
