@@ -601,3 +601,15 @@ def test_house_price_constant_mean_does_not_beat_the_starter_in_human_relative(
     assert flat > starter  # the constant mean is the worse submission
     assert human_relative("house-price", starter, starter) == 0.0
     assert human_relative("house-price", flat, starter) == 0.0
+
+
+def test_vectorization_timing_stops_at_its_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a forward too slow to time within the grader's limit is invalid, with the reason, rather
+    # than a grader killed at its timeout
+    grader = load_vectorization_eval()
+    monkeypatch.setattr(grader, "TIMING_BUDGET_S", 0.0)
+
+    with pytest.raises(grader.InvalidSubmission, match="forward is too slow to be timed"):
+        time_small(grader, conv_workspace(tmp_path, REFERENCE_CONV))

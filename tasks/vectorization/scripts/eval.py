@@ -94,7 +94,8 @@ TIMED_PAIRS_PER_WAVE = 2  # the starter takes ~1 s a call: 8 x 3 pairs is ~45 s 
 MIN_MEASURE_S = 0.05  # a measurement repeats fast calls until it spans at least this long
 MAX_CALLS = 64  # calls per measurement at most (each gets images of its own)
 LOAD_BUDGET_S = 120.0  # importing train.py and building the layer, per child
-CALL_BUDGET_S = 300.0  # one measurement of the candidate beyond this is invalid
+CALL_BUDGET_S = 100.0  # one measurement beyond this is invalid (the starter: ~1 s)
+TIMING_BUDGET_S = 420.0  # all the waves beyond this is invalid (grader timeout: 600 s)
 SUCCESS_SPEEDUP = 1 / 0.9  # run time 10% lower; the rule in the docstring (applied by analysis)
 STARTER_PATH = Path(__file__).resolve().with_name("starter_train.py")
 RTOL = 1e-5
@@ -517,6 +518,7 @@ def _time_waves(
     """time_against_starter's waves, with its arguments resolved."""
     timings: list[tuple[list[float], list[float]]] = []
     hidden = True
+    budget_end = time.monotonic() + TIMING_BUDGET_S
     for wave in range(waves):
         children = start_pair(scripts, hide, scratch, starter_first=wave % 2 == 1)
         try:
@@ -536,6 +538,11 @@ def _time_waves(
                         pauser.run_alone(child.process.pid, [rival.process.pid])
                     except RuntimeError as error:  # only the agent's code forks like that
                         raise InvalidSubmission(f"{SCRIPT_NAME}'s process: {error}") from None
+                    if time.monotonic() > budget_end:
+                        raise InvalidSubmission(
+                            f"timing took over {TIMING_BUDGET_S:.0f} s (wave {wave + 1} of "
+                            f"{waves}): forward is too slow to be timed against the starter"
+                        )
                     if pair == 0:
                         child.build(problem, weights, bias)
                     per_call = verified_run(
