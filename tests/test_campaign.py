@@ -81,6 +81,21 @@ def arrays_sent(results: Path, campaign: str) -> list[dict]:
     return [a for r in records if r.get("kind", "run") == "run" for a in r["arrays"]]
 
 
+def wait_until_gone(job_ids: list[str], timeout: float = 120) -> None:
+    """Until none of `job_ids` is in Slurm's queue any more (pending, running, completing)."""
+    deadline = time.monotonic() + timeout
+    while job_ids:
+        queued = subprocess.run(
+            ["squeue", "-h", "-o", "%i", "-j", ",".join(j.split("_")[0] for j in job_ids)],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        if not queued:
+            return
+        assert time.monotonic() < deadline, f"still in the queue: {queued}"
+        time.sleep(1)
+
+
 def grading_records(results: Path, campaign: str) -> list[dict]:
     """The grading job arrays a campaign's `status` sent."""
     log = results / "campaigns" / campaign / "submissions.jsonl"
@@ -544,6 +559,9 @@ def test_cancel_with_pending_elements_says_cancelled_for_all(
     assert [r.status for r in rows] == ["cancelled"] * 4, rows
     code, out = invoke("status", "--campaign", "stop", "--watch")  # returns: nothing can change
     assert code == 0 and "4 cancelled" in out, out
+    # run 0 was graded by a grading job, which may still be finishing (COMPLETING) after it
+    # wrote the grade; a run whose grading job is live is not relaunched, so wait it out
+    wait_until_gone([job for g in grading_records(results, "stop") for job in g["job_ids"]])
     # cancelled runs are Slurm's doing: a resubmission relaunches all four, whether or not
     # status finalised them (run 0 was, runs 1-3 never started)
     code, out = invoke(

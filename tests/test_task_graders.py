@@ -236,22 +236,6 @@ def conv_workspace(tmp_path: Path, source: str, submission: str | None = None) -
     return make_workspace(tmp_path, files)
 
 
-@pytest.mark.slow  # the starter timed against itself at full size (8 waves): ~50 s
-def test_vectorization_starter_and_reference_are_valid_and_reference_is_faster(
-    tmp_path: Path,
-) -> None:
-    starter = grade("vectorization", conv_workspace(tmp_path / "starter", STARTER_CONV, "2.5\n"))
-    reference = grade("vectorization", conv_workspace(tmp_path / "reference", REFERENCE_CONV))
-
-    assert starter["valid"], starter["reason"]
-    assert reference["valid"], reference["reason"]
-    assert starter["agent_reported"] == 2.5
-    assert reference["agent_reported"] is None
-    assert reference["metrics"]["run_time_s"] * 10 < starter["metrics"]["run_time_s"]
-    assert starter["metrics"]["speedup_low"] < 1 / 0.9
-    assert reference["metrics"]["speedup_low"] > 10
-
-
 def test_vectorization_reference_script_appends_one_line_per_run(tmp_path: Path) -> None:
     workspace = conv_workspace(tmp_path, REFERENCE_CONV)
     for _ in range(2):
@@ -547,9 +531,10 @@ def test_vectorization_vectorised_submission_succeeds_with_its_spread(tmp_path: 
     metrics = result["metrics"]
     assert result["valid"], result["reason"]
     assert result["agent_reported"] == 0.0123  # the last appended number, never the score
-    assert metrics["speedup_low"] >= 1 / 0.9
+    assert metrics["speedup_low"] > 10  # the vectorised reference: hundreds of times faster
     assert metrics["speedup_low"] <= metrics["speedup"] <= metrics["speedup_high"]
-    assert metrics["run_time_s"] < metrics["starter_time_s"]
+    assert metrics["run_time_s"] * 10 < metrics["starter_time_s"]
+    # (the unchanged starter at full size is graded by test_run_e2e's vectorization run)
 
 
 # --- house-price: the human-relative anchors ----------------------------------------------
