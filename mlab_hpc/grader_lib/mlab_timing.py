@@ -6,11 +6,12 @@ distribution-free interval (`median_interval`). Success needs the interval's low
 exceed the task's threshold (10% better), so noise measured in the job cannot pass for
 success.
 
-Where the candidate runs in the grader's process (vectorization), the unit of that interval
-is the timed batch. Where it runs in a process of its own (llama-inference: the agent's code
-must not share the grader's process), a second kind of noise appears: one process can be
-slower than another running the identical code for its whole life (where its memory landed,
-the core the scheduler keeps it on, which other jobs share that core). On a shared 2-core
+The agent's code never runs in the grader's process (there it could rewrite the clock or
+these statistics): the candidate runs in a child process, and so does the starter
+(vectorization, llama-inference). Then a second kind of noise appears beside the noise
+between batches: one process can be slower than another running the identical code for its
+whole life (where its memory landed, the core the scheduler keeps it on, which other jobs
+share that core). On a shared 2-core
 machine two starter processes differed by 10-50% for a whole grading, every batch on the
 same side, so no interval over the batches of one pair of processes can see it.
 `speedup_over_waves` makes the process the unit instead: the grading is split into waves,
