@@ -99,6 +99,14 @@ def submit(*args: str) -> str:
     return result.output
 
 
+def wait_for_sleeping_step(run_dir: Path, timeout: float = 120) -> None:
+    """Until ResumableAgent's run is in its sleeping step (step 3 in flight)."""
+    deadline = time.monotonic() + timeout
+    while not (run_dir / "workspace" / "partial.txt").exists():
+        assert time.monotonic() < deadline, "the run never reached its sleeping step"
+        time.sleep(0.5)
+
+
 def wait_until(paths: CampaignPaths, status: str, timeout: float = 180) -> None:
     """Until `status` (read only) says ``status`` for the campaign's only run."""
     deadline = time.monotonic() + timeout
@@ -137,10 +145,7 @@ def test_node_failure_ends_the_run_as_node_fail_and_a_resubmission_resumes_it(
     (array,) = arrays_sent(results, "nf")
     job_id, run_id = array["job_ids"][0], array["run_ids"][0]
     run_dir = results / "runs" / run_id
-    deadline = time.monotonic() + 120
-    while not (run_dir / "workspace" / "partial.txt").exists():  # step 3 is in flight
-        assert time.monotonic() < deadline, "the run never reached its sleeping step"
-        time.sleep(0.5)
+    wait_for_sleeping_step(run_dir)
     set_node("down", "mlab-test-node-failure")
     try:
         paths = CampaignPaths(ResultsRoot(results), "nf")
@@ -184,10 +189,7 @@ def test_node_failure_with_requeue_resumes_the_run_in_the_requeued_job(
     (array,) = arrays_sent(results, "nfq")
     job_id, run_id = array["job_ids"][0], array["run_ids"][0]
     run_dir = results / "runs" / run_id
-    deadline = time.monotonic() + 120
-    while not (run_dir / "workspace" / "partial.txt").exists():
-        assert time.monotonic() < deadline, "the run never reached its sleeping step"
-        time.sleep(0.5)
+    wait_for_sleeping_step(run_dir)
     set_node("down", "mlab-test-node-failure")
     try:
         paths = CampaignPaths(ResultsRoot(results), "nfq")
@@ -258,10 +260,7 @@ def test_a_cancelled_gpu_run_is_graded_on_a_gpu_node(
     )
     (array,) = arrays_sent(results, "gpugrade")
     run_id = array["run_ids"][0]
-    deadline = time.monotonic() + 120
-    while not (results / "runs" / run_id / "workspace" / "partial.txt").exists():
-        assert time.monotonic() < deadline, "the run never reached its sleeping step"
-        time.sleep(0.5)
+    wait_for_sleeping_step(results / "runs" / run_id)
     result = CliRunner().invoke(main, ["cancel", "--campaign", "gpugrade"])
     assert result.exit_code == 0 and "cancelled 1 job(s)" in result.output, result.output
     (row,) = wait_for(results, "gpugrade", timeout=180)
@@ -287,10 +286,7 @@ def test_a_run_whose_grading_job_died_is_ungraded_until_a_resubmission_finishes_
     submit(*args, "--campaign", "ug")
     (array,) = arrays_sent(results, "ug")
     job_id, run_id = array["job_ids"][0], array["run_ids"][0]
-    deadline = time.monotonic() + 120
-    while not (results / "runs" / run_id / "workspace" / "partial.txt").exists():
-        assert time.monotonic() < deadline, "the run never reached its sleeping step"
-        time.sleep(0.5)
+    wait_for_sleeping_step(results / "runs" / run_id)
     subprocess.run(["scancel", job_id], check=True)
     paths = CampaignPaths(ResultsRoot(results), "ug")
     wait_until(paths, "to grade")
